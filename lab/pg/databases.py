@@ -40,17 +40,21 @@ def list_lab_databases(server: PgServer) -> list[str]:
     return [row[0] for row in rows]
 
 
-def create_database(server: PgServer, name: str, template: str | None = None) -> float:
-    """Create `name` (empty, or a file copy of `template`); return the seconds it took.
+def create_database(server: PgServer, name: str, template: str | None = None,
+                    strategy: str = "FILE_COPY") -> float:
+    """Create `name` (empty, or a copy of `template`); return the seconds it took.
 
     FILE_COPY copies the template's files instead of WAL-logging every block,
-    which is what makes a fresh copy of a seeded database take seconds.
+    which is what makes a fresh copy of a seeded database take seconds. It
+    costs a checkpoint, so tiny templates (tests) are better copied with WAL_LOG.
     """
     check_lab_name(name)
     statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
     if template is not None:
-        statement = sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
-            sql.Identifier(name), sql.Identifier(check_lab_name(template)))
+        if strategy not in ("FILE_COPY", "WAL_LOG"):
+            raise ValueError(f"unknown CREATE DATABASE strategy {strategy!r}")
+        statement = sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY {}").format(
+            sql.Identifier(name), sql.Identifier(check_lab_name(template)), sql.SQL(strategy))
     started = time.perf_counter()
     with server.connect(autocommit=True) as conn:
         conn.execute(statement)

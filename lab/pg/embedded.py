@@ -283,14 +283,19 @@ def _terminate_tree(pid: int) -> None:
         psutil.Process(pid).terminate()
 
 
+def process_alive(pid: int) -> bool:
+    """Tell whether `pid` runs; an exited child not yet reaped (a zombie) does not."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _wait_gone(pid: int, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not psutil.pid_exists(pid):
+        if not process_alive(pid):
             return
-        with contextlib.suppress(psutil.NoSuchProcess):
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return
         time.sleep(0.1)
     with contextlib.suppress(psutil.NoSuchProcess):
         psutil.Process(pid).kill()

@@ -1,0 +1,309 @@
+"""The `lab` command: database lifecycle, migrations, seeding and plans."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from lab.config import get_settings
+from lab.errors import LabError
+
+app = typer.Typer(help="timeline-lab: load-testing and performance lab for a Twitter-like "
+                       "PostgreSQL backbone.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="The embedded PostgreSQL 18 server.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+err_console = Console(stderr=True)
+
+DbOption = Annotated[str | None, typer.Option(
+    "--db", help="embedded (default), testcontainers, or a postgresql:// URL. "
+                 "Default: LAB_DATABASE_URL if set, else embedded.")]
+DatabaseOption = Annotated[str | None, typer.Option(
+    "--database", help="Database to use on the server (default LAB_DB_NAME, timeline_lab).")]
+
+T = TypeVar("T")
+
+
+def _run(action: Callable[[], T]) -> T:
+    """Turn LabError into one clean line on stderr and exit status 1."""
+    try:
+        return action()
+    except LabError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+
+
+def _embedded() -> Any:
+    from lab.pg.embedded import EmbeddedPostgres
+
+    settings = get_settings()
+    return EmbeddedPostgres(settings.embedded_pgdata, settings.pg_port)
+
+
+# -- lab db ---------------------------------------------------------------------
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Start the embedded server (initializing it on first use); harmless if running."""
+    def action() -> None:
+        embedded = _embedded()
+        started = time.perf_counter()
+        fresh = embedded.start()
+        server = embedded.server()
+        state = f"started in {time.perf_counter() - started:.1f} s" if fresh else "already running"
+        console.print(f"PostgreSQL {server.server_version()} {state}: "
+                      f"{server.display_url()} (data in {embedded.pgdata})")
+    _run(action)
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded server and wait until no server process is left."""
+    def action() -> None:
+        stopped = _embedded().stop()
+        console.print("stopped" if stopped else "not running")
+    _run(action)
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Show whether the embedded server is initialized and running; exit 3 when stopped."""
+    def action() -> None:
+        status = _embedded().status()
+        state = f"running (pid {status.pid}, port {status.port})" if status.running else "stopped"
+        console.print(f"embedded PostgreSQL: {state}; data folder {status.pgdata} "
+                      f"({'initialized' if status.initialized else 'not initialized'})")
+        if not status.running:
+            raise typer.Exit(3)
+    _run(action)
+
+
+@db_app.command("url")
+def db_url(database: DatabaseOption = None, db: DbOption = None) -> None:
+    """Print the connection URL of the lab's database (for psql, pgbench, notebooks)."""
+    from lab.pg.source import choose_source, url_server
+
+    def action() -> None:
+        settings = get_settings()
+        source = choose_source(db, settings)
+        name = database or settings.db_name
+        if source.kind == "url":
+            assert source.url is not None
+            print(url_server(source.url).display_url(name))
+        elif source.kind == "embedded":
+            print(_embedded().server().display_url(name))
+        else:
+            raise LabError("a testcontainers server exists only while a lab command runs")
+    _run(action)
+
+
+@db_app.command("psql", context_settings={"allow_extra_args": True,
+                                          "ignore_unknown_options": True})
+def db_psql(ctx: typer.Context, database: DatabaseOption = None) -> None:
+    """Open psql (PostgreSQL 18's) on the lab's database; extra arguments go to psql."""
+    from lab.pg.embedded import bin_dir
+
+    def action() -> None:
+        settings = get_settings()
+        server = _embedded().server()
+        psql = str(bin_dir() / "psql")
+        args = [psql, server.display_url(database or settings.db_name), *ctx.args]
+        sys.stdout.flush()
+        os.execv(psql, args)
+    _run(action)
+
+
+# -- schema ---------------------------------------------------------------------
+
+
+@app.command()
+def migrate(database: DatabaseOption = None, db: DbOption = None,
+            variant: Annotated[str | None, typer.Option(
+                help="Apply schema/variants/NAME.sql instead (into timeline_lab_NAME by "
+                     "default), e.g. the naive design the seed warns against.")] = None) -> None:
+    """Create the lab's database if needed and apply pending migrations."""
+    from lab.migrate import migrate as apply_migrations
+    from lab.pg.source import open_server
+    from lab.variants import apply_variant
+
+    def action() -> None:
+        settings = get_settings()
+        with open_server(db, settings) as server:
+            if variant:
+                name = database or f"{settings.db_name}_{variant}"
+                apply_variant(server, variant, name)
+                console.print(f"variant {variant!r} applied to {server.display_url(name)}")
+                return
+            name = database or settings.db_name
+            _ensure_database(server, name)
+            with server.connect(name) as conn:
+                applied = apply_migrations(conn)
+            if applied:
+                for m in applied:
+                    console.print(f"applied {m.version:04d}_{m.name}")
+            else:
+                console.print(f"{name}: schema up to date")
+    _run(action)
+
+
+def _ensure_database(server: Any, name: str) -> None:
+    from lab.pg.databases import check_lab_name, create_database, database_exists
+
+    check_lab_name(name)
+    if not database_exists(server, name):
+        create_database(server, name)
+
+
+@app.command()
+def snapshot(db: DbOption = None,
+             write: Annotated[bool, typer.Option(help="Write schema/snapshot.txt.")] = False,
+             ) -> None:
+    """Migrate a scratch database and print (or --write) its normalized schema snapshot."""
+    from lab.migrate import migrate as apply_migrations
+    from lab.migrate import schema_dir
+    from lab.pg.databases import create_database, drop_database
+    from lab.pg.source import open_server
+    from lab.schema_snapshot import snapshot as take_snapshot
+
+    def action() -> None:
+        with open_server(db, get_settings()) as server:
+            scratch = "timeline_lab_snapshot"
+            drop_database(server, scratch)
+            create_database(server, scratch)
+            try:
+                with server.connect(scratch) as conn:
+                    apply_migrations(conn)
+                    text = take_snapshot(conn)
+            finally:
+                drop_database(server, scratch)
+        if write:
+            path = schema_dir() / "snapshot.txt"
+            path.write_text(text)
+            console.print(f"wrote {path}")
+        else:
+            print(text, end="")
+    _run(action)
+
+
+# -- seeding --------------------------------------------------------------------
+
+
+class RichReporter:
+    """Show seeding progress: a bar per table load, a line per finished phase."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: TaskID | None = None
+
+    def phase(self, name: str, total_rows: int | None = None) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+        self.task = self.progress.add_task(name, total=total_rows)
+
+    def advance(self, rows: int) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, rows)
+
+    def done(self, name: str, seconds: float) -> None:
+        if seconds >= 0.5:
+            self.progress.console.print(f"  {name}: {seconds:.1f} s")
+
+
+@app.command()
+def seed(scale: Annotated[str, typer.Option(help="tiny, small, medium or large.")] = "small",
+         seed_value: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
+         database: DatabaseOption = None, db: DbOption = None,
+         rebuild: Annotated[bool, typer.Option(
+             help="Rebuild the template even if one exists for this key.")] = False) -> None:
+    """Seed a social graph (once per scale/seed/schema) and give DATABASE a fresh copy of it."""
+    from lab.pg.source import open_server
+    from lab.seed.scales import get_scale
+    from lab.seed.template import ensure_template, fresh_copy, read_facts
+
+    def action() -> None:
+        settings = get_settings()
+        chosen = get_scale(scale)
+        target = database or settings.db_name
+        with open_server(db, settings) as server:
+            progress = Progress(TextColumn("  {task.description}"), BarColumn(),
+                                TextColumn("{task.completed:,.0f} rows"), TimeElapsedColumn(),
+                                console=console, transient=True)
+            with progress:
+                result = ensure_template(server, chosen, seed_value, RichReporter(progress),
+                                         rebuild=rebuild)
+            if result.built and result.load:
+                console.print(f"seeded template {result.template}: "
+                              f"{result.load.total_rows:,} rows in {result.seconds:.1f} s "
+                              f"({result.rows_per_s:,.0f} rows/s)")
+            else:
+                console.print(f"reusing template {result.template}")
+            copy_seconds = fresh_copy(server, result.template, target)
+            console.print(f"fresh copy {target} in {copy_seconds:.1f} s")
+            _print_facts(read_facts(server, target))
+    _run(action)
+
+
+def _print_facts(facts: dict[str, Any]) -> None:
+    table = Table(title=f"dataset {facts['scale']} (seed {facts['seed']})")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, rows in facts["rows"].items():
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+    readers = ", ".join(f"{r['id']} ({r['following']:,} follows)"
+                        for r in facts["power_readers"][:5])
+    popular = ", ".join(f"{p['id']} ({p['followers']:,} followers)"
+                        for p in facts["popular_accounts"][:5])
+    console.print(f"power readers (follow ≥ 1000): {readers}")
+    console.print(f"accounts with ≥ 1000 followers ({facts['popular_accounts_total']}): {popular}")
+
+
+# -- plans ------------------------------------------------------------------------
+
+
+@app.command()
+def explain(name: Annotated[str, typer.Argument(help="A query name from lab/queries.sql.")]
+            = "home_timeline",
+            user: Annotated[int | None, typer.Option(
+                help="User id (default: the seeded power reader following the most).")] = None,
+            database: DatabaseOption = None, db: DbOption = None) -> None:
+    """Print EXPLAIN (ANALYZE, BUFFERS) of a named query with representative parameters."""
+    from lab.explain import explain as run_explain
+    from lab.explain import representative_params
+    from lab.pg.source import open_server
+
+    def action() -> None:
+        settings = get_settings()
+        with open_server(db, settings) as server, server.connect(
+                database or settings.db_name) as conn:
+            params = representative_params(conn, name)
+            if user is not None:
+                params["user_id"] = user
+            following = conn.execute("SELECT following_count FROM users WHERE id = %s",
+                                     (params["user_id"],)).fetchone()
+            result = run_explain(conn, name, params)
+        follows = f", who follows {following[0]:,} accounts" if following else ""
+        console.print(f"[bold]{name}[/] for user {params['user_id']}{follows} "
+                      f"(limit {params['limit']}):")
+        print(result.plan)
+        console.print(f"execution time: {result.cold_execution_ms:.1f} ms cold, "
+                      f"{result.warm_execution_ms:.1f} ms warm")
+    _run(action)
+
+
+def main() -> None:  # pragma: no cover - console script entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+

@@ -1,0 +1,1 @@
+"""Deterministic synthetic social graph: generate with numpy, load with binary COPY."""

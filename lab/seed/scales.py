@@ -1,0 +1,52 @@
+"""Dataset size presets. Counts are targets; the seeder prints what it made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lab.errors import LabError
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big a seeded dataset is and which special accounts it must contain."""
+
+    name: str
+    users: int
+    follow_edges: int
+    tweets: int
+    likes: int
+    # Users who follow at least `power_follows_min` accounts: the SC3 population.
+    power_readers: int
+    # Accounts guaranteed at least `popular_followers_min` followers (the seed's
+    # "user with 1000 followers").
+    popular_accounts: int
+    power_follows_min: int = 1000
+    power_follows_max: int = 1600
+    popular_followers_min: int = 1000
+    # Newest entries kept per user in home_timeline (fan-out on write).
+    timeline_cap: int = 200
+    days: int = 30
+
+
+SCALES: dict[str, Scale] = {
+    scale.name: scale
+    for scale in (
+        Scale("tiny", users=1_500, follow_edges=60_000, tweets=30_000, likes=30_000,
+              power_readers=20, popular_accounts=20, power_follows_max=1_300),
+        Scale("small", users=20_000, follow_edges=1_000_000, tweets=1_000_000, likes=1_000_000,
+              power_readers=40, popular_accounts=30),
+        Scale("medium", users=100_000, follow_edges=10_000_000, tweets=10_000_000,
+              likes=5_000_000, power_readers=100, popular_accounts=50),
+        Scale("large", users=1_000_000, follow_edges=100_000_000, tweets=100_000_000,
+              likes=50_000_000, power_readers=500, popular_accounts=200),
+    )
+}
+
+
+def get_scale(name: str) -> Scale:
+    """Return the preset called `name`, or raise naming the choices."""
+    try:
+        return SCALES[name]
+    except KeyError:
+        raise LabError(f"unknown scale {name!r}; choose one of: {', '.join(SCALES)}") from None

@@ -1,0 +1,136 @@
+"""Seed once, reuse many times: template databases keyed by what determines their rows.
+
+A template is named after (scale, seed, schema checksum + generator version);
+the same key means the same rows, so an existing template is reused and each
+run gets a file copy of it in seconds instead of a new seed in minutes. A
+template is built under a temporary name and renamed only when complete, so
+an interrupted seed never leaves a half-filled template to be reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from lab.migrate import migrate, schema_checksum
+from lab.pg.databases import create_database, database_exists, drop_database, rename_database
+from lab.pg.server import PgServer
+from lab.seed.generate import GENERATOR_VERSION, PG_EPOCH_UNIX_S, US_PER_S, Dataset, generate
+from lab.seed.load import LoadResult, Reporter, load_dataset, write_facts
+from lab.seed.scales import Scale
+
+SPECIAL_ACCOUNTS_LISTED = 50
+
+
+def dataset_key(scale: Scale, seed: int) -> str:
+    """Return the short hash of what, besides scale and seed, shapes the rows."""
+    text = f"{schema_checksum()}:{GENERATOR_VERSION}:{scale}"
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def template_name(scale: Scale, seed: int) -> str:
+    """Return the template database name for (scale, seed) under this schema and generator."""
+    return f"timeline_lab_tpl_{scale.name}_{seed}_{dataset_key(scale, seed)}"
+
+
+@dataclass
+class SeedResult:
+    """What `lab seed` did: built or reused the template, and the copy made from it."""
+
+    template: str
+    built: bool
+    generate_seconds: float = 0.0
+    load: LoadResult | None = None
+
+    @property
+    def seconds(self) -> float:
+        load = self.load
+        extra = load.copy_seconds + load.build_seconds + load.analyze_seconds if load else 0.0
+        return self.generate_seconds + extra
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.load.total_rows / self.seconds if self.load and self.seconds else 0.0
+
+
+def ensure_template(server: PgServer, scale: Scale, seed: int, reporter: Reporter,
+                    rebuild: bool = False) -> SeedResult:
+    """Return the seeded template for (scale, seed), building it only when missing."""
+    name = template_name(scale, seed)
+    if database_exists(server, name) and not rebuild:
+        return SeedResult(template=name, built=False)
+    building = f"{name}_new"
+    drop_database(server, building)
+    create_database(server, building)
+    try:
+        started = time.perf_counter()
+        reporter.phase("generate")
+        data = generate(scale, seed)
+        generate_seconds = time.perf_counter() - started
+        reporter.done("generate", generate_seconds)
+        with server.connect(building) as conn:
+            migrate(conn)
+            result = load_dataset(conn, data, reporter)
+            write_facts(conn, dataset_facts(data, result, generate_seconds))
+    except BaseException:
+        drop_database(server, building)
+        raise
+    drop_database(server, name)
+    rename_database(server, building, name)
+    return SeedResult(template=name, built=True, generate_seconds=generate_seconds, load=result)
+
+
+def fresh_copy(server: PgServer, template: str, target: str) -> float:
+    """Replace database `target` with a file copy of `template`; return the seconds taken."""
+    drop_database(server, target)
+    return create_database(server, target, template=template)
+
+
+def _timestamp(us_since_2000: int) -> str:
+    moment = datetime.fromtimestamp(PG_EPOCH_UNIX_S, UTC) + timedelta(
+        microseconds=int(us_since_2000))
+    return moment.isoformat()
+
+
+def dataset_facts(data: Dataset, load: LoadResult, generate_seconds: float) -> dict[str, Any]:
+    """Return the facts later scenarios and reports read from dataset_facts."""
+    users = data.users
+    following = users.following_count
+    followers = users.followers_count
+    readers = data.power_readers[np.argsort(-following[data.power_readers], kind="stable")]
+    popular = np.argsort(-followers, kind="stable")
+    popular = popular[followers[popular] >= data.scale.popular_followers_min]
+    protected_with_requests = np.unique(data.requests.followee)
+    seconds = generate_seconds + load.copy_seconds + load.build_seconds + load.analyze_seconds
+    return {
+        "scale": data.scale.name,
+        "seed": data.seed,
+        "generator_version": GENERATOR_VERSION,
+        "schema_checksum": schema_checksum(),
+        "timeline_cap": data.scale.timeline_cap,
+        "time_range": {"start": _timestamp(data.start_us),
+                       "end": _timestamp(data.start_us + data.scale.days * 86_400 * US_PER_S)},
+        "rows": load.rows,
+        "power_readers": [{"id": int(u) + 1, "following": int(following[u])}
+                          for u in readers[:SPECIAL_ACCOUNTS_LISTED]],
+        "popular_accounts": [{"id": int(u) + 1, "followers": int(followers[u])}
+                             for u in popular[:SPECIAL_ACCOUNTS_LISTED]],
+        "popular_accounts_total": int(len(popular)),
+        "protected_with_requests": [int(u) + 1 for u in protected_with_requests[:20]],
+        "seeding": {"generate_s": round(generate_seconds, 2),
+                    "copy_s": round(load.copy_seconds, 2),
+                    "build_s": round(load.build_seconds, 2),
+                    "analyze_s": round(load.analyze_seconds, 2),
+                    "rows_per_s": round(load.total_rows / seconds) if seconds else None},
+    }
+
+
+def read_facts(server: PgServer, database: str) -> dict[str, Any]:
+    """Return the dataset_facts of a seeded database as a dict."""
+    with server.connect(database) as conn:
+        return {key: value for key, value in conn.execute("SELECT key, value FROM dataset_facts")}

@@ -1,0 +1,121 @@
+"""Shared fixtures: a real PostgreSQL for every test that touches data.
+
+The server is the embedded PostgreSQL 18 in its own data folder (so tests
+never touch `make run`'s data), or whatever LAB_TEST_DATABASE_URL points at.
+Isolation: one migrated template per schema version, and a fresh database
+copied from it for each test that writes; never DELETE on a shared database.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lab.migrate import migrate, schema_checksum
+from lab.pg.databases import create_database, database_exists, drop_database
+from lab.pg.server import PgServer
+from lab.pg.source import check_reachable, url_server
+from lab.seed.load import Reporter
+from lab.seed.scales import get_scale
+from lab.seed.template import ensure_template
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_PGDATA = ROOT / ".lab" / "test-pgdata"
+TEST_PORT = int(os.environ.get("LAB_TEST_PG_PORT", "55433"))
+TEST_SEED = 42
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test using a database fixture with `db`, so `-m db` selects them."""
+    for item in items:
+        if {"pg_server", "fresh_db", "seeded_db", "seeded_copy", "seeded_template"} & set(
+                getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.db)
+
+
+def pytest_report_header() -> str:
+    url = os.environ.get("LAB_TEST_DATABASE_URL")
+    return f"database: {url}" if url else f"database: embedded PostgreSQL ({TEST_PGDATA})"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """Yield the server under test; an embedded one started here is stopped afterwards."""
+    url = os.environ.get("LAB_TEST_DATABASE_URL")
+    if url:
+        server = url_server(url)
+        check_reachable(server)
+        yield server
+        return
+    from lab.pg.embedded import EmbeddedPostgres
+
+    embedded = EmbeddedPostgres(TEST_PGDATA, TEST_PORT)
+    started = embedded.start()
+    try:
+        yield embedded.server()
+    finally:
+        if started:
+            embedded.stop()
+
+
+def unique_name(label: str) -> str:
+    """Return a fresh lab database name for one test."""
+    return f"timeline_lab_test_{label}_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def schema_template(pg_server: PgServer) -> str:
+    """Return a migrated, empty template database (built once per schema version)."""
+    name = f"timeline_lab_test_schema_{schema_checksum()[:10]}"
+    if not database_exists(pg_server, name):
+        building = unique_name("schema_build")
+        create_database(pg_server, building)
+        with pg_server.connect(building) as conn:
+            migrate(conn)
+        from lab.pg.databases import rename_database
+
+        rename_database(pg_server, building, name)
+    return name
+
+
+@pytest.fixture
+def fresh_db(pg_server: PgServer, schema_template: str) -> Iterator[str]:
+    """Yield the name of a migrated, empty database of this test's own."""
+    name = unique_name("db")
+    create_database(pg_server, name, template=schema_template, strategy="WAL_LOG")
+    try:
+        yield name
+    finally:
+        drop_database(pg_server, name)
+
+
+@pytest.fixture(scope="session")
+def seeded_template(pg_server: PgServer) -> str:
+    """Return the tiny seeded template (reused across sessions while its key holds)."""
+    return ensure_template(pg_server, get_scale("tiny"), TEST_SEED, Reporter()).template
+
+
+@pytest.fixture(scope="session")
+def seeded_db(pg_server: PgServer, seeded_template: str) -> Iterator[str]:
+    """Yield a read-only-by-convention copy of the tiny dataset shared by the session."""
+    name = unique_name("seeded")
+    create_database(pg_server, name, template=seeded_template, strategy="WAL_LOG")
+    try:
+        yield name
+    finally:
+        drop_database(pg_server, name)
+
+
+@pytest.fixture
+def seeded_copy(pg_server: PgServer, seeded_template: str) -> Iterator[str]:
+    """Yield a private copy of the tiny dataset for a test that writes."""
+    name = unique_name("seeded_rw")
+    create_database(pg_server, name, template=seeded_template, strategy="WAL_LOG")
+    try:
+        yield name
+    finally:
+        drop_database(pg_server, name)

@@ -1,0 +1,82 @@
+"""The `lab` command as users run it: a real process against a real server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from lab.pg.databases import drop_database
+from lab.pg.server import PgServer
+from tests.conftest import unique_name
+
+
+@pytest.fixture
+def lab_env(pg_server: PgServer, seeded_template: str) -> Iterator[dict[str, str]]:
+    """Environment pointing `lab` at the test server and a database of this test's own."""
+    name = unique_name("cli")
+    env = {**os.environ, "LAB_DATABASE_URL": pg_server.display_url(), "LAB_DB_NAME": name,
+           "COLUMNS": "200"}
+    yield env
+    drop_database(pg_server, name)
+    drop_database(pg_server, f"{name}_naive")
+
+
+def lab(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lab.cli", *args], env=env, text=True,
+                          capture_output=True, timeout=300)
+
+
+def test_migrate_creates_the_database_then_is_a_no_op(lab_env: dict[str, str]) -> None:
+    first = lab(lab_env, "migrate")
+    assert first.returncode == 0, first.stderr
+    assert "applied 0001_social_graph" in first.stdout
+    second = lab(lab_env, "migrate")
+    assert second.returncode == 0 and "schema up to date" in second.stdout
+
+
+def test_seed_then_explain_the_timeline(lab_env: dict[str, str]) -> None:
+    seeded = lab(lab_env, "seed", "--scale", "tiny", "--seed", "42")
+    assert seeded.returncode == 0, seeded.stderr
+    assert "reusing template timeline_lab_tpl_tiny_42_" in seeded.stdout
+    assert "power readers (follow ≥ 1000)" in seeded.stdout
+    explained = lab(lab_env, "explain", "home_timeline")
+    assert explained.returncode == 0, explained.stderr
+    assert "Execution Time" in explained.stdout and "on tweets t" in explained.stdout
+    assert "who follows" in explained.stdout
+
+
+def test_naive_variant_goes_to_its_own_database(lab_env: dict[str, str],
+                                                pg_server: PgServer) -> None:
+    result = lab(lab_env, "migrate", "--variant", "naive")
+    assert result.returncode == 0, result.stderr
+    with pg_server.connect(lab_env["LAB_DB_NAME"] + "_naive") as conn:
+        tables = {row[0] for row in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    assert tables == {"users", "tweets", "follows", "likes"}
+
+
+def test_bad_input_is_one_clear_line(lab_env: dict[str, str]) -> None:
+    result = lab(lab_env, "seed", "--scale", "huge")
+    assert result.returncode == 1
+    assert "unknown scale 'huge'" in result.stderr and "tiny, small, medium, large" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_variant_names_the_choices(lab_env: dict[str, str]) -> None:
+    result = lab(lab_env, "migrate", "--variant", "nosuch")
+    assert result.returncode == 1 and "available: naive" in result.stderr
+
+
+def test_unreachable_server_fails_fast(lab_env: dict[str, str]) -> None:
+    env = {**lab_env, "LAB_DATABASE_URL": "postgresql://postgres@127.0.0.1:9/postgres"}
+    result = lab(env, "migrate")
+    assert result.returncode == 1 and "cannot reach PostgreSQL" in result.stderr
+
+
+def test_refuses_databases_it_does_not_own(lab_env: dict[str, str]) -> None:
+    result = lab(lab_env, "migrate", "--database", "postgres")
+    assert result.returncode == 1 and "refusing to touch database 'postgres'" in result.stderr

@@ -1,0 +1,106 @@
+"""The embedded server's lifecycle: start, stop, restart, stale pid files, double start."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from lab.pg.embedded import EmbeddedPostgres, process_alive
+
+pytestmark = pytest.mark.embedded
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def embedded() -> Iterator[EmbeddedPostgres]:
+    folder = ROOT / ".lab" / f"lifecycle-{uuid.uuid4().hex[:8]}"
+    server = EmbeddedPostgres(folder / "pgdata", free_port())
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def answers(server: EmbeddedPostgres) -> bool:
+    with server.server().connect() as conn:
+        return conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_start_stop_start_keeps_data(embedded: EmbeddedPostgres) -> None:
+    assert embedded.start() is True
+    assert embedded.server().server_version().startswith("18")
+    with embedded.server().connect(autocommit=True) as conn:
+        conn.execute("CREATE TABLE kept (x int)")
+        conn.execute("INSERT INTO kept VALUES (42)")
+    pid = embedded.status().pid
+    assert embedded.stop() is True
+    assert pid is not None and not process_alive(pid)
+    assert embedded.status().running is False
+    assert embedded.start() is True
+    with embedded.server().connect() as conn:
+        assert conn.execute("SELECT x FROM kept").fetchone() == (42,)
+
+
+def test_second_start_is_harmless(embedded: EmbeddedPostgres) -> None:
+    assert embedded.start() is True
+    pid = embedded.status().pid
+    assert embedded.start() is False
+    assert embedded.status().pid == pid and answers(embedded)
+
+
+def test_stop_when_stopped_says_so(embedded: EmbeddedPostgres) -> None:
+    assert embedded.stop() is False
+
+
+def test_stop_leaves_no_server_process(embedded: EmbeddedPostgres) -> None:
+    embedded.start()
+    pid = embedded.status().pid
+    assert pid is not None
+    family = [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
+    assert len(family) > 1  # the postmaster and its background workers
+    embedded.stop()
+    assert [p for p in family if process_alive(p)] == []
+
+
+@pytest.mark.parametrize("owner", ["dead process", "unrelated live process"])
+def test_stale_pid_file_is_handled(embedded: EmbeddedPostgres, owner: str) -> None:
+    embedded.start()
+    embedded.stop()
+    if owner == "dead process":
+        finished = subprocess.Popen(["true"])
+        finished.wait()
+        stale_pid = finished.pid
+    else:
+        stale_pid = os.getpid()
+    (embedded.pgdata / "postmaster.pid").write_text(f"{stale_pid}\n{embedded.pgdata}\n")
+    assert embedded.status().running is False
+    assert embedded.start() is True
+    assert answers(embedded)
+
+
+def test_config_is_applied(embedded: EmbeddedPostgres) -> None:
+    embedded.start()
+    with embedded.server().connect() as conn:
+        settings = dict(conn.execute(
+            "SELECT name, setting FROM pg_settings WHERE name IN "
+            "('max_connections', 'shared_preload_libraries', 'fsync', 'synchronous_commit', "
+            "'listen_addresses')").fetchall())
+    assert int(settings["max_connections"]) >= 1100
+    assert "pg_stat_statements" in settings["shared_preload_libraries"]
+    assert settings["fsync"] == "on" and settings["synchronous_commit"] == "on"
+    assert settings["listen_addresses"] == "127.0.0.1"

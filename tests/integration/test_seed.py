@@ -1,0 +1,150 @@
+"""The seeded database: consistent, complete, deterministic, reusable."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from lab.migrate import migrate, schema_dir
+from lab.pg.databases import database_exists
+from lab.pg.server import PgServer
+from lab.queries import query
+from lab.schema_snapshot import snapshot
+from lab.seed.generate import generate
+from lab.seed.load import Reporter, load_dataset
+from lab.seed.scales import get_scale
+from lab.seed.template import ensure_template, fresh_copy, read_facts
+from tests.conftest import TEST_SEED, unique_name
+
+TABLE_ORDER = {
+    "users": "id", "following": "follower_id, followee_id",
+    "followers": "followee_id, follower_id", "follow_requests": "followee_id, follower_id",
+    "tweets": "id", "likes": "user_id, tweet_id", "home_timeline": "user_id, created_at, tweet_id",
+}
+
+
+@pytest.fixture
+def seeded(pg_server: PgServer, seeded_db: str):
+    with pg_server.connect(seeded_db) as conn:
+        yield conn
+
+
+def scalar(conn: psycopg.Connection, statement: str, params: object = None) -> object:
+    row = conn.execute(statement, params).fetchone()  # type: ignore[arg-type]
+    assert row is not None
+    return row[0]
+
+
+def test_row_counts_match_the_recorded_facts(pg_server: PgServer, seeded_db: str,
+                                             seeded: psycopg.Connection) -> None:
+    facts = read_facts(pg_server, seeded_db)
+    for table, rows in facts["rows"].items():
+        assert scalar(seeded, f"SELECT count(*) FROM {table}") == rows, table
+    assert facts["scale"] == "tiny" and facts["seed"] == TEST_SEED
+
+
+def test_following_and_followers_are_exact_mirrors(seeded: psycopg.Connection) -> None:
+    assert scalar(seeded, """
+        SELECT count(*) FROM (
+            (SELECT follower_id, followee_id FROM following
+             EXCEPT SELECT follower_id, followee_id FROM followers)
+            UNION ALL
+            (SELECT follower_id, followee_id FROM followers
+             EXCEPT SELECT follower_id, followee_id FROM following)) AS difference""") == 0
+    assert scalar(seeded, "SELECT count(*) FROM following") > 50_000
+
+
+def test_user_counters_equal_the_rows(seeded: psycopg.Connection) -> None:
+    assert scalar(seeded, """
+        SELECT count(*) FROM users u
+        WHERE u.followers_count <> (SELECT count(*) FROM followers f WHERE f.followee_id = u.id)
+           OR u.following_count <> (SELECT count(*) FROM following f WHERE f.follower_id = u.id)
+           OR u.tweet_count <> (SELECT count(*) FROM tweets t WHERE t.user_id = u.id)""") == 0
+
+
+def test_tweet_counters_equal_the_rows(seeded: psycopg.Connection) -> None:
+    assert scalar(seeded, """
+        SELECT count(*) FROM tweets t
+        WHERE t.like_count <> (SELECT count(*) FROM likes l WHERE l.tweet_id = t.id)
+           OR t.reply_count <> (SELECT count(*) FROM tweets r WHERE r.reply_to_tweet_id = t.id)
+           OR t.retweet_count <> (SELECT count(*) FROM tweets r
+                                  WHERE r.original_tweet_id = t.id AND r.body IS NULL)
+           OR t.quote_count <> (SELECT count(*) FROM tweets r
+                                WHERE r.original_tweet_id = t.id AND r.body IS NOT NULL)""") == 0
+
+
+def test_the_shape_guarantees_hold(pg_server: PgServer, seeded_db: str,
+                                   seeded: psycopg.Connection) -> None:
+    assert scalar(seeded, "SELECT count(*) FROM users WHERE following_count >= 1000") >= 20
+    assert scalar(seeded, "SELECT count(*) FROM users WHERE followers_count >= 1000") >= 20
+    share = scalar(seeded, "SELECT avg(is_protected::int) FROM users")
+    assert 0.05 < float(share) < 0.15  # type: ignore[arg-type]
+    assert scalar(seeded, "SELECT count(*) FROM follow_requests") > 0
+    assert scalar(seeded, "SELECT count(*) FROM tweets WHERE reply_to_tweet_id IN "
+                          "(SELECT id FROM tweets WHERE reply_to_tweet_id IS NOT NULL)") > 0
+    facts = read_facts(pg_server, seeded_db)
+    reader = facts["power_readers"][0]
+    assert scalar(seeded, "SELECT following_count FROM users WHERE id = %s",
+                  (reader["id"],)) == reader["following"] >= 1000
+
+
+def test_home_timeline_equals_the_pull_timeline(pg_server: PgServer, seeded_db: str,
+                                                seeded: psycopg.Connection) -> None:
+    """Push and pull agree: the seeded cache holds exactly the newest `cap` tweets."""
+    facts = read_facts(pg_server, seeded_db)
+    cap = facts["timeline_cap"]
+    users = [r["id"] for r in facts["power_readers"]] + [
+        row[0] for row in seeded.execute("SELECT id FROM users ORDER BY id LIMIT 40")]
+    for user in users:
+        params = {"user_id": user, "limit": cap}
+        pulled = [row[0] for row in seeded.execute(query("home_timeline"), params)]
+        pushed = [row[0] for row in seeded.execute(query("home_timeline_push"), params)]
+        assert pushed == pulled and pushed, f"user {user}"
+
+
+def test_indexes_and_constraints_are_restored(seeded: psycopg.Connection) -> None:
+    assert snapshot(seeded) == (schema_dir() / "snapshot.txt").read_text()
+
+
+def test_new_rows_get_fresh_ids(pg_server: PgServer, seeded_copy: str) -> None:
+    with pg_server.connect(seeded_copy) as conn:
+        before = scalar(conn, "SELECT max(id) FROM users")
+        new_id = scalar(conn, "INSERT INTO users (username, email, display_name) "
+                              "VALUES ('newcomer', 'new@example.com', 'New') RETURNING id")
+        assert new_id > before  # type: ignore[operator]
+
+
+def table_checksums(pg_server: PgServer, database: str) -> dict[str, str]:
+    with pg_server.connect(database) as conn:
+        return {table: str(scalar(conn, f"SELECT md5(string_agg(t::text, '|' ORDER BY {order}))"
+                                        f" FROM {table} AS t"))
+                for table, order in TABLE_ORDER.items()}
+
+
+def test_same_seed_same_rows(pg_server: PgServer, fresh_db: str, seeded_db: str) -> None:
+    """A load from scratch equals the session's template, row for row."""
+    with pg_server.connect(fresh_db) as conn:
+        migrate(conn)
+        load_dataset(conn, generate(get_scale("tiny"), TEST_SEED), Reporter())
+    assert table_checksums(pg_server, fresh_db) == table_checksums(pg_server, seeded_db)
+
+
+def test_the_template_is_reused_and_copies_are_independent(
+        pg_server: PgServer, seeded_template: str) -> None:
+    again = ensure_template(pg_server, get_scale("tiny"), TEST_SEED, Reporter())
+    assert again.template == seeded_template and not again.built
+    copy = unique_name("copy")
+    try:
+        fresh_copy(pg_server, seeded_template, copy)
+        with pg_server.connect(copy) as conn:
+            conn.execute("SELECT unfollow(follower_id, followee_id) FROM following LIMIT 5")
+            conn.commit()
+        with pg_server.connect(seeded_template) as conn:
+            facts_rows = scalar(conn, "SELECT (value->>'following')::bigint "
+                                      "FROM dataset_facts WHERE key = 'rows'")
+            assert scalar(conn, "SELECT count(*) FROM following") == facts_rows
+    finally:
+        from lab.pg.databases import drop_database
+
+        drop_database(pg_server, copy)
+        assert not database_exists(pg_server, copy)
