@@ -15,6 +15,7 @@ from rich.table import Table
 
 from lab.config import get_settings
 from lab.errors import LabError
+from lab.seed.load import Reporter
 
 app = typer.Typer(help="timeline-lab: load-testing and performance lab for a Twitter-like "
                        "PostgreSQL backbone.", no_args_is_help=True, add_completion=False)
@@ -197,7 +198,7 @@ def snapshot(db: DbOption = None,
 # -- seeding --------------------------------------------------------------------
 
 
-class RichReporter:
+class RichReporter(Reporter):
     """Show seeding progress: a bar per table load, a line per finished phase."""
 
     def __init__(self, progress: Progress) -> None:

@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LAB_", extra="ignore")
 
     state_dir: Path = Field(Path(".lab"), description="Local state: pgdata, logs.")
-    pgdata: Path | None = Field(None, description="Embedded data folder (default STATE_DIR/pgdata).")
+    pgdata: Path | None = Field(
+        None, description="Embedded data folder (default STATE_DIR/pgdata).")
     pg_port: int = Field(55432, description="TCP port of the embedded server on 127.0.0.1.")
     database_url: str | None = Field(
         None, description="Use this server instead of the embedded one (any database on it)."

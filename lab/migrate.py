@@ -102,8 +102,9 @@ def migrate(conn: psycopg.Connection, migrations: list[Migration] | None = None)
                 _, checksum = applied[migration.version]
                 if checksum != migration.checksum:
                     raise LabError(
-                        f"migration {migration.version:04d}_{migration.name}.sql was edited after "
-                        f"it was applied (applied {checksum[:12]}, file {migration.checksum[:12]}); "
+                        f"migration {migration.version:04d}_{migration.name}.sql was edited "
+                        f"after it was applied (applied {checksum[:12]}, "
+                        f"file {migration.checksum[:12]}); "
                         "migrations are forward-only: restore the file and add a new migration")
                 continue
             with conn.transaction():

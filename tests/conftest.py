@@ -9,6 +9,7 @@ copied from it for each test that writes; never DELETE on a shared database.
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,15 +52,25 @@ def pg_server() -> Iterator[PgServer]:
         check_reachable(server)
         yield server
         return
-    from lab.pg.embedded import EmbeddedPostgres
+    from lab.pg.embedded import EmbeddedPostgres, port_is_free
 
-    embedded = EmbeddedPostgres(TEST_PGDATA, TEST_PORT)
+    # A free port, so a test run never collides with a lab server or another checkout.
+    embedded = EmbeddedPostgres(TEST_PGDATA, TEST_PORT if port_is_free(TEST_PORT) else 0)
+    if embedded.port == 0:
+        embedded.port = free_port()
     started = embedded.start()
     try:
         yield embedded.server()
     finally:
         if started:
             embedded.stop()
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def unique_name(label: str) -> str:

@@ -14,6 +14,7 @@ import fcntl
 import importlib.util
 import os
 import pwd
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -107,10 +108,15 @@ class EmbeddedPostgres:
     # -- public lifecycle -------------------------------------------------
 
     def server(self) -> PgServer:
-        """Return the handle clients use (TCP on loopback, trust auth)."""
+        """Return the handle clients use (TCP on loopback, trust auth).
+
+        The port is the one the server was started with, which may differ from
+        the requested one if it was started by another lab configuration.
+        """
+        port = (self._configured_port() if self._live_postmaster_pid() else None) or self.port
         return PgServer(
             kind="embedded",
-            conninfo=f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+            conninfo=f"host=127.0.0.1 port={port} user=postgres dbname=postgres",
         )
 
     def status(self) -> Status:
@@ -129,6 +135,9 @@ class EmbeddedPostgres:
         with self._lock():
             if self._live_postmaster_pid() is not None:
                 return False
+            if not port_is_free(self.port):
+                raise LabError(f"port {self.port} on 127.0.0.1 is taken by another process; "
+                               "stop it or choose another port with LAB_PG_PORT")
             self._ensure_initialized()
             self._write_config()
             self._remove_stale_pid_file()
@@ -268,6 +277,16 @@ class EmbeddedPostgres:
         path = self.pgdata / "postmaster.pid"
         if path.exists() and self._live_postmaster_pid() is None:
             path.unlink()
+
+
+def port_is_free(port: int) -> bool:
+    """Tell whether a server could listen on 127.0.0.1:`port` now."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _allow_traversal(path: Path) -> None:

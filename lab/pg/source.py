@@ -55,7 +55,8 @@ def url_server(url: str) -> PgServer:
         params = conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
         raise LabError(f"LAB_DATABASE_URL is not a valid connection string: {exc}") from exc
-    return PgServer(kind="url", conninfo=url, maintenance_db=params.get("dbname") or "postgres")
+    maintenance_db = str(params.get("dbname") or "postgres")
+    return PgServer(kind="url", conninfo=url, maintenance_db=maintenance_db)
 
 
 def check_reachable(server: PgServer) -> None:

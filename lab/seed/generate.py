@@ -165,8 +165,8 @@ def _edges(scale: Scale, rng: np.random.Generator, users: Users, weights: np.nda
     n = users.count
     mean = scale.follow_edges / n
     sigma = 1.1
-    out_degree = rng.lognormal(np.log(mean) - sigma**2 / 2, sigma, size=n)
-    out_degree = np.clip(np.rint(out_degree), 1, n - 1).astype(np.int64)
+    drawn = rng.lognormal(np.log(mean) - sigma**2 / 2, sigma, size=n)
+    out_degree = np.clip(np.rint(drawn), 1, n - 1).astype(np.int64)
     out_degree[power_readers] = 0  # chosen separately below
     follower = np.repeat(np.arange(n, dtype=np.int64), out_degree)
     followee = rng.choice(n, size=len(follower), p=weights)

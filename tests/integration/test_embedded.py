@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -13,16 +13,12 @@ from pathlib import Path
 import psutil
 import pytest
 
+from lab.errors import LabError
 from lab.pg.embedded import EmbeddedPostgres, process_alive
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.embedded
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -91,6 +87,23 @@ def test_stale_pid_file_is_handled(embedded: EmbeddedPostgres, owner: str) -> No
     assert embedded.status().running is False
     assert embedded.start() is True
     assert answers(embedded)
+
+
+def test_a_taken_port_is_a_clear_error(embedded: EmbeddedPostgres) -> None:
+    with socket_listening() as port:
+        embedded.port = port
+        with pytest.raises(LabError, match=f"port {port} on 127.0.0.1 is taken.*LAB_PG_PORT"):
+            embedded.start()
+
+
+@contextlib.contextmanager
+def socket_listening() -> Iterator[int]:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield int(sock.getsockname()[1])
 
 
 def test_config_is_applied(embedded: EmbeddedPostgres) -> None:
