@@ -18,10 +18,6 @@ import numpy as np
 
 from lab.seed.scales import Scale
 
-# Bump when the generated data changes for the same (scale, seed): it is part
-# of the template database key, so old templates are not reused by mistake.
-GENERATOR_VERSION = 1
-
 US_PER_S = 1_000_000
 DAY_US = 86_400 * US_PER_S
 # PostgreSQL timestamps count microseconds from 2000-01-01 UTC. The dataset

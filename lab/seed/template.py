@@ -1,10 +1,13 @@
 """Seed once, reuse many times: template databases keyed by what determines their rows.
 
-A template is named after (scale, seed, schema checksum + generator version);
-the same key means the same rows, so an existing template is reused and each
-run gets a file copy of it in seconds instead of a new seed in minutes. A
-template is built under a temporary name and renamed only when complete, so
-an interrupted seed never leaves a half-filled template to be reused.
+A template is named after (scale, seed, and a hash of the migrations, the
+scale preset and the seeder's own source); the same key means the same rows,
+so an existing template is reused and each run gets a file copy of it in
+seconds instead of a new seed in minutes. Hashing the source rather than a
+hand-bumped version means an edited generator can never be served stale rows.
+A template is built under a temporary name and renamed only when complete, so
+an interrupted seed never leaves a half-filled template to be reused; the
+templates it supersedes are dropped.
 """
 
 from __future__ import annotations
@@ -13,29 +16,52 @@ import hashlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lab.migrate import migrate, schema_checksum
-from lab.pg.databases import create_database, database_exists, drop_database, rename_database
+from lab.pg.databases import (
+    create_database,
+    database_exists,
+    drop_database,
+    list_lab_databases,
+    rename_database,
+)
 from lab.pg.server import PgServer
-from lab.seed.generate import GENERATOR_VERSION, PG_EPOCH_UNIX_S, US_PER_S, Dataset, generate
+from lab.seed.generate import PG_EPOCH_UNIX_S, US_PER_S, Dataset, generate
 from lab.seed.load import LoadResult, Reporter, load_dataset, write_facts
 from lab.seed.scales import Scale
 
 SPECIAL_ACCOUNTS_LISTED = 50
 
 
-def dataset_key(scale: Scale, seed: int) -> str:
-    """Return the short hash of what, besides scale and seed, shapes the rows."""
-    text = f"{schema_checksum()}:{GENERATOR_VERSION}:{scale}"
+SEEDER_DIR = Path(__file__).resolve().parent
+
+
+def generator_checksum() -> str:
+    """Return a hash of the seeder's source files: any change to them changes the rows' key."""
+    digest = hashlib.sha256()
+    for path in sorted(SEEDER_DIR.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def dataset_key(scale: Scale) -> str:
+    """Return the short hash of what, besides the seed, shapes the rows."""
+    text = f"{schema_checksum()}:{generator_checksum()}:{scale}"
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
+def template_prefix(scale: Scale, seed: int) -> str:
+    """Return the start shared by every template ever built for (scale, seed)."""
+    return f"timeline_lab_tpl_{scale.name}_{seed}_"
+
+
 def template_name(scale: Scale, seed: int) -> str:
-    """Return the template database name for (scale, seed) under this schema and generator."""
-    return f"timeline_lab_tpl_{scale.name}_{seed}_{dataset_key(scale, seed)}"
+    """Return the template database name for (scale, seed) under this schema and seeder."""
+    return template_prefix(scale, seed) + dataset_key(scale)
 
 
 @dataclass
@@ -80,7 +106,9 @@ def ensure_template(server: PgServer, scale: Scale, seed: int, reporter: Reporte
     except BaseException:
         drop_database(server, building)
         raise
-    drop_database(server, name)
+    for stale in list_lab_databases(server):
+        if stale.startswith(template_prefix(scale, seed)) and stale != building:
+            drop_database(server, stale)
     rename_database(server, building, name)
     return SeedResult(template=name, built=True, generate_seconds=generate_seconds, load=result)
 
@@ -110,7 +138,7 @@ def dataset_facts(data: Dataset, load: LoadResult, generate_seconds: float) -> d
     return {
         "scale": data.scale.name,
         "seed": data.seed,
-        "generator_version": GENERATOR_VERSION,
+        "generator_checksum": generator_checksum(),
         "schema_checksum": schema_checksum(),
         "timeline_cap": data.scale.timeline_cap,
         "time_range": {"start": _timestamp(data.start_us),

@@ -148,3 +148,20 @@ def test_the_template_is_reused_and_copies_are_independent(
 
         drop_database(pg_server, copy)
         assert not database_exists(pg_server, copy)
+
+
+def test_a_superseded_template_is_dropped(pg_server: PgServer) -> None:
+    """Templates of older schema or seeder versions for the same (scale, seed) go away."""
+    from lab.pg.databases import create_database, drop_database
+    from lab.seed.template import template_prefix
+
+    tiny = get_scale("tiny")
+    stale = template_prefix(tiny, 7) + "0000000000"
+    create_database(pg_server, stale)
+    result = ensure_template(pg_server, tiny, 7, Reporter())
+    try:
+        assert result.built and not database_exists(pg_server, stale)
+        assert database_exists(pg_server, result.template)
+    finally:
+        drop_database(pg_server, result.template)
+        drop_database(pg_server, stale)
