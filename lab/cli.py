@@ -15,14 +15,14 @@ from rich.table import Table
 
 from lab.config import get_settings
 from lab.errors import LabError
-from lab.seed.load import Reporter
+from lab.seed.load import LOADED_TABLES, Reporter
 
 app = typer.Typer(help="timeline-lab: load-testing and performance lab for a Twitter-like "
                        "PostgreSQL backbone.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="The embedded PostgreSQL 18 server.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 DbOption = Annotated[str | None, typer.Option(
     "--db", help="embedded (default), testcontainers, or a postgresql:// URL. "
@@ -237,7 +237,8 @@ def seed(scale: Annotated[str, typer.Option(help="tiny, small, medium or large."
         with open_server(db, settings) as server:
             progress = Progress(TextColumn("  {task.description}"), BarColumn(),
                                 TextColumn("{task.completed:,.0f} rows"), TimeElapsedColumn(),
-                                console=console, transient=True)
+                                console=console, transient=True,
+                                disable=not console.is_terminal)  # bars are for terminals
             with progress:
                 result = ensure_template(server, chosen, seed_value, RichReporter(progress),
                                          rebuild=rebuild)
@@ -257,8 +258,8 @@ def _print_facts(facts: dict[str, Any]) -> None:
     table = Table(title=f"dataset {facts['scale']} (seed {facts['seed']})")
     table.add_column("table")
     table.add_column("rows", justify="right")
-    for name, rows in facts["rows"].items():
-        table.add_row(name, f"{rows:,}")
+    for name in LOADED_TABLES:
+        table.add_row(name, f"{facts['rows'][name]:,}")
     console.print(table)
     readers = ", ".join(f"{r['id']} ({r['following']:,} follows)"
                         for r in facts["power_readers"][:5])

@@ -22,6 +22,7 @@ from psycopg.copy import QueuedLibpqWriter
 
 from lab.seed.copy_binary import (
     HEADER,
+    NULL,
     TRAILER,
     Column,
     Fixed,
@@ -137,8 +138,7 @@ def tweets_rows(data: Dataset) -> Iterator[list[Column]]:
             Fixed(t.created_at[part], "timestamptz"),
             nullable_int8(np.where(reply_to == nulls, nulls, reply_to + 1)),
             nullable_int8(np.where(original == nulls, nulls, original + 1)),
-            Variable([pool[b] if b >= 0 else b"\xff\xff\xff\xff"
-                      for b in t.body[part].tolist()]),
+            Variable([pool[b] if b >= 0 else NULL for b in t.body[part].tolist()]),
         ]
 
 

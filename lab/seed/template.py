@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 
 from lab.migrate import migrate, schema_checksum
 from lab.pg.databases import (
@@ -32,7 +33,7 @@ from lab.pg.databases import (
 from lab.pg.server import PgServer
 from lab.seed.generate import PG_EPOCH_UNIX_S, US_PER_S, Dataset, generate
 from lab.seed.load import LoadResult, Reporter, load_dataset, write_facts
-from lab.seed.scales import Scale
+from lab.seed.scales import Scale, check_memory
 
 SPECIAL_ACCOUNTS_LISTED = 50
 
@@ -90,6 +91,7 @@ def ensure_template(server: PgServer, scale: Scale, seed: int, reporter: Reporte
     name = template_name(scale, seed)
     if database_exists(server, name) and not rebuild:
         return SeedResult(template=name, built=False)
+    check_memory(scale, psutil.virtual_memory().available)
     building = f"{name}_new"
     drop_database(server, building)
     create_database(server, building)

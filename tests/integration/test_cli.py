@@ -19,7 +19,7 @@ def lab_env(pg_server: PgServer, seeded_template: str) -> Iterator[dict[str, str
     """Environment pointing `lab` at the test server and a database of this test's own."""
     name = unique_name("cli")
     env = {**os.environ, "LAB_DATABASE_URL": pg_server.display_url(), "LAB_DB_NAME": name,
-           "COLUMNS": "200"}
+           }
     yield env
     drop_database(pg_server, name)
     drop_database(pg_server, f"{name}_naive")
@@ -80,3 +80,10 @@ def test_unreachable_server_fails_fast(lab_env: dict[str, str]) -> None:
 def test_refuses_databases_it_does_not_own(lab_env: dict[str, str]) -> None:
     result = lab(lab_env, "migrate", "--database", "postgres")
     assert result.returncode == 1 and "refusing to touch database 'postgres'" in result.stderr
+
+
+def test_long_errors_are_not_wrapped(lab_env: dict[str, str]) -> None:
+    env = {**lab_env, "LAB_DATABASE_URL": "postgresql://postgres@127.0.0.1:9/postgres",
+           "COLUMNS": "40"}
+    result = lab(env, "migrate")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -132,3 +132,18 @@ def test_home_timeline_is_the_newest_cap_tweets_of_followees_and_self(data: Data
         everything = np.concatenate([by_author[s] for s in sources])
         expected = np.sort(everything)[::-1][:cap].tolist()  # ids increase with time
         assert got.get(user, []) == expected, f"user {user}"
+
+
+def test_memory_guard_refuses_what_cannot_fit() -> None:
+    from lab.errors import LabError
+    from lab.seed.scales import check_memory
+
+    large = get_scale("large")
+    with pytest.raises(LabError, match="seeding 'large' needs about 2[0-9] GiB"):
+        check_memory(large, 8 * 2**30)
+    check_memory(TINY, 8 * 2**30)  # tiny fits anywhere
+
+
+def test_nominal_rows_track_what_medium_really_loads() -> None:
+    medium = get_scale("medium")
+    assert abs(medium.nominal_rows - 55_024_929) / 55_024_929 < 0.05  # measured at seed 42
