@@ -6,6 +6,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,3 +118,23 @@ def test_config_is_applied(embedded: EmbeddedPostgres) -> None:
     assert "pg_stat_statements" in settings["shared_preload_libraries"]
     assert settings["fsync"] == "on" and settings["synchronous_commit"] == "on"
     assert settings["listen_addresses"] == "127.0.0.1"
+
+
+def test_lab_db_commands(embedded: EmbeddedPostgres) -> None:
+    """`lab db start|status|url|stop` as a user types them, on a data folder of its own."""
+    env = {**os.environ, "LAB_PGDATA": str(embedded.pgdata), "LAB_PG_PORT": str(embedded.port)}
+
+    def lab(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "lab.cli", "db", *args], env=env,
+                              text=True, capture_output=True, timeout=120)
+
+    assert lab("status").returncode == 3
+    first = lab("start")
+    assert first.returncode == 0 and "PostgreSQL 18" in first.stdout and "started" in first.stdout
+    assert "already running" in lab("start").stdout
+    running = lab("status")
+    assert running.returncode == 0 and f"port {embedded.port}" in running.stdout
+    assert lab("url").stdout.strip() == f"postgresql://postgres@127.0.0.1:{embedded.port}/timeline_lab"
+    assert lab("stop").stdout.strip() == "stopped"
+    assert lab("stop").stdout.strip() == "not running"
+    assert lab("status").returncode == 3
