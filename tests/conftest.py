@@ -8,6 +8,7 @@ copied from it for each test that writes; never DELETE on a shared database.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from lab.migrate import migrate, schema_checksum
-from lab.pg.databases import create_database, database_exists, drop_database
+from lab.pg.databases import create_database, database_exists, drop_database, rename_database
 from lab.pg.server import PgServer
 from lab.pg.source import check_reachable, url_server
 from lab.seed.load import Reporter
@@ -87,21 +88,26 @@ def schema_template(pg_server: PgServer) -> str:
         create_database(pg_server, building)
         with pg_server.connect(building) as conn:
             migrate(conn)
-        from lab.pg.databases import rename_database
-
         rename_database(pg_server, building, name)
     return name
+
+
+@contextlib.contextmanager
+def copy_of(server: PgServer, template: str, label: str) -> Iterator[str]:
+    """Create a copy of `template` for the duration of the block, then drop it."""
+    name = unique_name(label)
+    create_database(server, name, template=template, strategy="WAL_LOG")
+    try:
+        yield name
+    finally:
+        drop_database(server, name)
 
 
 @pytest.fixture
 def fresh_db(pg_server: PgServer, schema_template: str) -> Iterator[str]:
     """Yield the name of a migrated, empty database of this test's own."""
-    name = unique_name("db")
-    create_database(pg_server, name, template=schema_template, strategy="WAL_LOG")
-    try:
+    with copy_of(pg_server, schema_template, "db") as name:
         yield name
-    finally:
-        drop_database(pg_server, name)
 
 
 @pytest.fixture(scope="session")
@@ -113,20 +119,12 @@ def seeded_template(pg_server: PgServer) -> str:
 @pytest.fixture(scope="session")
 def seeded_db(pg_server: PgServer, seeded_template: str) -> Iterator[str]:
     """Yield a read-only-by-convention copy of the tiny dataset shared by the session."""
-    name = unique_name("seeded")
-    create_database(pg_server, name, template=seeded_template, strategy="WAL_LOG")
-    try:
+    with copy_of(pg_server, seeded_template, "seeded") as name:
         yield name
-    finally:
-        drop_database(pg_server, name)
 
 
 @pytest.fixture
 def seeded_copy(pg_server: PgServer, seeded_template: str) -> Iterator[str]:
     """Yield a private copy of the tiny dataset for a test that writes."""
-    name = unique_name("seeded_rw")
-    create_database(pg_server, name, template=seeded_template, strategy="WAL_LOG")
-    try:
+    with copy_of(pg_server, seeded_template, "seeded_rw") as name:
         yield name
-    finally:
-        drop_database(pg_server, name)
