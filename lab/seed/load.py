@@ -68,6 +68,10 @@ class LoadResult:
     def total_rows(self) -> int:
         return sum(self.rows.values())
 
+    @property
+    def seconds(self) -> float:
+        return self.copy_seconds + self.build_seconds + self.analyze_seconds
+
 
 # -- the rows of each table ---------------------------------------------------
 

@@ -76,9 +76,7 @@ class SeedResult:
 
     @property
     def seconds(self) -> float:
-        load = self.load
-        extra = load.copy_seconds + load.build_seconds + load.analyze_seconds if load else 0.0
-        return self.generate_seconds + extra
+        return self.generate_seconds + (self.load.seconds if self.load else 0.0)
 
     @property
     def rows_per_s(self) -> float:
@@ -87,10 +85,21 @@ class SeedResult:
 
 def ensure_template(server: PgServer, scale: Scale, seed: int, reporter: Reporter,
                     rebuild: bool = False) -> SeedResult:
-    """Return the seeded template for (scale, seed), building it only when missing."""
+    """Return the seeded template for (scale, seed), building it only when missing.
+
+    Concurrent seeds of the same (scale, seed) take turns on an advisory lock;
+    the second finds the first one's template and reuses it.
+    """
     name = template_name(scale, seed)
-    if database_exists(server, name) and not rebuild:
-        return SeedResult(template=name, built=False)
+    with server.connect(autocommit=True) as lock:
+        lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (template_prefix(scale, seed),))
+        if database_exists(server, name) and not rebuild:
+            return SeedResult(template=name, built=False)
+        return _build_template(server, scale, seed, name, reporter)
+
+
+def _build_template(server: PgServer, scale: Scale, seed: int, name: str,
+                    reporter: Reporter) -> SeedResult:
     check_memory(scale, psutil.virtual_memory().available)
     building = f"{name}_new"
     drop_database(server, building)
@@ -136,7 +145,7 @@ def dataset_facts(data: Dataset, load: LoadResult, generate_seconds: float) -> d
     popular = np.argsort(-followers, kind="stable")
     popular = popular[followers[popular] >= data.scale.popular_followers_min]
     protected_with_requests = np.unique(data.requests.followee)
-    seconds = generate_seconds + load.copy_seconds + load.build_seconds + load.analyze_seconds
+    seconds = generate_seconds + load.seconds
     return {
         "scale": data.scale.name,
         "seed": data.seed,

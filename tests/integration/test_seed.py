@@ -165,3 +165,20 @@ def test_a_superseded_template_is_dropped(pg_server: PgServer) -> None:
     finally:
         drop_database(pg_server, result.template)
         drop_database(pg_server, stale)
+
+
+def test_concurrent_seeds_build_once(pg_server: PgServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lab.pg.databases import drop_database
+
+    tiny = get_scale("tiny")
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: ensure_template(pg_server, tiny, 11, Reporter()),
+                                range(2)))
+    try:
+        assert sorted(r.built for r in results) == [False, True]
+        assert results[0].template == results[1].template
+        assert database_exists(pg_server, results[0].template)
+    finally:
+        drop_database(pg_server, results[0].template)
