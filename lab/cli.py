@@ -6,12 +6,14 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
+import psycopg
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from lab.config import get_settings
 from lab.errors import LabError
@@ -34,12 +36,23 @@ T = TypeVar("T")
 
 
 def _run(action: Callable[[], T]) -> T:
-    """Turn LabError into one clean line on stderr and exit status 1."""
+    """Turn expected failures into one clean line on stderr and exit status 1.
+
+    LabError is a failure the user can act on; a lost connection is the
+    server's doing, not a bug. Anything else keeps its traceback.
+    """
     try:
         return action()
     except LabError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(1) from None
+        _fail(str(exc))
+    except psycopg.OperationalError as exc:
+        _fail(f"lost the database: {str(exc).strip().splitlines()[0] if str(exc) else exc!r}")
+    raise AssertionError("unreachable")
+
+
+def _fail(message: str) -> NoReturn:
+    err_console.print(Text("error: ", style="bold red") + Text(message))
+    raise typer.Exit(1)
 
 
 def _embedded() -> Any:

@@ -87,3 +87,15 @@ def test_long_errors_are_not_wrapped(lab_env: dict[str, str]) -> None:
            "COLUMNS": "40"}
     result = lab(env, "migrate")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_error_text_is_printed_verbatim(lab_env: dict[str, str], pg_server: PgServer) -> None:
+    """Brackets in a message (a list of versions) are text, not console markup."""
+    assert lab(lab_env, "migrate").returncode == 0
+    with pg_server.connect(lab_env["LAB_DB_NAME"]) as conn:
+        conn.execute("INSERT INTO schema_migrations (version, name, checksum) "
+                     "VALUES (9999, 'future', 'x')")
+        conn.commit()
+    result = lab(lab_env, "migrate")
+    assert result.returncode == 1
+    assert "does not know: [9999]" in result.stderr
