@@ -3,34 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import psycopg
 import pytest
 
 from lab.pg.server import PgServer
-
-
-@pytest.fixture
-def conn(pg_server: PgServer, fresh_db: str) -> Iterator[psycopg.Connection]:
-    with pg_server.connect(fresh_db, autocommit=True) as connection:
-        for name, protected in (("alice", False), ("bob", False), ("carol", True)):
-            connection.execute(
-                "INSERT INTO users (username, email, display_name, is_protected) "
-                "VALUES (%s, %s, %s, %s)", (name, f"{name}@example.com", name.title(), protected))
-        yield connection
-
-
-def uid(conn: psycopg.Connection, name: str) -> int:
-    row = conn.execute("SELECT id FROM users WHERE username = %s", (name,)).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def call(conn: psycopg.Connection, function: str, *args: object) -> str:
-    row = conn.execute(f"SELECT {function}({', '.join(['%s'] * len(args))})", args).fetchone()
-    assert row is not None
-    return str(row[0])
+from tests.integration.conftest import call, uid
 
 
 def graph(conn: psycopg.Connection) -> tuple[set, set, dict]:
