@@ -20,7 +20,8 @@ run: $(STAMP)
 	$(BIN)/lab db start
 	$(BIN)/lab migrate
 	$(BIN)/lab seed --scale $(SCALE)
-	$(BIN)/lab explain home_timeline
+	$(BIN)/lab explain home_timeline_seed
+	$(BIN)/lab explain home_timeline_pull
 
 ## The whole test suite against the embedded PostgreSQL (LAB_TEST_DATABASE_URL to switch).
 test: $(STAMP)

@@ -287,7 +287,7 @@ def _print_facts(facts: dict[str, Any]) -> None:
 
 @app.command()
 def explain(name: Annotated[str, typer.Argument(help="A query name from lab/queries.sql.")]
-            = "home_timeline",
+            = "home_timeline_pull",
             user: Annotated[int | None, typer.Option(
                 help="User id (default: the seeded power reader following the most).")] = None,
             database: DatabaseOption = None, db: DbOption = None) -> None:

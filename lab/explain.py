@@ -12,6 +12,7 @@ from lab.errors import LabError
 from lab.queries import query
 
 TIMELINE_PAGE = 50
+FIRST_PAGE_ID = 2**63 - 1  # with before_ts 'infinity': the first keyset page
 EXECUTION_TIME = re.compile(r"Execution Time: ([\d.]+) ms")
 
 
@@ -36,7 +37,8 @@ def representative_params(conn: psycopg.Connection, name: str) -> dict[str, Any]
         popular = conn.execute(
             "SELECT value FROM dataset_facts WHERE key = 'popular_accounts'").fetchone()
         reader = popular[0][0]["id"] if popular and popular[0] else reader
-    return {"user_id": reader, "limit": TIMELINE_PAGE}
+    return {"user_id": reader, "viewer_id": reader, "limit": TIMELINE_PAGE,
+            "before_ts": "infinity", "before_id": FIRST_PAGE_ID}
 
 
 def explain(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> Explained:

@@ -43,7 +43,7 @@ def test_seed_then_explain_the_timeline(lab_env: dict[str, str]) -> None:
     assert seeded.returncode == 0, seeded.stderr
     assert "reusing template timeline_lab_tpl_tiny_42_" in seeded.stdout
     assert "power readers (follow ≥ 1000)" in seeded.stdout
-    explained = lab(lab_env, "explain", "home_timeline")
+    explained = lab(lab_env, "explain", "home_timeline_seed")
     assert explained.returncode == 0, explained.stderr
     assert "Execution Time" in explained.stdout and "on tweets t" in explained.stdout
     assert "who follows" in explained.stdout

@@ -97,7 +97,7 @@ def test_home_timeline_equals_the_pull_timeline(pg_server: PgServer, seeded_db: 
         row[0] for row in seeded.execute("SELECT id FROM users ORDER BY id LIMIT 40")]
     for user in users:
         params = {"user_id": user, "limit": cap}
-        pulled = [row[0] for row in seeded.execute(query("home_timeline"), params)]
+        pulled = [row[0] for row in seeded.execute(query("home_timeline_seed"), params)]
         pushed = [row[0] for row in seeded.execute(query("home_timeline_push"), params)]
         assert pushed == pulled and pushed, f"user {user}"
 
