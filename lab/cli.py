@@ -282,6 +282,43 @@ def _print_facts(facts: dict[str, Any]) -> None:
     console.print(f"accounts with ≥ 1000 followers ({facts['popular_accounts_total']}): {popular}")
 
 
+# -- the API ----------------------------------------------------------------------
+
+
+@app.command()
+def serve(host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")]
+          = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+          workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes, "
+                                                           "each with its own pool.")] = 1,
+          database: DatabaseOption = None, db: DbOption = None) -> None:
+    """Serve the API (uvicorn, uvloop, httptools) on a migrated, usually seeded, database."""
+    import uvicorn
+
+    from lab.migrate import migrate as apply_migrations
+    from lab.pg.databases import check_lab_name, database_exists
+    from lab.pg.source import open_server
+
+    def action() -> None:
+        settings = get_settings()
+        name = check_lab_name(database or settings.db_name)
+        with open_server(db, settings) as server:
+            if not database_exists(server, name):
+                raise LabError(f"database {name} does not exist: run `lab seed` (or `lab "
+                               "migrate`) first")
+            with server.connect(name) as conn:
+                apply_migrations(conn)
+            os.environ["LAB_API_DSN"] = server.url(name)
+            console.print(f"serving {server.display_url(name)} on http://{host}:{port} "
+                          f"({workers} worker{'s' if workers > 1 else ''}, "
+                          f"pool {settings.pool_min}-{settings.pool_max} per worker, "
+                          f"strategy {settings.timeline_strategy}); docs at /docs")
+            uvicorn.run("lab.api.main:app", host=host, port=port, workers=workers,
+                        loop="uvloop", http="httptools", log_level="warning",
+                        access_log=False)
+    _run(action)
+
+
 # -- plans ------------------------------------------------------------------------
 
 

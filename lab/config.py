@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,18 @@ class Settings(BaseSettings):
     )
     db_name: str = Field(DATABASE_PREFIX, description="The working database the lab serves.")
     container_image: str = Field("postgres:18", description="Image for --db testcontainers.")
+
+    # The API (`lab serve`): one pool per worker process. 2 x cores is the
+    # usual starting point for a pool in front of a CPU-bound database.
+    api_dsn: str | None = Field(None, description="Database the API serves (set by `lab serve`).")
+    pool_min: int = Field(2, ge=1, description="Connections each API worker keeps open.")
+    pool_max: int = Field(4, ge=1, description="Most connections per API worker.")
+    pool_timeout_s: float = Field(
+        2.0, gt=0, description="Wait for a free connection this long, then answer 503.")
+    statement_timeout_ms: int = Field(
+        10_000, ge=100, description="Cancel a statement after this long (answered as 503).")
+    timeline_strategy: Literal["pull"] = Field(
+        "pull", description="How home timelines are built: pull (fan-out on read).")
 
     @property
     def embedded_pgdata(self) -> Path:

@@ -34,7 +34,7 @@ TEST_SEED = 42
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test using a database fixture with `db`, so `-m db` selects them."""
     for item in items:
-        if {"pg_server", "fresh_db", "seeded_db", "seeded_copy", "seeded_template"} & set(
+        if {"pg_server", "fresh_db", "seeded_db", "seeded_copy", "seeded_template", "api_db"} & set(
                 getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.db)
 

@@ -1,0 +1,1 @@
+"""The API under test: FastAPI over a psycopg_pool pool, JSON built by PostgreSQL."""

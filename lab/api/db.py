@@ -1,0 +1,80 @@
+"""The connection pool and the one way routes run a named statement.
+
+Connections are autocommit: every API operation is a single statement (the
+SQL functions make each write one transaction), so no transaction is ever
+left open between round trips. JSON columns are passed through as the bytes
+PostgreSQL produced, ready to be the response body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.adapt import Loader
+from psycopg_pool import AsyncConnectionPool
+
+from lab.config import Settings
+from lab.queries import query
+
+RETRYABLE = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
+ATTEMPTS = 3
+
+
+class RawJsonLoader(Loader):
+    """Load json values as the raw bytes PostgreSQL sent (no parse, no re-encode)."""
+
+    def load(self, data: Any) -> bytes:
+        return bytes(data)
+
+
+async def _configure(conn: psycopg.AsyncConnection) -> None:
+    conn.adapters.register_loader("json", RawJsonLoader)
+
+
+def make_pool(dsn: str, settings: Settings) -> AsyncConnectionPool:
+    """Create (not open) the worker's pool with the lab's sizing and timeouts."""
+    return AsyncConnectionPool(
+        dsn,
+        min_size=settings.pool_min,
+        max_size=max(settings.pool_max, settings.pool_min),
+        timeout=settings.pool_timeout_s,
+        open=False,
+        name="lab-api",
+        configure=_configure,
+        # A connection broken by a database restart is replaced before use,
+        # so the API recovers by itself once the database is back.
+        check=AsyncConnectionPool.check_connection,
+        reconnect_timeout=60,
+        kwargs={"autocommit": True, "connect_timeout": 5,
+                "options": f"-c statement_timeout={settings.statement_timeout_ms}"},
+    )
+
+
+async def fetch_value(pool: AsyncConnectionPool, name: str, params: dict[str, Any]) -> Any:
+    """Run the named statement and return the first column of its first row (or None)."""
+    row = await fetch_row(pool, name, params)
+    return row[0] if row else None
+
+
+async def fetch_row(pool: AsyncConnectionPool, name: str,
+                    params: dict[str, Any]) -> tuple[Any, ...] | None:
+    """Run the named statement and return its first row (or None).
+
+    Serialization failures and deadlocks are retried here, with jitter, so
+    concurrent follows and likes never surface them to clients.
+    """
+    sql = query(name)
+    for attempt in range(ATTEMPTS):
+        try:
+            async with pool.connection() as conn:
+                cursor = await conn.execute(sql, params)  # type: ignore[arg-type]
+                return await cursor.fetchone()
+        except RETRYABLE:
+            if attempt == ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(random.uniform(0.001, 0.01) * (attempt + 1))
+    raise AssertionError("unreachable")

@@ -1,0 +1,98 @@
+"""Dependencies shared by the routes: the pool, the caller, page parameters."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from psycopg_pool import AsyncConnectionPool
+
+from lab.api.db import fetch_value
+from lab.api.errors import ApiError
+
+MAX_ID = 2**63 - 1
+MAX_PAGE = 100
+DEFAULT_PAGE = 50
+CURSOR_PATTERN = r"^\d{1,19}_\d{1,19}$"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Keyset bounds for a first page: later than any tweet, earlier than any tweet.
+END_OF_TIME = datetime(9999, 12, 31, tzinfo=UTC)
+START_OF_TIME = datetime(1, 1, 1, tzinfo=UTC)
+TOKEN_CACHE_MAX = 100_000
+
+bearer = HTTPBearer(auto_error=False, description="The token returned at registration.")
+
+
+def get_pool(request: Request) -> AsyncConnectionPool:
+    return request.app.state.pool  # type: ignore[no-any-return]
+
+
+Pool = Annotated[AsyncConnectionPool, Depends(get_pool)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def token_hash(token: str) -> bytes:
+    """Return what is stored for a token: its SHA-256 (the token itself never is)."""
+    return hashlib.sha256(token.encode()).digest()
+
+
+async def optional_user(request: Request, pool: Pool, credentials: Credentials) -> int | None:
+    """Return the caller's user id, None when anonymous; 401 for a bad token.
+
+    Token -> user never changes (there is no revocation yet), so positive
+    answers are cached per worker and authentication costs no round trip.
+    """
+    if credentials is None:
+        return None
+    digest = token_hash(credentials.credentials)
+    cache: dict[bytes, int] = request.app.state.token_cache
+    user_id = cache.get(digest)
+    if user_id is None:
+        user_id = await fetch_value(pool, "authenticate", {"token_hash": digest})
+        if user_id is None:
+            raise ApiError(401, "unauthorized", "the bearer token is not valid",
+                           headers={"WWW-Authenticate": "Bearer"})
+        if len(cache) >= TOKEN_CACHE_MAX:
+            cache.clear()
+        cache[digest] = user_id
+    return int(user_id)
+
+
+async def current_user(user_id: Annotated[int | None, Depends(optional_user)]) -> int:
+    """Return the caller's user id; 401 when no token was sent."""
+    if user_id is None:
+        raise ApiError(401, "unauthorized", "this operation needs a bearer token",
+                       headers={"WWW-Authenticate": "Bearer"})
+    return user_id
+
+
+Viewer = Annotated[int | None, Depends(optional_user)]
+Me = Annotated[int, Depends(current_user)]
+UserId = Annotated[int, "a user id"]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size.")]
+Cursor = Annotated[str | None, Query(pattern=CURSOR_PATTERN, max_length=40,
+                                     description="next_cursor of the previous page.")]
+AfterId = Annotated[int, Query(ge=0, le=MAX_ID, description="next_cursor of the previous page.")]
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """A position in (created_at, id) order."""
+
+    ts: datetime
+    id: int
+
+
+def keyset(cursor: str | None, newest_first: bool = True) -> Keyset:
+    """Decode a page cursor; without one, the position before the first row."""
+    if cursor is None:
+        return Keyset(END_OF_TIME, MAX_ID) if newest_first else Keyset(START_OF_TIME, 0)
+    micros, _, row_id = cursor.partition("_")
+    try:
+        return Keyset(EPOCH + timedelta(microseconds=int(micros)), int(row_id))
+    except OverflowError:
+        raise ApiError(422, "invalid", "cursor is out of range", "cursor") from None

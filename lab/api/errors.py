@@ -1,0 +1,77 @@
+"""Errors as part of the interface: every failure is a JSON body naming the problem.
+
+Database errors raised by the SQL functions carry SQLSTATEs; they are mapped
+here, in one place, to HTTP statuses. A database that is gone or a pool with
+no free connection is a 503 with Retry-After, never a hang or a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from psycopg import errors as pg_errors
+from psycopg_pool import PoolTimeout
+
+log = logging.getLogger("lab.api")
+
+RETRY_AFTER_S = 1
+# Unique indexes and the request field they protect, for 409 bodies.
+UNIQUE_FIELDS = {"users_username_ci_key": "username", "users_email_ci_key": "email"}
+
+
+class ApiError(Exception):
+    """An error with an HTTP status, a stable code, a message and optionally a field."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+        self.headers = headers
+
+    def response(self) -> JSONResponse:
+        body: dict[str, object] = {"detail": self.message, "code": self.code}
+        if self.field:
+            body["field"] = self.field
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
+
+
+def unavailable(reason: str) -> ApiError:
+    return ApiError(503, "unavailable", reason, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+def from_database(exc: psycopg.Error) -> ApiError:
+    """Translate a database error into the API error a client should see."""
+    message = exc.diag.message_primary or str(exc)
+    if isinstance(exc, pg_errors.NoDataFound):
+        return ApiError(404, "not_found", message)
+    if isinstance(exc, pg_errors.InsufficientPrivilege):
+        return ApiError(403, "forbidden", message)
+    if isinstance(exc, pg_errors.UniqueViolation):
+        field = UNIQUE_FIELDS.get(exc.diag.constraint_name or "")
+        return ApiError(409, "conflict", f"{field or 'value'} is already taken", field)
+    if isinstance(exc, pg_errors.InvalidParameterValue | pg_errors.CheckViolation
+                  | pg_errors.StringDataRightTruncation | pg_errors.NumericValueOutOfRange):
+        return ApiError(422, "invalid", message)
+    if isinstance(exc, psycopg.OperationalError):
+        return unavailable("the database is unavailable")
+    log.exception("unexpected database error", exc_info=exc)
+    return ApiError(500, "internal", "unexpected database error")
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn exceptions into JSON answers."""
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(PoolTimeout)
+    async def pool_timeout(_: Request, exc: PoolTimeout) -> JSONResponse:
+        return unavailable("no database connection became free in time").response()
+
+    @app.exception_handler(psycopg.Error)
+    async def database_error(_: Request, exc: psycopg.Error) -> JSONResponse:
+        return from_database(exc).response()

@@ -1,0 +1,51 @@
+"""The FastAPI application: one pool per worker process, opened in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import lab
+from lab.api import errors
+from lab.api.db import make_pool
+from lab.api.routes import graph, system, timeline, tweets, users
+from lab.config import Settings, get_settings
+from lab.errors import LabError
+
+
+def create_app(dsn: str | None = None, settings: Settings | None = None) -> FastAPI:
+    """Build the app for `dsn` (default LAB_API_DSN, which `lab serve` sets)."""
+    settings = settings or get_settings()
+    dsn = dsn or settings.api_dsn
+    if not dsn:
+        raise LabError("the API needs a database: run it with `lab serve`, or set LAB_API_DSN")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = make_pool(dsn, settings)
+        # Do not wait for the database at start-up: /health reports it, and the
+        # pool keeps trying to connect in the background.
+        await pool.open(wait=False)
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(title="timeline-lab API", version=lab.__version__, lifespan=lifespan,
+                  description="The Twitter-like service the lab's load scenarios drive.")
+    app.state.settings = settings
+    app.state.token_cache = {}
+    errors.install(app)
+    for module in (users, graph, tweets, timeline, system):
+        app.include_router(module.router)
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    """Create `app` lazily, so importing this module needs no configuration."""
+    if name == "app":
+        return create_app()
+    raise AttributeError(name)

@@ -1,0 +1,114 @@
+"""Request and response models: validation of input, and the OpenAPI schema of output.
+
+Hot routes return the JSON PostgreSQL builds (user_json, tweet_json) without
+passing through these response models; the models document that JSON, and a
+test checks real responses against them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_ID = 2**63 - 1
+Id = Field(ge=1, le=MAX_ID)
+
+
+class Strict(BaseModel):
+    """Unknown fields are an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RegisterIn(Strict):
+    username: str = Field(pattern=r"^[A-Za-z0-9_]{1,15}$",
+                          description="1-15 letters, digits or underscores; case-insensitive.")
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    display_name: str = Field(min_length=1, max_length=50)
+    bio: str = Field("", max_length=160)
+    is_protected: bool = False
+    reply_policy: Literal["everyone", "following"] = "everyone"
+
+
+class ProfileUpdate(Strict):
+    display_name: str | None = Field(None, min_length=1, max_length=50)
+    bio: str | None = Field(None, max_length=160)
+    is_protected: bool | None = None
+    reply_policy: Literal["everyone", "following"] | None = None
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    bio: str
+    is_protected: bool
+    reply_policy: Literal["everyone", "following"]
+    followers_count: int
+    following_count: int
+    tweet_count: int
+    created_at: datetime
+
+
+class RegisterOut(BaseModel):
+    user: UserOut
+    token: str = Field(description="Bearer token; shown once, stored only as a hash.")
+
+
+class UserPage(BaseModel):
+    users: list[UserOut]
+    next_cursor: str | None
+
+
+class TweetIn(Strict):
+    body: str = Field(min_length=1, max_length=280)
+    reply_to_tweet_id: int | None = Field(None, ge=1, le=MAX_ID)
+    quote_tweet_id: int | None = Field(None, ge=1, le=MAX_ID)
+
+
+class TweetOut(BaseModel):
+    id: int
+    user_id: int
+    body: str | None = Field(description="None for a retweet.")
+    reply_to_tweet_id: int | None
+    original_tweet_id: int | None = Field(description="The retweeted or quoted tweet.")
+    like_count: int
+    retweet_count: int
+    quote_count: int
+    reply_count: int
+    created_at: datetime
+
+
+class PostOut(BaseModel):
+    tweet: TweetOut
+    created: bool = Field(description="False when the retweet already existed.")
+
+
+class TweetPage(BaseModel):
+    tweets: list[TweetOut]
+    next_cursor: str | None
+
+
+class FollowOut(BaseModel):
+    result: Literal["followed", "already_following", "requested", "already_requested",
+                    "unfollowed", "request_withdrawn", "not_following"]
+
+
+class DecisionOut(BaseModel):
+    result: Literal["approved", "denied", "no_request"]
+
+
+class ChangedOut(BaseModel):
+    changed: bool = Field(description="False when the state already was as asked.")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Stats(BaseModel):
+    version: str
+    strategy: str
+    pool: dict[str, int]

@@ -1,0 +1,57 @@
+"""Registration and profiles."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from lab.api.db import fetch_value
+from lab.api.deps import MAX_ID, Me, Pool, token_hash
+from lab.api.models import ProfileUpdate, RegisterIn, RegisterOut, UserOut
+from lab.api.routes import RawJSON, documented, raw_json
+
+router = APIRouter(tags=["users"])
+UserPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+@router.post("/users", name="register_user", **documented(RegisterOut, 201))
+async def register_user(pool: Pool, user: RegisterIn) -> RawJSON:
+    """Create an account; the answer carries its bearer token (shown only this once)."""
+    token = secrets.token_urlsafe(32)
+    profile = await fetch_value(pool, "register_user", {**user.model_dump(),
+                                                        "token_hash": token_hash(token)})
+    body = b'{"user":' + profile + b',"token":"' + token.encode() + b'"}'
+    return RawJSON(body, status_code=201)
+
+
+@router.get("/users/{user_id}", name="profile", **documented(UserOut))
+async def profile(pool: Pool, user_id: UserPath) -> RawJSON:
+    """A public profile (protected accounts show it too, but not their tweets)."""
+    return raw_json(await fetch_value(pool, "profile", {"user_id": user_id}),
+                    missing="no such user")
+
+
+@router.get("/users/by-username/{username}", name="profile_by_username", **documented(UserOut))
+async def profile_by_username(
+        pool: Pool, username: Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,15}$")]) -> RawJSON:
+    """A public profile by username (case-insensitive)."""
+    return raw_json(await fetch_value(pool, "profile_by_username", {"username": username}),
+                    missing="no such user")
+
+
+@router.get("/me", name="me", **documented(UserOut))
+async def me(pool: Pool, user_id: Me) -> RawJSON:
+    """The caller's own profile."""
+    return raw_json(await fetch_value(pool, "profile", {"user_id": user_id}))
+
+
+@router.patch("/me", name="update_profile", **documented(UserOut))
+async def update_profile(pool: Pool, user_id: Me, changes: ProfileUpdate) -> RawJSON:
+    """Change one's own settings. Going public accepts the pending follow requests."""
+    body = await fetch_value(pool, "update_profile", {**changes.model_dump(), "user_id": user_id})
+    if changes.is_protected is False:
+        await fetch_value(pool, "approve_all_requests", {"user_id": user_id})
+        body = await fetch_value(pool, "profile", {"user_id": user_id})
+    return raw_json(body)
