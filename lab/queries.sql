@@ -190,10 +190,9 @@ JOIN users AS u ON u.id = page.followee_id;
 
 -- name: post_tweet
 -- Tweet, reply, quote or retweet; returns the tweet and whether it is new.
-SELECT json_build_object('tweet', tweet_json(t), 'created', p.created), p.created
+SELECT json_build_object('tweet', p.tweet, 'created', p.created), p.created
 FROM post_tweet(%(user_id)s::bigint, %(body)s, %(reply_to_tweet_id)s::bigint,
-                %(original_tweet_id)s::bigint) AS p
-JOIN tweets AS t ON t.id = p.new_id;
+                %(original_tweet_id)s::bigint) AS p;
 
 -- name: delete_tweet
 SELECT delete_tweet(%(user_id)s::bigint, %(tweet_id)s::bigint);

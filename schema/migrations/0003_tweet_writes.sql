@@ -1,4 +1,4 @@
--- 0002: who may see what, and the functions that write tweets and engagement.
+-- 0003: who may see what, and the functions that write tweets and engagement.
 -- Like 0001's follow functions, each is the single place its operation is
 -- written: one call, one transaction, counters exact. Errors carry SQLSTATEs
 -- the API maps to HTTP statuses:
@@ -36,7 +36,7 @@ COMMENT ON FUNCTION visible_tweet(bigint, bigint) IS
     'an invisible tweet is indistinguishable from a missing one.';
 
 CREATE FUNCTION post_tweet(p_author bigint, p_body text, p_reply_to bigint, p_original bigint,
-                           OUT new_id bigint, OUT created boolean)
+                           OUT new_id bigint, OUT created boolean, OUT tweet json)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_target tweets;
@@ -79,6 +79,7 @@ BEGIN
                 SELECT id INTO new_id FROM tweets
                 WHERE user_id = p_author AND original_tweet_id = v_target.id AND body IS NULL;
                 created := false;
+                SELECT tweet_json(t) INTO tweet FROM tweets AS t WHERE t.id = new_id;
                 RETURN;
             END IF;
             UPDATE tweets SET retweet_count = retweet_count + 1 WHERE id = v_target.id;
@@ -91,11 +92,14 @@ BEGIN
         INSERT INTO tweets (user_id, body) VALUES (p_author, p_body) RETURNING id INTO new_id;
     END IF;
     UPDATE users SET tweet_count = tweet_count + 1 WHERE id = p_author;
+    -- Built here: a query calling this function cannot see the new row itself
+    -- (its snapshot predates the insert).
+    SELECT tweet_json(t) INTO tweet FROM tweets AS t WHERE t.id = new_id;
 END
 $$;
 COMMENT ON FUNCTION post_tweet(bigint, text, bigint, bigint) IS
     'Post a tweet, reply (reply_to), quote (original + body) or retweet (original, no body). '
-    'A repeated retweet is idempotent: it returns the existing id with created = false.';
+    'A repeated retweet is idempotent: it returns the existing tweet with created = false.';
 
 CREATE FUNCTION delete_tweet(p_user bigint, p_tweet bigint) RETURNS void
 LANGUAGE plpgsql AS $$

@@ -1,4 +1,4 @@
--- 0003: the JSON shape of a user and of a tweet, defined once. The API's hot
+-- 0002: the JSON shape of a user and of a tweet, defined once. The API's hot
 -- paths return what PostgreSQL builds, byte for byte, instead of decoding rows
 -- into Python objects and encoding them again (DESIGN.md: 340 -> 775 req/s).
 -- Plain SQL expressions over the row, so the planner inlines them.
