@@ -85,10 +85,15 @@ class Api:
         response = self.anonymous.post("/users", json=body)
         assert response.status_code == 201, response.text
         data = response.json()
-        client = httpx.Client(base_url=self.url, timeout=10,
-                              headers={"Authorization": f"Bearer {data['token']}"})
-        self.clients.append(client)
+        client = self.client_for(data["token"])
         return Account(data["user"]["id"], name, data["token"], client, data["user"])
+
+    def client_for(self, token: str) -> httpx.Client:
+        """Return a client that sends `token` as its bearer token."""
+        client = httpx.Client(base_url=self.url, timeout=10,
+                              headers={"Authorization": f"Bearer {token}"})
+        self.clients.append(client)
+        return client
 
     def close(self) -> None:
         for client in self.clients:
