@@ -1,0 +1,82 @@
+"""A busy pool or a stopped database: 503 with Retry-After, quickly; then recovery by itself."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lab.migrate import migrate
+from lab.pg.embedded import EmbeddedPostgres
+from lab.pg.server import PgServer
+from tests.api.conftest import Api, serve
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_exhausted_pool_answers_503_quickly(api: Api, pg_server: PgServer, api_db: str) -> None:
+    a, b = api.register("xa"), api.register("xb")
+    server = serve(pg_server.url(api_db), pool_min=1, pool_max=1, pool_timeout_s=0.5)
+    try:
+        http = httpx.Client(base_url=server.url, timeout=30,
+                            headers={"Authorization": f"Bearer {a.token}"})
+        with pg_server.connect(api_db) as blocker:
+            # Hold b's row: the follow below waits on it, holding the pool's only connection.
+            blocker.execute("SELECT 1 FROM users WHERE id = %s FOR UPDATE", (b.id,))
+            results: dict[str, httpx.Response] = {}
+            waiter = threading.Thread(target=lambda: results.update(
+                follow=http.put(f"/users/{b.id}/follow")))
+            waiter.start()
+            time.sleep(0.5)
+            started = time.perf_counter()
+            busy = http.get("/health")
+            elapsed = time.perf_counter() - started
+            assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+            assert busy.json()["code"] == "unavailable"
+            assert elapsed < 2.0
+            blocker.rollback()
+        waiter.join(timeout=10)
+        assert results["follow"].status_code == 200
+        assert http.get("/health").status_code == 200
+        http.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.embedded
+def test_database_restart_is_survived() -> None:
+    folder = ROOT / ".lab" / f"restart-{uuid.uuid4().hex[:8]}"
+    database = EmbeddedPostgres(folder / "pgdata", free_port())
+    database.start()
+    server = None
+    try:
+        with database.server().connect() as conn:
+            migrate(conn)
+        server = serve(database.server().url(), pool_min=2, pool_max=2, pool_timeout_s=1.0)
+        http = httpx.Client(base_url=server.url, timeout=30)
+        assert http.get("/health").status_code == 200
+        database.stop()
+        started = time.perf_counter()
+        down = http.get("/health")
+        assert down.status_code == 503 and down.headers["retry-after"] == "1"
+        assert time.perf_counter() - started < 3.0
+        database.start()
+        deadline = time.monotonic() + 15
+        while http.get("/health").status_code != 200:
+            assert time.monotonic() < deadline, "the API did not recover"
+            time.sleep(0.2)
+        registered = http.post("/users", json={"username": "after", "email": "a@b.c",
+                                               "display_name": "After"})
+        assert registered.status_code == 201
+        http.close()
+    finally:
+        if server is not None:
+            server.stop()
+        database.stop()
+        shutil.rmtree(folder, ignore_errors=True)
