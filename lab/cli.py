@@ -308,7 +308,10 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind (loopback by d
                                "migrate`) first")
             with server.connect(name) as conn:
                 apply_migrations(conn)
+            # Workers read their settings from the environment (uvicorn imports
+            # the app anew in each); this process's cached copy must see it too.
             os.environ["LAB_API_DSN"] = server.url(name)
+            get_settings.cache_clear()
             console.print(f"serving {server.display_url(name)} on http://{host}:{port} "
                           f"({workers} worker{'s' if workers > 1 else ''}, "
                           f"pool {settings.pool_min}-{settings.pool_max} per worker, "

@@ -99,3 +99,36 @@ def test_error_text_is_printed_verbatim(lab_env: dict[str, str], pg_server: PgSe
     result = lab(lab_env, "migrate")
     assert result.returncode == 1
     assert "does not know: [9999]" in result.stderr
+
+
+def test_lab_serve_answers_and_stops(lab_env: dict[str, str], pg_server: PgServer) -> None:
+    """`lab serve` as a user runs it: a real process, a real port, then SIGTERM."""
+    import signal
+    import time
+
+    import httpx
+
+    from tests.conftest import free_port
+
+    assert lab(lab_env, "migrate").returncode == 0
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "lab.cli", "serve", "--port", str(port)],
+                               env=lab_env, text=True, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, process.communicate()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "lab serve did not answer"
+            time.sleep(0.2)
+        registered = httpx.post(f"http://127.0.0.1:{port}/users", json={
+            "username": "served", "email": "s@example.com", "display_name": "S"})
+        assert registered.status_code == 201
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
