@@ -45,8 +45,12 @@ class Settings(BaseSettings):
         2.0, gt=0, description="Wait for a free connection this long, then answer 503.")
     statement_timeout_ms: int = Field(
         10_000, ge=100, description="Cancel a statement after this long (answered as 503).")
-    timeline_strategy: Literal["pull"] = Field(
-        "pull", description="How home timelines are built: pull (fan-out on read).")
+    timeline_strategy: Literal["pull", "push", "hybrid"] = Field(
+        "pull", description="Home timelines: pull (fan-out on read), push (fan-out on write), "
+                            "hybrid (push, but celebrities are pulled and merged at read time).")
+    timeline_cap: int = Field(800, ge=1, description="Most entries a follow backfills (push).")
+    celebrity_followers: int = Field(
+        10_000, ge=1, description="Hybrid: authors with more followers are pulled, not pushed.")
 
     @property
     def embedded_pgdata(self) -> Path:

@@ -23,84 +23,46 @@ ORDER BY t.created_at DESC, t.id DESC
 LIMIT %(limit)s::integer;
 
 -- name: home_timeline_pull
--- Fan-out on read, the lab's form: per followee only its newest `limit` tweets
--- (an index-only scan of tweets_user_timeline_idx each), merged, newest first.
--- Measured at medium scale for a user following 1,597 accounts: 43-46 ms vs
--- 115-183 ms for home_timeline_seed's IN form with the same covering index.
--- Retweets whose original the viewer may not see are dropped from the page.
-WITH page AS (
-    SELECT l.id, l.created_at
-    FROM (SELECT f.followee_id FROM following AS f WHERE f.follower_id = %(user_id)s::bigint
-          UNION ALL
-          SELECT %(user_id)s::bigint) AS sources (user_id)
-    CROSS JOIN LATERAL (
-        SELECT t.id, t.created_at FROM tweets AS t
-        WHERE t.user_id = sources.user_id
-          AND (t.created_at, t.id) < (%(before_ts)s::timestamptz, %(before_id)s::bigint)
-        ORDER BY t.created_at DESC, t.id DESC
-        LIMIT %(limit)s::integer) AS l
-    ORDER BY l.created_at DESC, l.id DESC
-    LIMIT %(limit)s::integer
-)
-SELECT json_build_object(
-    'tweets', coalesce((SELECT json_agg(tweet_json(t) ORDER BY t.created_at DESC, t.id DESC)
-                        FROM page JOIN tweets AS t ON t.id = page.id
-                        WHERE t.body IS NOT NULL OR t.original_tweet_id IS NULL
-                           OR can_see(%(user_id)s::bigint,
-                                      (SELECT o.user_id FROM tweets AS o WHERE o.id = t.original_tweet_id))),
-                       '[]'::json),
-    'next_cursor', (SELECT page_cursor(p.created_at, p.id) FROM page AS p
-                    WHERE (SELECT count(*) FROM page) = %(limit)s::integer
-                    ORDER BY p.created_at, p.id LIMIT 1));
+-- Fan-out on read (timeline_pull_ids: the newest `limit` tweets per followee,
+-- merged), as the page JSON.
+SELECT tweet_page(%(user_id)s::bigint, ARRAY(
+    SELECT p.id FROM timeline_pull_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz,
+                                       %(before_id)s::bigint, %(limit)s::integer) AS p
+    ORDER BY p.created_at DESC, p.id DESC), %(limit)s::integer);
 
 -- name: home_timeline_push
--- Fan-out on write: read the precomputed timeline, newest first.
-SELECT t.id, t.user_id, t.body, t.reply_to_tweet_id, t.original_tweet_id,
-       t.like_count, t.retweet_count, t.reply_count, t.created_at
-FROM home_timeline AS h
-JOIN tweets AS t ON t.id = h.tweet_id
-WHERE h.user_id = %(user_id)s::bigint
-ORDER BY h.created_at DESC, h.tweet_id DESC
-LIMIT %(limit)s::integer;
+-- Fan-out on write: the user's cache above its floor, pulled below it.
+SELECT tweet_page(%(user_id)s::bigint, ARRAY(
+    SELECT p.id FROM timeline_cached_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz,
+                                         %(before_id)s::bigint, %(limit)s::integer, false) AS p
+    ORDER BY p.created_at DESC, p.id DESC), %(limit)s::integer);
+
+-- name: home_timeline_hybrid
+-- The cache merged with the tweets of followed celebrities (never fanned out).
+SELECT tweet_page(%(user_id)s::bigint, ARRAY(
+    SELECT p.id FROM timeline_cached_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz,
+                                         %(before_id)s::bigint, %(limit)s::integer, true) AS p
+    ORDER BY p.created_at DESC, p.id DESC), %(limit)s::integer);
 
 -- name: user_tweets
 -- A user's own tweets, newest first (the seed's timeline index), for a viewer
 -- who may see them (the API answers 403 first otherwise).
-WITH page AS (
-    SELECT t.id, t.created_at FROM tweets AS t
+SELECT tweet_page(%(viewer_id)s::bigint, ARRAY(
+    SELECT t.id FROM tweets AS t
     WHERE t.user_id = %(user_id)s::bigint
       AND (t.created_at, t.id) < (%(before_ts)s::timestamptz, %(before_id)s::bigint)
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT %(limit)s::integer
-)
-SELECT json_build_object(
-    'tweets', coalesce((SELECT json_agg(tweet_json(t) ORDER BY t.created_at DESC, t.id DESC)
-                        FROM page JOIN tweets AS t ON t.id = page.id
-                        WHERE t.body IS NOT NULL OR t.original_tweet_id IS NULL
-                           OR can_see(%(viewer_id)s::bigint,
-                                      (SELECT o.user_id FROM tweets AS o WHERE o.id = t.original_tweet_id))),
-                       '[]'::json),
-    'next_cursor', (SELECT page_cursor(p.created_at, p.id) FROM page AS p
-                    WHERE (SELECT count(*) FROM page) = %(limit)s::integer
-                    ORDER BY p.created_at, p.id LIMIT 1));
+    LIMIT %(limit)s::integer), %(limit)s::integer);
 
 -- name: thread
 -- The replies of a tweet, oldest first (tweets_replies_idx), keyset after
 -- (after_ts, after_id); replies by accounts the viewer may not see are left out.
-WITH page AS (
-    SELECT t.id, t.created_at FROM tweets AS t
+SELECT tweet_page(%(viewer_id)s::bigint, ARRAY(
+    SELECT t.id FROM tweets AS t
     WHERE t.reply_to_tweet_id = %(tweet_id)s::bigint
       AND (t.created_at, t.id) > (%(after_ts)s::timestamptz, %(after_id)s::bigint)
     ORDER BY t.created_at, t.id
-    LIMIT %(limit)s::integer
-)
-SELECT json_build_object(
-    'tweets', coalesce((SELECT json_agg(tweet_json(t) ORDER BY t.created_at, t.id)
-                        FROM page JOIN tweets AS t ON t.id = page.id
-                        WHERE can_see(%(viewer_id)s::bigint, t.user_id)), '[]'::json),
-    'next_cursor', (SELECT page_cursor(p.created_at, p.id) FROM page AS p
-                    WHERE (SELECT count(*) FROM page) = %(limit)s::integer
-                    ORDER BY p.created_at DESC, p.id DESC LIMIT 1));
+    LIMIT %(limit)s::integer), %(limit)s::integer);
 
 -- name: get_tweet
 -- One tweet, if the viewer may see it (visible_tweet raises no_data_found otherwise).
@@ -140,7 +102,8 @@ RETURNING user_json(users);
 
 -- name: approve_all_requests
 -- An account that stops being protected accepts the requests waiting for it.
-SELECT count(decide_follow_request(%(user_id)s::bigint, r.follower_id, true))
+SELECT count(timeline_after_follow(r.follower_id, %(user_id)s::bigint,
+                                   decide_follow_request(%(user_id)s::bigint, r.follower_id, true)))
 FROM follow_requests AS r WHERE r.followee_id = %(user_id)s::bigint;
 
 -- name: can_see
@@ -150,13 +113,18 @@ SELECT can_see(%(viewer_id)s::bigint, %(user_id)s::bigint);
 SELECT EXISTS (SELECT 1 FROM users WHERE id = %(user_id)s::bigint);
 
 -- name: follow
-SELECT follow(%(follower_id)s::bigint, %(followee_id)s::bigint);
+-- The graph change, then (push, hybrid) the backfill, in one statement.
+SELECT timeline_after_follow(%(follower_id)s::bigint, %(followee_id)s::bigint,
+                             follow(%(follower_id)s::bigint, %(followee_id)s::bigint));
 
 -- name: unfollow
-SELECT unfollow(%(follower_id)s::bigint, %(followee_id)s::bigint);
+SELECT timeline_after_unfollow(%(follower_id)s::bigint, %(followee_id)s::bigint,
+                               unfollow(%(follower_id)s::bigint, %(followee_id)s::bigint));
 
 -- name: decide_follow_request
-SELECT decide_follow_request(%(user_id)s::bigint, %(requester_id)s::bigint, %(approve)s);
+SELECT timeline_after_follow(%(requester_id)s::bigint, %(user_id)s::bigint,
+                             decide_follow_request(%(user_id)s::bigint, %(requester_id)s::bigint,
+                                                   %(approve)s));
 
 -- name: follow_requests
 -- Requests waiting for the user, keyset on the requester's id.
@@ -190,7 +158,10 @@ JOIN users AS u ON u.id = page.followee_id;
 
 -- name: post_tweet
 -- Tweet, reply, quote or retweet; returns the tweet and whether it is new.
-SELECT json_build_object('tweet', p.tweet, 'created', p.created), p.created
+-- Under push and hybrid the fan-out happens in the same statement (and
+-- transaction): when the client hears 201, its followers' caches have it.
+SELECT json_build_object('tweet', p.tweet, 'created', p.created), p.created,
+       timeline_after_post(p.new_id, p.created) AS delivered
 FROM post_tweet(%(user_id)s::bigint, %(body)s, %(reply_to_tweet_id)s::bigint,
                 %(original_tweet_id)s::bigint) AS p;
 

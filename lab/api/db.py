@@ -35,6 +35,19 @@ async def _configure(conn: psycopg.AsyncConnection) -> None:
     conn.adapters.register_loader("json", RawJsonLoader)
 
 
+def session_options(settings: Settings) -> str:
+    """Return the server settings every API connection starts with.
+
+    The timeline settings tell the SQL functions (migration 0004) whether to
+    maintain home_timeline: the strategy is a property of the server process.
+    """
+    return " ".join(f"-c {name}={value}" for name, value in (
+        ("statement_timeout", settings.statement_timeout_ms),
+        ("lab.timeline_strategy", settings.timeline_strategy),
+        ("lab.timeline_cap", settings.timeline_cap),
+        ("lab.celebrity_followers", settings.celebrity_followers)))
+
+
 def make_pool(dsn: str, settings: Settings) -> AsyncConnectionPool:
     """Create (not open) the worker's pool with the lab's sizing and timeouts."""
     return AsyncConnectionPool(
@@ -49,8 +62,7 @@ def make_pool(dsn: str, settings: Settings) -> AsyncConnectionPool:
         # so the API recovers by itself once the database is back.
         check=AsyncConnectionPool.check_connection,
         reconnect_timeout=60,
-        kwargs={"autocommit": True, "connect_timeout": 5,
-                "options": f"-c statement_timeout={settings.statement_timeout_ms}"},
+        kwargs={"autocommit": True, "connect_timeout": 5, "options": session_options(settings)},
     )
 
 

@@ -90,16 +90,23 @@ def test_the_shape_guarantees_hold(pg_server: PgServer, seeded_db: str,
 
 def test_home_timeline_equals_the_pull_timeline(pg_server: PgServer, seeded_db: str,
                                                 seeded: psycopg.Connection) -> None:
-    """Push and pull agree: the seeded cache holds exactly the newest `cap` tweets."""
+    """Push and pull agree: the seeded cache holds exactly the newest `cap` tweets,
+    and reading past it (below the floor) continues with exactly what pull returns."""
     facts = read_facts(pg_server, seeded_db)
     cap = facts["timeline_cap"]
     users = [r["id"] for r in facts["power_readers"]] + [
         row[0] for row in seeded.execute("SELECT id FROM users ORDER BY id LIMIT 40")]
     for user in users:
-        params = {"user_id": user, "limit": cap}
-        pulled = [row[0] for row in seeded.execute(query("home_timeline_seed"), params)]
-        pushed = [row[0] for row in seeded.execute(query("home_timeline_push"), params)]
-        assert pushed == pulled and pushed, f"user {user}"
+        pulled = [row[0] for row in seeded.execute(
+            query("home_timeline_seed"), {"user_id": user, "limit": cap + 50})]
+        cached = [row[0] for row in seeded.execute(
+            "SELECT tweet_id FROM home_timeline WHERE user_id = %s "
+            "ORDER BY created_at DESC, tweet_id DESC", (user,))]
+        assert cached == pulled[:cap] and cached, f"user {user}"
+        through_floor = [row[0] for row in seeded.execute(
+            "SELECT id FROM timeline_cached_ids(%s, 'infinity', 9223372036854775807, %s, false)",
+            (user, cap + 50))]
+        assert through_floor == pulled, f"user {user}"
 
 
 def test_indexes_and_constraints_are_restored(seeded: psycopg.Connection) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from lab.api.db import fetch_value
 from lab.api.deps import Cursor, Limit, Me, Pool, keyset
@@ -13,8 +13,14 @@ router = APIRouter(tags=["timeline"])
 
 
 @router.get("/timeline/home", name="home_timeline", **documented(TweetPage))
-async def home_timeline(pool: Pool, me: Me, limit: Limit = 50, cursor: Cursor = None) -> RawJSON:
-    """The caller's home timeline (fan-out on read), keyset-paginated."""
+async def home_timeline(request: Request, pool: Pool, me: Me, limit: Limit = 50,
+                        cursor: Cursor = None) -> RawJSON:
+    """The caller's home timeline, keyset-paginated, built by the server's strategy.
+
+    The statement is named after the strategy (home_timeline_pull, _push,
+    _hybrid) so reports can tell them apart.
+    """
     before = keyset(cursor)
-    return raw_json(await fetch_value(pool, "home_timeline_pull", {
+    strategy = request.app.state.settings.timeline_strategy
+    return raw_json(await fetch_value(pool, f"home_timeline_{strategy}", {
         "user_id": me, "before_ts": before.ts, "before_id": before.id, "limit": limit}))

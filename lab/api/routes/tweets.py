@@ -23,7 +23,7 @@ async def post(pool: Pool, me: int, body: str | None, reply_to: int | None,
         "user_id": me, "body": body, "reply_to_tweet_id": reply_to,
         "original_tweet_id": original})
     assert row is not None  # post_tweet raises rather than return nothing
-    answer, created = row
+    answer, created, _delivered = row
     return RawJSON(answer, status_code=201 if created else 200)
 
 
