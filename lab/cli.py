@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import psycopg
@@ -23,6 +24,8 @@ app = typer.Typer(help="timeline-lab: load-testing and performance lab for a Twi
                        "PostgreSQL backbone.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="The embedded PostgreSQL 18 server.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+bench_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -320,6 +323,59 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind (loopback by d
                         loop="uvloop", http="httptools", log_level="warning",
                         access_log=False)
     _run(action)
+
+
+@bench_app.command("api")
+def bench_api(strategies: Annotated[str, typer.Option(help="Comma-separated strategies.")]
+              = "pull,push,hybrid",
+              seconds: Annotated[int, typer.Option(min=1, help="Length of each load.")] = 10,
+              connections: Annotated[int, typer.Option(
+                  min=1, help="pgbench clients; HTTP saturation uses twice as many.")] = 4,
+              moderate: Annotated[int, typer.Option(
+                  min=1, help="HTTP connections for the latency targets.")] = 2,
+              port: Annotated[int, typer.Option(help="Port for the API processes.")] = 8790,
+              database: DatabaseOption = None, db: DbOption = None) -> None:
+    """pgbench on the exact SQL vs HTTP on the endpoint, per strategy, in one run."""
+    from lab.bench import bench_api as run_bench
+    from lab.bench import write_results
+    from lab.pg.source import open_server
+
+    def show(m: Any) -> None:
+        console.print(f"  {m.name:14} {m.strategy:7} {m.tool:8} c={m.connections:<3} "
+                      f"{m.per_s:9.1f}/s  p50 {m.p50_ms:7.2f} ms  p99 {m.p99_ms:7.2f} ms"
+                      f"{'  errors ' + str(m.errors) if m.errors else ''}")
+
+    def action() -> None:
+        settings = get_settings()
+        chosen = [name.strip() for name in strategies.split(",") if name.strip()]
+        unknown = set(chosen) - {"pull", "push", "hybrid"}
+        if unknown:
+            raise LabError(f"unknown strategies {sorted(unknown)}: use pull, push, hybrid")
+        with open_server(db, settings) as server:
+            measures = run_bench(server, database or settings.db_name, chosen, seconds,
+                                 connections, moderate, port, show)
+        _print_bench_summary(measures, connections * 2, moderate)
+        console.print(f"results: {write_results(measures, Path('reports'))}")
+    _run(action)
+
+
+def _print_bench_summary(measures: list[Any], saturated: int, moderate: int) -> None:
+    table = Table(title="HTTP vs pgbench (same SQL)")
+    for column in ("operation", "strategy", "pgbench /s", "HTTP /s", "HTTP/pgbench",
+                   f"HTTP p50 ms (c={moderate})", f"HTTP p99 ms (c={moderate})", "p99 < 20 ms"):
+        table.add_column(column)
+    by_key = {(m.name, m.strategy, m.tool, m.connections): m for m in measures}
+    for m in measures:
+        if m.tool != "http" or m.connections != moderate:
+            continue
+        pg = next((x for x in measures if x.tool == "pgbench" and x.name == m.name
+                   and x.strategy == m.strategy), None)
+        busy = by_key.get((m.name, m.strategy, "http", saturated))
+        ratio = f"{busy.per_s / pg.per_s:.2f}" if pg and busy else "-"
+        table.add_row(m.name, m.strategy, f"{pg.per_s:,.0f}" if pg else "-",
+                      f"{busy.per_s:,.0f}" if busy else f"{m.per_s:,.0f}", ratio,
+                      f"{m.p50_ms:.2f}", f"{m.p99_ms:.2f}", "yes" if m.p99_ms < 20 else "no")
+    console.print(table)
 
 
 # -- plans ------------------------------------------------------------------------

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     pool_max: int = Field(4, ge=1, description="Most connections per API worker.")
     pool_timeout_s: float = Field(
         2.0, gt=0, description="Wait for a free connection this long, then answer 503.")
+    pool_check: bool = Field(
+        False, description="Test each connection before lending it: a database restart then "
+                           "fails no request, but every request pays one more round trip "
+                           "(measured: -35 % on the push timeline). Off: a restart costs at "
+                           "most one 503 per pooled connection.")
     statement_timeout_ms: int = Field(
         10_000, ge=100, description="Cancel a statement after this long (answered as 503).")
     timeline_strategy: Literal["pull", "push", "hybrid"] = Field(

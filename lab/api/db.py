@@ -58,9 +58,10 @@ def make_pool(dsn: str, settings: Settings) -> AsyncConnectionPool:
         open=False,
         name="lab-api",
         configure=_configure,
-        # A connection broken by a database restart is replaced before use,
-        # so the API recovers by itself once the database is back.
-        check=AsyncConnectionPool.check_connection,
+        # A connection broken by a database restart is replaced before use, so
+        # no request fails once the database is back. Without the check, the
+        # pool still discards a connection that failed, after one 503.
+        check=AsyncConnectionPool.check_connection if settings.pool_check else None,
         reconnect_timeout=60,
         kwargs={"autocommit": True, "connect_timeout": 5, "options": session_options(settings)},
     )

@@ -280,8 +280,13 @@ class EmbeddedPostgres:
 
 
 def port_is_free(port: int) -> bool:
-    """Tell whether a server could listen on 127.0.0.1:`port` now."""
+    """Tell whether a server could listen on 127.0.0.1:`port` now.
+
+    SO_REUSEADDR as servers (PostgreSQL included) set it: connections of a
+    stopped server lingering in TIME_WAIT do not make the port taken.
+    """
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

@@ -39,17 +39,7 @@ from lab.seed.timeline import home_timeline_chunks
 CHUNK_ROWS = 250_000
 LOADED_TABLES = ("users", "following", "followers", "follow_requests", "tweets", "likes",
                  "home_timeline", "home_timeline_floors")
-# Caches holding `cap` entries may be truncated: their floor is the cap-th
-# entry (one index probe per user, after the primary keys exist).
-FLOORS_SQL = """
-INSERT INTO home_timeline_floors (user_id, floor_created_at, floor_tweet_id)
-SELECT u.id, h.created_at, h.tweet_id
-FROM users AS u
-CROSS JOIN LATERAL (SELECT created_at, tweet_id FROM home_timeline
-                    WHERE user_id = u.id
-                    ORDER BY created_at DESC, tweet_id DESC
-                    OFFSET %(cap)s - 1 LIMIT 1) AS h
-"""
+
 ChunkSource = Callable[[Dataset], Iterator[list[Column]]]
 
 
@@ -298,8 +288,9 @@ def load_dataset(conn: psycopg.Connection, data: Dataset, reporter: Reporter) ->
         reporter.done(f"build {label}", time.perf_counter() - phase_started)
     phase_started = time.perf_counter()
     reporter.phase("home timeline floors")
-    rows["home_timeline_floors"] = conn.execute(
-        FLOORS_SQL, {"cap": data.scale.timeline_cap}).rowcount  # type: ignore[arg-type]
+    floors = conn.execute("SELECT set_home_timeline_floors(%s)",
+                          (data.scale.timeline_cap,)).fetchone()
+    rows["home_timeline_floors"] = int(floors[0]) if floors else 0
     reporter.done("home timeline floors", time.perf_counter() - phase_started)
     for table in ("users", "tweets"):
         conn.execute(sql.SQL(

@@ -18,6 +18,35 @@ CREATE TABLE home_timeline_floors (
 COMMENT ON TABLE home_timeline_floors IS
     'Users whose home_timeline is truncated: complete only at or above this (created_at, tweet_id).';
 
+CREATE FUNCTION set_home_timeline_floors(p_cap integer) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    -- A cache holding p_cap entries may have been truncated: its floor is its
+    -- p_cap-th entry (one index probe per user).
+    INSERT INTO home_timeline_floors (user_id, floor_created_at, floor_tweet_id)
+    SELECT u.id, h.created_at, h.tweet_id
+    FROM users AS u
+    CROSS JOIN LATERAL (SELECT created_at, tweet_id FROM home_timeline
+                        WHERE user_id = u.id
+                        ORDER BY created_at DESC, tweet_id DESC
+                        OFFSET p_cap - 1 LIMIT 1) AS h
+    ON CONFLICT (user_id) DO UPDATE
+        SET floor_created_at = excluded.floor_created_at,
+            floor_tweet_id = excluded.floor_tweet_id;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END
+$$;
+COMMENT ON FUNCTION set_home_timeline_floors(integer) IS
+    'Give every cache truncated at p_cap its floor (after a seed; by this migration for older seeds).';
+
+-- Databases seeded before this migration hold caches truncated at the
+-- dataset's timeline_cap: give them their floors now.
+SELECT set_home_timeline_floors((value #>> '{}')::integer)
+FROM dataset_facts WHERE key = 'timeline_cap';
+
 CREATE FUNCTION timeline_strategy() RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT coalesce(nullif(current_setting('lab.timeline_strategy', true), ''), 'pull')

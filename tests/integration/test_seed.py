@@ -189,3 +189,15 @@ def test_concurrent_seeds_build_once(pg_server: PgServer) -> None:
         assert database_exists(pg_server, results[0].template)
     finally:
         drop_database(pg_server, results[0].template)
+
+
+def test_migration_0004_gives_older_seeds_their_floors(pg_server: PgServer,
+                                                       seeded_copy: str) -> None:
+    """Recomputing the floors from the cache alone finds exactly what the seeder stored."""
+    with pg_server.connect(seeded_copy) as conn:
+        before = conn.execute("SELECT * FROM home_timeline_floors ORDER BY 1").fetchall()
+        conn.execute("TRUNCATE home_timeline_floors")
+        conn.execute("SELECT set_home_timeline_floors((value #>> '{}')::integer) "
+                     "FROM dataset_facts WHERE key = 'timeline_cap'")
+        after = conn.execute("SELECT * FROM home_timeline_floors ORDER BY 1").fetchall()
+    assert after == before and len(before) > 100

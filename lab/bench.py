@@ -1,0 +1,275 @@
+"""`lab bench api`: the same SQL through pgbench and through the API, side by side.
+
+For each timeline strategy a real `lab serve` process is started; pgbench
+runs the exact statement from lab/queries.sql (prepared, as the API's pool
+does), then wrk drives the matching endpoint. Both in one run, on one
+machine, so the ratio HTTP/pgbench says what the API layer costs. Latency
+percentiles come from every transaction (pgbench's per-transaction log) and
+from wrk's latency distribution.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from lab.api.deps import token_hash
+from lab.errors import LabError
+from lab.migrate import migrate
+from lab.pg.embedded import bin_dir
+from lab.pg.server import PgServer
+from lab.queries import query
+
+FIRST_PAGE = {"before_ts": "'9999-12-31'", "before_id": "9223372036854775807", "limit": "50"}
+POSTERS = 500
+WRK_SCRIPTS = {
+    "profile": """
+request = function()
+  return wrk.format("GET", "/users/" .. math.random(1, {max_user}))
+end
+""",
+    "register_user": """
+-- Each wrk thread has its own Lua state and the same unseeded random numbers:
+-- number the threads in setup() so their usernames never collide.
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local counter = 0
+local prefix
+function init(args)
+  prefix = string.format("b%d_%d", tid, os.time() % 100000)
+end
+request = function()
+  counter = counter + 1
+  local name = prefix .. "_" .. counter
+  local body = '{{"username":"' .. name .. '","email":"' .. name .. '@bench.example",' ..
+               '"display_name":"bench"}}'
+  return wrk.format("POST", "/users", {{["Content-Type"] = "application/json"}}, body)
+end
+""",
+    "post_tweet": """
+local tokens = {{{tokens}}}
+request = function()
+  local token = tokens[math.random(1, #tokens)]
+  return wrk.format("POST", "/tweets", {{["Content-Type"] = "application/json",
+                    ["Authorization"] = "Bearer " .. token}}, '{{"body":"benchmark tweet"}}')
+end
+""",
+}
+
+
+@dataclass
+class Measure:
+    """Throughput and latency of one load."""
+
+    name: str
+    tool: str
+    strategy: str
+    connections: int
+    per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def require_tools() -> Path:
+    """Return pgbench's path; fail clearly when wrk is missing."""
+    if shutil.which("wrk") is None:
+        raise LabError("lab bench api needs wrk: apt-get install wrk (Debian/Ubuntu)")
+    return bin_dir() / "pgbench"
+
+
+def pgbench_script(name: str, user_id: int) -> str:
+    """Turn a named statement into a pgbench script (psycopg placeholders -> :variables)."""
+    sql = query(name)
+    values = {"user_id": str(user_id), "viewer_id": str(user_id), **FIRST_PAGE}
+    for key, value in values.items():
+        sql = sql.replace(f"%({key})s", value)
+    if "%(" in sql:
+        raise LabError(f"query {name} has parameters the benchmark does not fill")
+    return sql + ";\n"
+
+
+def run_pgbench(pgbench: Path, server: PgServer, database: str, script: str,
+                clients: int, seconds: int) -> tuple[float, np.ndarray, int]:
+    """Run pgbench; return (tps, latencies in ms, failed transactions)."""
+    with tempfile.TemporaryDirectory() as folder:
+        script_path = Path(folder) / "bench.sql"
+        script_path.write_text(script)
+        url = server.display_url(database)
+        result = subprocess.run(
+            [str(pgbench), "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)),
+             "-T", str(seconds), "-f", str(script_path), "-l", "--log-prefix",
+             str(Path(folder) / "log"), url],
+            capture_output=True, text=True, timeout=seconds + 120, check=False)
+        if result.returncode != 0:
+            raise LabError(f"pgbench failed: {result.stderr.strip()[-400:]}")
+        tps = float(re.search(r"tps = ([\d.]+)", result.stdout).group(1))  # type: ignore[union-attr]
+        failed = re.search(r"number of failed transactions: (\d+)", result.stdout)
+        latencies = [int(line.split()[2]) / 1000 for log in Path(folder).glob("log*")
+                     for line in log.read_text().splitlines() if line.strip()]
+    return tps, np.array(latencies), int(failed.group(1)) if failed else 0
+
+
+def run_wrk(url: str, connections: int, seconds: int, script: str | None = None,
+            headers: dict[str, str] | None = None) -> tuple[float, float, float, int]:
+    """Run wrk; return (requests/s, p50 ms, p99 ms, non-2xx responses + socket errors)."""
+    with tempfile.TemporaryDirectory() as folder:
+        argv = ["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d",
+                f"{seconds}s", "--latency"]
+        for key, value in (headers or {}).items():
+            argv += ["-H", f"{key}: {value}"]
+        if script:
+            path = Path(folder) / "bench.lua"
+            path.write_text(script)
+            argv += ["-s", str(path)]
+        result = subprocess.run([*argv, url], capture_output=True, text=True,
+                                timeout=seconds + 60, check=False)
+    out = result.stdout
+    if result.returncode != 0 or "Requests/sec" not in out:
+        raise LabError(f"wrk failed: {result.stderr.strip() or out[-400:]}")
+    per_s = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    return per_s, _wrk_ms(out, "50%"), _wrk_ms(out, "99%"), errors
+
+
+def _wrk_ms(out: str, label: str) -> float:
+    match = re.search(rf"{re.escape(label)}\s+([\d.]+)(us|ms|s)", out)
+    if match is None:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+@contextmanager
+def api_process(server: PgServer, database: str, strategy: str, port: int,
+                env: dict[str, str]) -> Iterator[str]:
+    """Run `lab serve` with `strategy` on `server` in a process of its own; yield its URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lab.cli", "serve", "--port", str(port), "--database", database,
+         "--db", server.url()],
+        env={**env, "LAB_TIMELINE_STRATEGY": strategy}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise LabError(f"lab serve exited: {process.stderr.read()[-400:]}")  # type: ignore[union-attr]
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise LabError("lab serve did not answer /health within 60 s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def prepare_tokens(server: PgServer, database: str) -> tuple[int, list[str], int]:
+    """Give the top power reader and POSTERS other users bench tokens.
+
+    Returns the reader, the posters' tokens and the number of seeded users.
+    """
+    with server.connect(database) as conn:
+        row = conn.execute("SELECT value->0->>'id' FROM dataset_facts "
+                           "WHERE key = 'power_readers'").fetchone()
+        if row is None:
+            raise LabError(f"{database} is not seeded: run `lab seed` first")
+        reader = int(row[0])
+        posters = [r[0] for r in conn.execute(
+            "SELECT id FROM users WHERE id <> %s ORDER BY id LIMIT %s", (reader, POSTERS))]
+        for user in [reader, *posters]:
+            conn.execute("INSERT INTO api_tokens VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                         (token_hash(f"bench-{user}"), user))
+        # Seeded ids are contiguous (registrations later may leave gaps).
+        seeded = conn.execute("SELECT (value->>'users')::int FROM dataset_facts "
+                              "WHERE key = 'rows'").fetchone()
+        conn.commit()
+    assert seeded is not None
+    return reader, [f"bench-{user}" for user in posters], int(seeded[0])
+
+
+def bench_api(server: PgServer, database: str, strategies: list[str], seconds: int,
+              connections: int, moderate: int, port: int,
+              progress: Callable[[Measure], None]) -> list[Measure]:
+    """Run the whole comparison; return every measure."""
+    pgbench = require_tools()
+    with server.connect(database) as conn:
+        migrate(conn)  # pgbench runs before `lab serve` would migrate
+    reader, tokens, max_user = prepare_tokens(server, database)
+    env = dict(os.environ)
+    auth = {"Authorization": f"Bearer bench-{reader}"}
+    measures: list[Measure] = []
+
+    def record(name: str, tool: str, strategy: str, clients: int, per_s: float, p50: float,
+               p99: float, errors: int) -> None:
+        measure = Measure(name, tool, strategy, clients, per_s, p50, p99, errors)
+        measures.append(measure)
+        progress(measure)
+
+    def pg(name: str, strategy: str, statement: str) -> None:
+        tps, lat, failed = run_pgbench(pgbench, server, database,
+                                       pgbench_script(statement, reader), connections, seconds)
+        record(name, "pgbench", strategy, connections, tps, float(np.percentile(lat, 50)),
+               float(np.percentile(lat, 99)), failed)
+
+    for strategy in strategies:
+        statement = f"home_timeline_{strategy}"
+        pg("home_timeline", strategy, statement)
+        with api_process(server, database, strategy, port, env) as url:
+            for clients in (connections * 2, moderate):
+                record("home_timeline", "http", strategy, clients,
+                       *run_wrk(f"{url}/timeline/home", clients, seconds, headers=auth))
+            posting = WRK_SCRIPTS["post_tweet"].format(
+                tokens=", ".join(f'"{t}"' for t in tokens))
+            record("post_tweet", "http", strategy, moderate,
+                   *run_wrk(url, moderate, seconds, script=posting))
+            if strategy == strategies[0]:
+                registering = WRK_SCRIPTS["register_user"].format()
+                record("register_user", "http", strategy, moderate,
+                       *run_wrk(url, moderate, seconds, script=registering))
+                profile = WRK_SCRIPTS["profile"].format(max_user=max_user)
+                for clients in (connections * 2, moderate):
+                    record("profile", "http", strategy, clients,
+                           *run_wrk(url, clients, seconds, script=profile))
+        if strategy == strategies[0]:
+            script = f"\\set user_id random(1, {max_user})\n" + query("profile").replace(
+                "%(user_id)s", ":user_id") + ";\n"
+            tps, lat, failed = run_pgbench(pgbench, server, database, script, connections,
+                                           seconds)
+            record("profile", "pgbench", strategy, connections, tps,
+                   float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), failed)
+    return measures
+
+
+def write_results(measures: list[Measure], folder: Path) -> Path:
+    """Save the measures as JSON under reports/ for later comparison."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"bench-api-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps([asdict(m) for m in measures], indent=2))
+    return path
