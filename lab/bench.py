@@ -164,8 +164,8 @@ def api_process(server: PgServer, database: str, strategy: str, port: int,
     """Run `lab serve` with `strategy` on `server` in a process of its own; yield its URL."""
     process = subprocess.Popen(
         [sys.executable, "-m", "lab.cli", "serve", "--port", str(port), "--database", database,
-         "--db", server.url()],
-        env={**env, "LAB_TIMELINE_STRATEGY": strategy}, stdout=subprocess.DEVNULL,
+         "--db", server.url(), "--strategy", strategy],
+        env=env, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -294,6 +294,9 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind (loopback by d
           port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
           workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes, "
                                                            "each with its own pool.")] = 1,
+          strategy: Annotated[str | None, typer.Option(
+              help="Home timelines: pull, push or hybrid (default LAB_TIMELINE_STRATEGY, "
+                   "pull).")] = None,
           database: DatabaseOption = None, db: DbOption = None) -> None:
     """Serve the API (uvicorn, uvloop, httptools) on a migrated, usually seeded, database."""
     import uvicorn
@@ -303,6 +306,11 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind (loopback by d
     from lab.pg.source import open_server
 
     def action() -> None:
+        if strategy is not None:
+            if strategy not in ("pull", "push", "hybrid"):
+                raise LabError(f"--strategy {strategy!r}: use pull, push or hybrid")
+            os.environ["LAB_TIMELINE_STRATEGY"] = strategy
+            get_settings.cache_clear()
         settings = get_settings()
         name = check_lab_name(database or settings.db_name)
         with open_server(db, settings) as server:

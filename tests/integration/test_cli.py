@@ -66,6 +66,11 @@ def test_bad_input_is_one_clear_line(lab_env: dict[str, str]) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_unknown_strategy_is_refused(lab_env: dict[str, str]) -> None:
+    result = lab(lab_env, "serve", "--strategy", "teleport")
+    assert result.returncode == 1 and "use pull, push or hybrid" in result.stderr
+
+
 def test_unknown_variant_names_the_choices(lab_env: dict[str, str]) -> None:
     result = lab(lab_env, "migrate", "--variant", "nosuch")
     assert result.returncode == 1 and "available: naive" in result.stderr
@@ -112,7 +117,8 @@ def test_lab_serve_answers_and_stops(lab_env: dict[str, str], pg_server: PgServe
 
     assert lab(lab_env, "migrate").returncode == 0
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "lab.cli", "serve", "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "lab.cli", "serve", "--port", str(port),
+                                "--strategy", "push"],
                                env=lab_env, text=True, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
     try:
@@ -129,6 +135,7 @@ def test_lab_serve_answers_and_stops(lab_env: dict[str, str], pg_server: PgServe
         registered = httpx.post(f"http://127.0.0.1:{port}/users", json={
             "username": "served", "email": "s@example.com", "display_name": "S"})
         assert registered.status_code == 201
+        assert httpx.get(f"http://127.0.0.1:{port}/stats").json()["strategy"] == "push"
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
