@@ -249,6 +249,12 @@ def bench_api(server: PgServer, database: str, strategies: list[str], seconds: i
                 tokens=", ".join(f'"{t}"' for t in tokens))
             record("post_tweet", "http", strategy, moderate,
                    *run_wrk(url, moderate, seconds, script=posting))
+            stats = httpx.get(f"{url}/stats", timeout=10).json()
+            if stats["fanout_mode"] == "queue":
+                # Background delivery: tweets/s delivered, last and worst wait in the queue.
+                lag = stats["fanout"]
+                record("fanout_delivery", "worker", strategy, 1, lag["tweets"] / seconds,
+                       lag["last_lag_ms"], lag["max_lag_ms"], int(lag["errors"]))
             if strategy == strategies[0]:
                 registering = WRK_SCRIPTS["register_user"].format()
                 record("register_user", "http", strategy, moderate,

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
         "pull", description="Home timelines: pull (fan-out on read), push (fan-out on write), "
                             "hybrid (push, but celebrities are pulled and merged at read time).")
     timeline_cap: int = Field(800, ge=1, description="Most entries a follow backfills (push).")
+    fanout: Literal["inline", "queue"] = Field(
+        "inline", description="Push/hybrid delivery: in the posting transaction (inline) or by "
+                              "a background worker draining a queue (queue).")
     celebrity_followers: int = Field(
         10_000, ge=1, description="Hybrid: authors with more followers are pulled, not pushed.")
 

@@ -177,5 +177,9 @@ SELECT like_tweet(%(user_id)s::bigint, %(tweet_id)s::bigint);
 -- name: unlike
 SELECT unlike_tweet(%(user_id)s::bigint, %(tweet_id)s::bigint);
 
+-- name: deliver_queued
+-- Background fan-out (lab.fanout = queue): deliver a batch of queued tweets.
+SELECT tweets, delivered, max_lag_ms FROM deliver_queued(%(batch)s::integer);
+
 -- name: health
 SELECT 1;

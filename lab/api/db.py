@@ -45,6 +45,7 @@ def session_options(settings: Settings) -> str:
         ("statement_timeout", settings.statement_timeout_ms),
         ("lab.timeline_strategy", settings.timeline_strategy),
         ("lab.timeline_cap", settings.timeline_cap),
+        ("lab.fanout", settings.fanout),
         ("lab.celebrity_followers", settings.celebrity_followers)))
 
 

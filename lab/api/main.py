@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 import lab
-from lab.api import errors
+from lab.api import errors, fanout
 from lab.api.db import make_pool
 from lab.api.routes import graph, system, timeline, tweets, users
 from lab.config import Settings, get_settings
@@ -29,15 +30,23 @@ def create_app(dsn: str | None = None, settings: Settings | None = None) -> Fast
         # pool keeps trying to connect in the background.
         await pool.open(wait=False)
         app.state.pool = pool
+        stop = asyncio.Event()
+        worker = None
+        if settings.fanout == "queue" and settings.timeline_strategy != "pull":
+            worker = asyncio.create_task(fanout.run(dsn, settings, app.state.fanout, stop))
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                await worker
             await pool.close()
 
     app = FastAPI(title="timeline-lab API", version=lab.__version__, lifespan=lifespan,
                   description="The Twitter-like service the lab's load scenarios drive.")
     app.state.settings = settings
     app.state.token_cache = {}
+    app.state.fanout = fanout.FanoutStats()
     errors.install(app)
     for module in (users, graph, tweets, timeline, system):
         app.include_router(module.router)

@@ -111,4 +111,6 @@ class Health(BaseModel):
 class Stats(BaseModel):
     version: str
     strategy: str
+    fanout_mode: Literal["inline", "queue"]
+    fanout: dict[str, float] = Field(description="Background deliveries and their lag.")
     pool: dict[str, int]

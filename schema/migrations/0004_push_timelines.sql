@@ -73,32 +73,85 @@ $$;
 COMMENT ON FUNCTION is_celebrity(bigint) IS
     'Under hybrid, an author above the follower threshold is not fanned out; readers pull and merge it.';
 
-CREATE FUNCTION timeline_after_post(p_tweet bigint, p_created boolean) RETURNS integer
+CREATE TABLE fanout_queue (
+    tweet_id    bigint PRIMARY KEY,
+    enqueued_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+COMMENT ON TABLE fanout_queue IS
+    'Tweets waiting for delivery to followers'' caches when fan-out runs in the background (lab.fanout = queue).';
+
+CREATE FUNCTION deliver_to_followers(p_tweet bigint) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_author bigint;
-    v_created_at timestamptz;
     v_delivered integer;
 BEGIN
-    IF NOT p_created OR timeline_strategy() = 'pull' THEN
+    -- delete_tweet locks the row FOR UPDATE: either it finished first (the
+    -- tweet is gone, nothing to deliver) or it waits for this delivery and
+    -- then removes what was delivered. Without the lock a delete committing
+    -- between this statement's snapshot and its insert left orphans.
+    PERFORM 1 FROM tweets WHERE id = p_tweet FOR SHARE;
+    IF NOT FOUND THEN
         RETURN 0;
     END IF;
-    SELECT user_id, created_at INTO v_author, v_created_at FROM tweets WHERE id = p_tweet;
-    IF is_celebrity(v_author) THEN  -- only the author's own cache
-        INSERT INTO home_timeline VALUES (v_author, v_created_at, p_tweet) ON CONFLICT DO NOTHING;
-        RETURN 1;
-    END IF;
     INSERT INTO home_timeline (user_id, created_at, tweet_id)
-    SELECT f.follower_id, v_created_at, p_tweet FROM followers AS f WHERE f.followee_id = v_author
-    UNION ALL
-    SELECT v_author, v_created_at, p_tweet
+    SELECT f.follower_id, t.created_at, t.id
+    FROM tweets AS t JOIN followers AS f ON f.followee_id = t.user_id
+    WHERE t.id = p_tweet AND NOT is_celebrity(t.user_id)
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS v_delivered = ROW_COUNT;
     RETURN v_delivered;
 END
 $$;
+COMMENT ON FUNCTION deliver_to_followers(bigint) IS
+    'Insert a tweet into its author''s followers'' caches (nothing for a hybrid celebrity, or a deleted tweet).';
+
+CREATE FUNCTION timeline_after_post(p_tweet bigint, p_created boolean) RETURNS integer
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT p_created OR timeline_strategy() = 'pull' THEN
+        RETURN 0;
+    END IF;
+    -- The author sees their own tweet at once, whatever the fan-out mode.
+    INSERT INTO home_timeline (user_id, created_at, tweet_id)
+    SELECT user_id, created_at, id FROM tweets WHERE id = p_tweet
+    ON CONFLICT DO NOTHING;
+    IF current_setting('lab.fanout', true) = 'queue' THEN
+        INSERT INTO fanout_queue (tweet_id) VALUES (p_tweet);
+        RETURN 1;
+    END IF;
+    RETURN 1 + deliver_to_followers(p_tweet);
+END
+$$;
 COMMENT ON FUNCTION timeline_after_post(bigint, boolean) IS
-    'Fan out a new tweet to its author''s followers'' caches (push; hybrid below the threshold). Returns deliveries.';
+    'Push and hybrid: put a new tweet in its author''s cache and deliver it to followers now '
+    '(lab.fanout = inline) or through fanout_queue (queue). Returns deliveries made now.';
+
+CREATE FUNCTION deliver_queued(p_batch integer, OUT tweets integer, OUT delivered integer,
+                               OUT max_lag_ms double precision)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_item record;
+BEGIN
+    tweets := 0;
+    delivered := 0;
+    max_lag_ms := 0;
+    -- Claimed with SKIP LOCKED: several API workers drain the queue together
+    -- without waiting on each other or delivering a tweet twice.
+    FOR v_item IN
+        DELETE FROM fanout_queue
+        WHERE tweet_id IN (SELECT q.tweet_id FROM fanout_queue AS q ORDER BY q.enqueued_at
+                           LIMIT p_batch FOR UPDATE SKIP LOCKED)
+        RETURNING fanout_queue.tweet_id, fanout_queue.enqueued_at
+    LOOP
+        delivered := delivered + deliver_to_followers(v_item.tweet_id);
+        tweets := tweets + 1;
+        max_lag_ms := greatest(max_lag_ms,
+                               extract(epoch FROM clock_timestamp() - v_item.enqueued_at) * 1000);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION deliver_queued(integer) IS
+    'Background fan-out: deliver up to p_batch queued tweets; reports the oldest wait in ms.';
 
 CREATE FUNCTION timeline_after_follow(p_follower bigint, p_followee bigint, p_result text)
 RETURNS text

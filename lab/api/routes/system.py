@@ -21,6 +21,9 @@ async def health(pool: Pool) -> Health:
 
 @router.get("/stats", name="stats", response_model=Stats)
 async def stats(request: Request, pool: Pool) -> Stats:
-    """Pool statistics (psycopg_pool get_stats: sizes, waits in ms, errors), strategy, version."""
-    return Stats(version=lab.__version__, strategy=request.app.state.settings.timeline_strategy,
+    """Pool statistics (psycopg_pool get_stats: sizes, waits in ms, errors), strategy,
+    background fan-out progress, version."""
+    settings = request.app.state.settings
+    return Stats(version=lab.__version__, strategy=settings.timeline_strategy,
+                 fanout_mode=settings.fanout, fanout=request.app.state.fanout.as_dict(),
                  pool=pool.get_stats())
