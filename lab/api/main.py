@@ -11,6 +11,7 @@ from fastapi import FastAPI
 import lab
 from lab.api import errors, fanout
 from lab.api.db import make_pool
+from lab.api.limits import BodyLimit
 from lab.api.routes import graph, system, timeline, tweets, users
 from lab.config import Settings, get_settings
 from lab.errors import LabError
@@ -48,6 +49,7 @@ def create_app(dsn: str | None = None, settings: Settings | None = None) -> Fast
     app.state.token_cache = {}
     app.state.fanout = fanout.FanoutStats()
     errors.install(app)
+    app.add_middleware(BodyLimit)
     for module in (users, graph, tweets, timeline, system):
         app.include_router(module.router)
     return app

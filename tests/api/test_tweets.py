@@ -122,3 +122,19 @@ def test_bad_cursors_are_422(api: Api) -> None:
     for cursor in ("abc", "1_", "_1", "1_2_3", "9" * 19 + "_1", "1_" + "9" * 19):
         response = api.anonymous.get(f"/users/{a.id}/tweets", params={"cursor": cursor})
         assert response.status_code == 422, (cursor, response.text)
+
+
+def test_oversized_bodies_are_refused_before_parsing(api: Api) -> None:
+    a = api.register("big")
+    huge = b'{"body": "' + b"x" * 200_000 + b'"}'
+    declared = a.http.post("/tweets", content=huge, headers={"Content-Type": "application/json"})
+    assert declared.status_code == 413 and declared.json()["code"] == "too_large"
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for start in range(0, len(huge), 8192):
+            yield huge[start:start + 8192]
+
+    streamed = a.http.post("/tweets", content=chunks(),
+                           headers={"Content-Type": "application/json"})
+    assert streamed.status_code == 413
+    assert a.http.post("/tweets", json={"body": "still fine"}).status_code == 201
