@@ -128,33 +128,24 @@ SELECT timeline_after_follow(%(requester_id)s::bigint, %(user_id)s::bigint,
 
 -- name: follow_requests
 -- Requests waiting for the user, keyset on the requester's id.
-SELECT json_build_object(
-    'users', coalesce(json_agg(user_json(u) ORDER BY u.id), '[]'::json),
-    'next_cursor', CASE WHEN count(*) = %(limit)s::integer THEN max(u.id)::text END)
-FROM (SELECT r.follower_id FROM follow_requests AS r
-      WHERE r.followee_id = %(user_id)s::bigint AND r.follower_id > %(after_id)s::bigint
-      ORDER BY r.follower_id LIMIT %(limit)s::integer) AS page
-JOIN users AS u ON u.id = page.follower_id;
+SELECT user_page(ARRAY(
+    SELECT r.follower_id FROM follow_requests AS r
+    WHERE r.followee_id = %(user_id)s::bigint AND r.follower_id > %(after_id)s::bigint
+    ORDER BY r.follower_id LIMIT %(limit)s::integer), %(limit)s::integer);
 
 -- name: followers_page
 -- Who follows a user, keyset on the follower's id (followers primary key).
-SELECT json_build_object(
-    'users', coalesce(json_agg(user_json(u) ORDER BY u.id), '[]'::json),
-    'next_cursor', CASE WHEN count(*) = %(limit)s::integer THEN max(u.id)::text END)
-FROM (SELECT f.follower_id FROM followers AS f
-      WHERE f.followee_id = %(user_id)s::bigint AND f.follower_id > %(after_id)s::bigint
-      ORDER BY f.follower_id LIMIT %(limit)s::integer) AS page
-JOIN users AS u ON u.id = page.follower_id;
+SELECT user_page(ARRAY(
+    SELECT f.follower_id FROM followers AS f
+    WHERE f.followee_id = %(user_id)s::bigint AND f.follower_id > %(after_id)s::bigint
+    ORDER BY f.follower_id LIMIT %(limit)s::integer), %(limit)s::integer);
 
 -- name: following_page
 -- Whom a user follows, keyset on the followee's id (following primary key).
-SELECT json_build_object(
-    'users', coalesce(json_agg(user_json(u) ORDER BY u.id), '[]'::json),
-    'next_cursor', CASE WHEN count(*) = %(limit)s::integer THEN max(u.id)::text END)
-FROM (SELECT f.followee_id FROM following AS f
-      WHERE f.follower_id = %(user_id)s::bigint AND f.followee_id > %(after_id)s::bigint
-      ORDER BY f.followee_id LIMIT %(limit)s::integer) AS page
-JOIN users AS u ON u.id = page.followee_id;
+SELECT user_page(ARRAY(
+    SELECT f.followee_id FROM following AS f
+    WHERE f.follower_id = %(user_id)s::bigint AND f.followee_id > %(after_id)s::bigint
+    ORDER BY f.followee_id LIMIT %(limit)s::integer), %(limit)s::integer);
 
 -- name: post_tweet
 -- Tweet, reply, quote or retweet; returns the tweet and whether it is new.

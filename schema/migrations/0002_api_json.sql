@@ -29,3 +29,17 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 COMMENT ON FUNCTION page_cursor(timestamptz, bigint) IS
     'Keyset cursor "<microseconds since 1970>_<id>" of the last row of a page, for (created_at, id) order.';
+
+CREATE FUNCTION user_page(p_ids bigint[], p_limit integer) RETURNS json
+LANGUAGE sql STABLE AS $$
+    -- Profiles in the order given; lists of users are keyset-paginated by id,
+    -- so the cursor is the last id whenever the page was full.
+    SELECT json_build_object(
+        'users', coalesce((SELECT json_agg(user_json(u) ORDER BY page.ordinality)
+                           FROM unnest(p_ids) WITH ORDINALITY AS page (id, ordinality)
+                           JOIN users AS u ON u.id = page.id), '[]'::json),
+        'next_cursor', CASE WHEN cardinality(p_ids) = p_limit
+                            THEN p_ids[cardinality(p_ids)]::text END)
+$$;
+COMMENT ON FUNCTION user_page(bigint[], integer) IS
+    'The JSON page {users, next_cursor} for user ids in page order.';

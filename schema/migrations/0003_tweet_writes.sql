@@ -35,6 +35,21 @@ COMMENT ON FUNCTION visible_tweet(bigint, bigint) IS
     'The tweet if the viewer may see it (a retweet also needs its original visible), else no_data_found: '
     'an invisible tweet is indistinguishable from a missing one.';
 
+CREATE FUNCTION engagement_target(p_user bigint, p_tweet bigint) RETURNS tweets
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_tweet tweets;
+BEGIN
+    v_tweet := visible_tweet(p_user, p_tweet);
+    IF v_tweet.body IS NULL THEN  -- a pure retweet: engage with what it repeats
+        v_tweet := visible_tweet(p_user, v_tweet.original_tweet_id);
+    END IF;
+    RETURN v_tweet;
+END
+$$;
+COMMENT ON FUNCTION engagement_target(bigint, bigint) IS
+    'The visible tweet a reply, retweet, quote or like goes to: a retweet stands for its original.';
+
 CREATE FUNCTION post_tweet(p_author bigint, p_body text, p_reply_to bigint, p_original bigint,
                            OUT new_id bigint, OUT created boolean, OUT tweet json)
 LANGUAGE plpgsql AS $$
@@ -48,10 +63,7 @@ BEGIN
         RAISE EXCEPTION 'no such user: %', p_author USING ERRCODE = 'no_data_found';
     END IF;
     IF p_reply_to IS NOT NULL THEN
-        v_target := visible_tweet(p_author, p_reply_to);
-        IF v_target.body IS NULL THEN  -- answer the tweet, not someone's retweet of it
-            v_target := visible_tweet(p_author, v_target.original_tweet_id);
-        END IF;
+        v_target := engagement_target(p_author, p_reply_to);
         SELECT * INTO v_target_author FROM users WHERE id = v_target.user_id;
         IF v_target_author.reply_policy = 'following' AND v_target_author.id <> p_author
            AND NOT EXISTS (SELECT 1 FROM following WHERE follower_id = v_target_author.id
@@ -63,10 +75,7 @@ BEGIN
         RETURNING id INTO new_id;
         UPDATE tweets SET reply_count = reply_count + 1 WHERE id = v_target.id;
     ELSIF p_original IS NOT NULL THEN
-        v_target := visible_tweet(p_author, p_original);
-        IF v_target.body IS NULL THEN  -- retweeting a retweet repeats the original
-            v_target := visible_tweet(p_author, v_target.original_tweet_id);
-        END IF;
+        v_target := engagement_target(p_author, p_original);
         IF (SELECT is_protected FROM users WHERE id = v_target.user_id) THEN
             RAISE EXCEPTION 'tweets of protected accounts cannot be retweeted or quoted'
                 USING ERRCODE = 'insufficient_privilege';
@@ -152,10 +161,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_tweet tweets;
 BEGIN
-    v_tweet := visible_tweet(p_user, p_tweet);
-    IF v_tweet.body IS NULL THEN  -- liking a retweet likes the original
-        v_tweet := visible_tweet(p_user, v_tweet.original_tweet_id);
-    END IF;
+    v_tweet := engagement_target(p_user, p_tweet);
     INSERT INTO likes (user_id, tweet_id) VALUES (p_user, v_tweet.id) ON CONFLICT DO NOTHING;
     IF NOT FOUND THEN
         RETURN false;
@@ -171,10 +177,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_tweet tweets;
 BEGIN
-    v_tweet := visible_tweet(p_user, p_tweet);
-    IF v_tweet.body IS NULL THEN
-        v_tweet := visible_tweet(p_user, v_tweet.original_tweet_id);
-    END IF;
+    v_tweet := engagement_target(p_user, p_tweet);
     DELETE FROM likes WHERE user_id = p_user AND tweet_id = v_tweet.id;
     IF NOT FOUND THEN
         RETURN false;

@@ -18,6 +18,17 @@ CREATE TABLE home_timeline_floors (
 COMMENT ON TABLE home_timeline_floors IS
     'Users whose home_timeline is truncated: complete only at or above this (created_at, tweet_id).';
 
+CREATE FUNCTION set_floor(p_user bigint, p_created_at timestamptz, p_tweet bigint)
+RETURNS boolean
+LANGUAGE sql AS $$
+    INSERT INTO home_timeline_floors VALUES (p_user, p_created_at, p_tweet)
+    ON CONFLICT (user_id) DO UPDATE
+        SET floor_created_at = excluded.floor_created_at, floor_tweet_id = excluded.floor_tweet_id
+    RETURNING true
+$$;
+COMMENT ON FUNCTION set_floor(bigint, timestamptz, bigint) IS
+    'Record that a cache is complete only at or above this position.';
+
 CREATE FUNCTION set_home_timeline_floors(p_cap integer) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -25,17 +36,12 @@ DECLARE
 BEGIN
     -- A cache holding p_cap entries may have been truncated: its floor is its
     -- p_cap-th entry (one index probe per user).
-    INSERT INTO home_timeline_floors (user_id, floor_created_at, floor_tweet_id)
-    SELECT u.id, h.created_at, h.tweet_id
+    SELECT count(set_floor(u.id, h.created_at, h.tweet_id)) INTO v_count
     FROM users AS u
     CROSS JOIN LATERAL (SELECT created_at, tweet_id FROM home_timeline
                         WHERE user_id = u.id
                         ORDER BY created_at DESC, tweet_id DESC
-                        OFFSET p_cap - 1 LIMIT 1) AS h
-    ON CONFLICT (user_id) DO UPDATE
-        SET floor_created_at = excluded.floor_created_at,
-            floor_tweet_id = excluded.floor_tweet_id;
-    GET DIAGNOSTICS v_count = ROW_COUNT;
+                        OFFSET p_cap - 1 LIMIT 1) AS h;
     RETURN v_count;
 END
 $$;
@@ -184,10 +190,7 @@ BEGIN
         WHERE t.user_id = p_followee
           AND (v_floor_at IS NULL OR (t.created_at, t.id) >= (v_floor_at, v_floor_id))
         ORDER BY t.created_at DESC, t.id DESC OFFSET v_cap - 1 LIMIT 1;
-        INSERT INTO home_timeline_floors VALUES (p_follower, v_oldest.created_at, v_oldest.id)
-        ON CONFLICT (user_id) DO UPDATE
-            SET floor_created_at = excluded.floor_created_at,
-                floor_tweet_id = excluded.floor_tweet_id;
+        PERFORM set_floor(p_follower, v_oldest.created_at, v_oldest.id);
     END IF;
     RETURN p_result;
 END
@@ -225,10 +228,7 @@ BEGIN
     GET DIAGNOSTICS v_removed = ROW_COUNT;
     IF v_removed > 0 THEN
         -- Every entry was at or above the old floor, so the new one is higher.
-        INSERT INTO home_timeline_floors VALUES (p_user, v_last.created_at, v_last.tweet_id)
-        ON CONFLICT (user_id) DO UPDATE
-            SET floor_created_at = excluded.floor_created_at,
-                floor_tweet_id = excluded.floor_tweet_id;
+        PERFORM set_floor(p_user, v_last.created_at, v_last.tweet_id);
     END IF;
     RETURN v_removed;
 END

@@ -42,22 +42,25 @@ async def require_visible(pool: Pool, viewer: int | None, user_id: int) -> None:
                                          "see its tweets and connections")
 
 
+async def connections(pool: Pool, viewer: int | None, statement: str, user_id: int,
+                      limit: int, cursor: int) -> RawJSON:
+    await require_visible(pool, viewer, user_id)
+    return raw_json(await fetch_value(pool, statement,
+                                      {"user_id": user_id, "after_id": cursor, "limit": limit}))
+
+
 @router.get("/users/{user_id}/followers", name="followers_page", **documented(UserPage))
 async def followers(pool: Pool, viewer: Viewer, user_id: UserPath, limit: Limit = 50,
                     cursor: AfterId = 0) -> RawJSON:
     """Who follows the user, by id, keyset-paginated."""
-    await require_visible(pool, viewer, user_id)
-    return raw_json(await fetch_value(pool, "followers_page",
-                                      {"user_id": user_id, "after_id": cursor, "limit": limit}))
+    return await connections(pool, viewer, "followers_page", user_id, limit, cursor)
 
 
 @router.get("/users/{user_id}/following", name="following_page", **documented(UserPage))
 async def following(pool: Pool, viewer: Viewer, user_id: UserPath, limit: Limit = 50,
                     cursor: AfterId = 0) -> RawJSON:
     """Whom the user follows, by id, keyset-paginated."""
-    await require_visible(pool, viewer, user_id)
-    return raw_json(await fetch_value(pool, "following_page",
-                                      {"user_id": user_id, "after_id": cursor, "limit": limit}))
+    return await connections(pool, viewer, "following_page", user_id, limit, cursor)
 
 
 @router.get("/me/follow-requests", name="follow_requests", **documented(UserPage))
