@@ -18,8 +18,8 @@ install: $(STAMP)
 ## Start the embedded PostgreSQL, migrate, seed SCALE (default small) and show the timeline plan.
 run: $(STAMP)
 	$(BIN)/lab db start
-	$(BIN)/lab migrate
 	$(BIN)/lab seed --scale $(SCALE)
+	$(BIN)/lab migrate
 	$(BIN)/lab explain home_timeline_seed
 	$(BIN)/lab explain home_timeline_pull
 
