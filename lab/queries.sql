@@ -109,9 +109,6 @@ FROM follow_requests AS r WHERE r.followee_id = %(user_id)s::bigint;
 -- name: can_see
 SELECT can_see(%(viewer_id)s::bigint, %(user_id)s::bigint);
 
--- name: user_exists
-SELECT EXISTS (SELECT 1 FROM users WHERE id = %(user_id)s::bigint);
-
 -- name: follow
 -- The graph change, then (push, hybrid) the backfill, in one statement.
 SELECT timeline_after_follow(%(follower_id)s::bigint, %(followee_id)s::bigint,

@@ -72,7 +72,6 @@ async def current_user(user_id: Annotated[int | None, Depends(optional_user)]) -
 
 Viewer = Annotated[int | None, Depends(optional_user)]
 Me = Annotated[int, Depends(current_user)]
-UserId = Annotated[int, "a user id"]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size.")]
 Cursor = Annotated[str | None, Query(pattern=CURSOR_PATTERN, max_length=40,
                                      description="next_cursor of the previous page.")]
