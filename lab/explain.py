@@ -28,25 +28,36 @@ class Explained:
 
 
 def representative_params(conn: psycopg.Connection, name: str) -> dict[str, Any]:
-    """Pick parameters that exercise the hard case: the power reader following the most."""
-    row = conn.execute("SELECT value FROM dataset_facts WHERE key = 'power_readers'").fetchone()
-    if row is None or not row[0]:
+    """Pick parameters that exercise the hard case: the power reader following the most,
+    the most followed account for follower lists, the most answered tweet for threads.
+
+    Every parameter any read statement takes is filled (first pages), so any of
+    them can be explained; a statement simply ignores what it does not use.
+    """
+    facts: dict[str, Any] = dict(conn.execute(
+        "SELECT key, value FROM dataset_facts "
+        "WHERE key IN ('power_readers', 'popular_accounts')").fetchall())
+    if not facts.get("power_readers"):
         raise LabError("this database has no dataset facts: seed it first (`lab seed`)")
-    reader = row[0][0]["id"]
-    if name in ("followers_page",):
-        popular = conn.execute(
-            "SELECT value FROM dataset_facts WHERE key = 'popular_accounts'").fetchone()
-        reader = popular[0][0]["id"] if popular and popular[0] else reader
-    return {"user_id": reader, "viewer_id": reader, "limit": TIMELINE_PAGE,
-            "before_ts": "infinity", "before_id": FIRST_PAGE_ID}
+    reader = facts["power_readers"][0]["id"]
+    popular = (facts.get("popular_accounts") or [{"id": reader}])[0]["id"]
+    thread = conn.execute("SELECT id FROM tweets ORDER BY reply_count DESC LIMIT 1").fetchone()
+    return {"user_id": popular if name == "followers_page" else reader, "viewer_id": reader,
+            "limit": TIMELINE_PAGE, "before_ts": "infinity", "before_id": FIRST_PAGE_ID,
+            "after_ts": "-infinity", "after_id": 0, "tweet_id": thread[0] if thread else 1}
 
 
 def explain(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> Explained:
-    """Run the query under EXPLAIN ANALYZE twice (cold, then warm); keep the warm plan."""
+    """Run the query under EXPLAIN ANALYZE twice (cold, then warm); keep the warm plan.
+
+    EXPLAIN ANALYZE executes the statement, so it runs in a transaction that is
+    always rolled back: explaining `follow` or `post_tweet` changes nothing.
+    """
     statement = "EXPLAIN (ANALYZE, BUFFERS) " + query(name)
     timings, plan = [], ""
     for _ in range(2):
-        lines = [row[0] for row in conn.execute(statement, params)]  # type: ignore[arg-type]
+        with conn.transaction(force_rollback=True):
+            lines = [row[0] for row in conn.execute(statement, params)]  # type: ignore[arg-type]
         plan = "\n".join(lines)
         match = EXECUTION_TIME.search(plan)
         timings.append(float(match.group(1)) if match else float("nan"))
