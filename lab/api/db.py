@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -20,6 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 from lab.config import Settings
 from lab.queries import query
 
+T = TypeVar("T")
 RETRYABLE = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
 ATTEMPTS = 3
 
@@ -76,17 +78,34 @@ async def fetch_value(pool: AsyncConnectionPool, name: str, params: dict[str, An
 
 async def fetch_row(pool: AsyncConnectionPool, name: str,
                     params: dict[str, Any]) -> tuple[Any, ...] | None:
-    """Run the named statement and return its first row (or None).
-
-    Serialization failures and deadlocks are retried here, with jitter, so
-    concurrent follows and likes never surface them to clients.
-    """
+    """Run the named statement on its own (autocommit: one statement, one transaction)."""
     sql = query(name)
+
+    async def once() -> tuple[Any, ...] | None:
+        async with pool.connection() as conn:
+            cursor = await conn.execute(sql, params)  # type: ignore[arg-type]
+            return await cursor.fetchone()
+
+    return await _retrying(once)
+
+
+async def in_transaction(pool: AsyncConnectionPool,
+                         work: Callable[[psycopg.AsyncConnection], Awaitable[T]]) -> T:
+    """Run `work` (several statements) in one transaction; only where one statement cannot do."""
+
+    async def once() -> T:
+        async with pool.connection() as conn, conn.transaction():
+            return await work(conn)
+
+    return await _retrying(once)
+
+
+async def _retrying(attempt_once: Callable[[], Awaitable[T]]) -> T:
+    """Retry serialization failures and deadlocks, with jitter, so that concurrent
+    follows and likes never surface them to clients."""
     for attempt in range(ATTEMPTS):
         try:
-            async with pool.connection() as conn:
-                cursor = await conn.execute(sql, params)  # type: ignore[arg-type]
-                return await cursor.fetchone()
+            return await attempt_once()
         except RETRYABLE:
             if attempt == ATTEMPTS - 1:
                 raise

@@ -5,12 +5,14 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
+import psycopg
 from fastapi import APIRouter, Path
 
-from lab.api.db import fetch_value
+from lab.api.db import fetch_value, in_transaction
 from lab.api.deps import MAX_ID, Me, Pool, token_hash
 from lab.api.models import ProfileUpdate, RegisterIn, RegisterOut, UserOut
 from lab.api.routes import RawJSON, documented, raw_json
+from lab.queries import query
 
 router = APIRouter(tags=["users"])
 UserPath = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -49,9 +51,15 @@ async def me(pool: Pool, user_id: Me) -> RawJSON:
 
 @router.patch("/me", name="update_profile", **documented(UserOut))
 async def update_profile(pool: Pool, user_id: Me, changes: ProfileUpdate) -> RawJSON:
-    """Change one's own settings. Going public accepts the pending follow requests."""
-    body = await fetch_value(pool, "update_profile", {**changes.model_dump(), "user_id": user_id})
-    if changes.is_protected is False:
-        await fetch_value(pool, "approve_all_requests", {"user_id": user_id})
-        body = await fetch_value(pool, "profile", {"user_id": user_id})
-    return raw_json(body)
+    """Change one's own settings. Going public accepts the pending follow requests,
+    in the same transaction (no public account is ever left with requests)."""
+
+    async def update(conn: psycopg.AsyncConnection) -> bytes | None:
+        await conn.execute(query("update_profile"), {**changes.model_dump(), "user_id": user_id})
+        if changes.is_protected is False:
+            await conn.execute(query("approve_all_requests"), {"user_id": user_id})
+        cursor = await conn.execute(query("profile"), {"user_id": user_id})
+        row = await cursor.fetchone()
+        return row[0] if row else None
+
+    return raw_json(await in_transaction(pool, update))
