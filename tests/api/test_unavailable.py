@@ -80,3 +80,24 @@ def test_database_restart_is_survived() -> None:
             server.stop()
         database.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_statement_stuck_on_a_lock_answers_503(api: Api, pg_server: PgServer,
+                                                 api_db: str) -> None:
+    """statement_timeout turns a wait that would hang into a prompt 503."""
+    a, b = api.register("sa"), api.register("sb")
+    server = serve(pg_server.url(api_db), statement_timeout_ms=300)
+    try:
+        with httpx.Client(base_url=server.url, timeout=30,
+                          headers={"Authorization": f"Bearer {a.token}"}) as http, \
+                pg_server.connect(api_db) as blocker:
+            blocker.execute("SELECT 1 FROM users WHERE id = %s FOR UPDATE", (b.id,))
+            started = time.perf_counter()
+            stuck = http.put(f"/users/{b.id}/follow")
+            elapsed = time.perf_counter() - started
+            blocker.rollback()
+            assert stuck.status_code == 503 and stuck.headers["retry-after"] == "1"
+            assert elapsed < 2.0
+            assert http.put(f"/users/{b.id}/follow").json() == {"result": "followed"}
+    finally:
+        server.stop()
