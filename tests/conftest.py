@@ -18,7 +18,13 @@ from pathlib import Path
 import pytest
 
 from lab.migrate import migrate, schema_checksum
-from lab.pg.databases import create_database, database_exists, drop_database, rename_database
+from lab.pg.databases import (
+    create_database,
+    database_exists,
+    drop_database,
+    list_lab_databases,
+    rename_database,
+)
 from lab.pg.server import PgServer
 from lab.pg.source import check_reachable, url_server
 from lab.seed.load import Reporter
@@ -82,12 +88,18 @@ def unique_name(label: str) -> str:
 @pytest.fixture(scope="session")
 def schema_template(pg_server: PgServer) -> str:
     """Return a migrated, empty template database (built once per schema version)."""
-    name = f"timeline_lab_test_schema_{schema_checksum()[:10]}"
+    prefix = "timeline_lab_test_schema_"
+    name = prefix + schema_checksum()[:10]
     if not database_exists(pg_server, name):
         building = unique_name("schema_build")
         create_database(pg_server, building)
         with pg_server.connect(building) as conn:
             migrate(conn)
+        # Templates of older schemas are never used again: do not let them pile up
+        # on a shared server.
+        for stale in list_lab_databases(pg_server):
+            if stale.startswith(prefix) and stale != building:
+                drop_database(pg_server, stale)
         rename_database(pg_server, building, name)
     return name
 
