@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -32,9 +33,9 @@ from lab.errors import LabError
 from lab.migrate import migrate
 from lab.pg.embedded import bin_dir
 from lab.pg.server import PgServer
-from lab.queries import query
+from lab.queries import first_page, query
 
-FIRST_PAGE = {"before_ts": "'9999-12-31'", "before_id": "9223372036854775807", "limit": "50"}
+PAGE = 50
 POSTERS = 500
 WRK_SCRIPTS = {
     "profile": """
@@ -98,9 +99,10 @@ def require_tools() -> Path:
 def pgbench_script(name: str, user_id: int) -> str:
     """Turn a named statement into a pgbench script (psycopg placeholders -> :variables)."""
     sql = query(name)
-    values = {"user_id": str(user_id), "viewer_id": str(user_id), **FIRST_PAGE}
+    values = {**first_page(PAGE), "user_id": user_id, "viewer_id": user_id}
     for key, value in values.items():
-        sql = sql.replace(f"%({key})s", value)
+        literal = f"'{value.isoformat()}'" if isinstance(value, datetime) else str(value)
+        sql = sql.replace(f"%({key})s", literal)
     if "%(" in sql:
         raise LabError(f"query {name} has parameters the benchmark does not fill")
     return sql + ";\n"

@@ -9,10 +9,9 @@ from typing import Any
 import psycopg
 
 from lab.errors import LabError
-from lab.queries import query
+from lab.queries import first_page, query
 
 TIMELINE_PAGE = 50
-FIRST_PAGE_ID = 2**63 - 1  # with before_ts 'infinity': the first keyset page
 EXECUTION_TIME = re.compile(r"Execution Time: ([\d.]+) ms")
 
 
@@ -42,9 +41,9 @@ def representative_params(conn: psycopg.Connection, name: str) -> dict[str, Any]
     reader = facts["power_readers"][0]["id"]
     popular = (facts.get("popular_accounts") or [{"id": reader}])[0]["id"]
     thread = conn.execute("SELECT id FROM tweets ORDER BY reply_count DESC LIMIT 1").fetchone()
-    return {"user_id": popular if name == "followers_page" else reader, "viewer_id": reader,
-            "limit": TIMELINE_PAGE, "before_ts": "infinity", "before_id": FIRST_PAGE_ID,
-            "after_ts": "-infinity", "after_id": 0, "tweet_id": thread[0] if thread else 1}
+    return {**first_page(TIMELINE_PAGE), "viewer_id": reader,
+            "user_id": popular if name == "followers_page" else reader,
+            "tweet_id": thread[0] if thread else 1}
 
 
 def explain(conn: psycopg.Connection, name: str, params: dict[str, Any]) -> Explained:

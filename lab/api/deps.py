@@ -13,15 +13,12 @@ from psycopg_pool import AsyncConnectionPool
 
 from lab.api.db import fetch_value
 from lab.api.errors import ApiError
+from lab.queries import END_OF_TIME, MAX_ID, START_OF_TIME
 
-MAX_ID = 2**63 - 1
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
 CURSOR_PATTERN = r"^\d{1,19}_\d{1,19}$"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# Keyset bounds for a first page: later than any tweet, earlier than any tweet.
-END_OF_TIME = datetime(9999, 12, 31, tzinfo=UTC)
-START_OF_TIME = datetime(1, 1, 1, tzinfo=UTC)
 TOKEN_CACHE_MAX = 100_000
 
 bearer = HTTPBearer(auto_error=False, description="The token returned at registration.")

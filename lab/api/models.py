@@ -12,8 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MAX_ID = 2**63 - 1
-Id = Field(ge=1, le=MAX_ID)
+from lab.queries import MAX_ID
 
 
 class Strict(BaseModel):

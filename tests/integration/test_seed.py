@@ -8,7 +8,7 @@ import pytest
 from lab.migrate import migrate, schema_dir
 from lab.pg.databases import database_exists
 from lab.pg.server import PgServer
-from lab.queries import query
+from lab.queries import first_page, query
 from lab.schema_snapshot import snapshot
 from lab.seed.generate import generate
 from lab.seed.load import Reporter, load_dataset
@@ -104,8 +104,8 @@ def test_home_timeline_equals_the_pull_timeline(pg_server: PgServer, seeded_db: 
             "ORDER BY created_at DESC, tweet_id DESC", (user,))]
         assert cached == pulled[:cap] and cached, f"user {user}"
         through_floor = [row[0] for row in seeded.execute(
-            "SELECT id FROM timeline_cached_ids(%s, 'infinity', 9223372036854775807, %s, false)",
-            (user, cap + 50))]
+            "SELECT id FROM timeline_cached_ids(%(user_id)s, %(before_ts)s, %(before_id)s, "
+            "%(limit)s, false)", {**first_page(cap + 50), "user_id": user})]
         assert through_floor == pulled, f"user {user}"
 
 
