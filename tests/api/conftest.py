@@ -7,6 +7,7 @@ only, and is stopped at the end of the module.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -107,13 +108,20 @@ def api_db(pg_server: PgServer, schema_template: str) -> Iterator[str]:
         yield name
 
 
-@pytest.fixture(scope="module")
-def api(pg_server: PgServer, api_db: str) -> Iterator[Api]:
-    """The API on an empty database; tests register the users they need."""
-    server = serve(pg_server.url(api_db))
+@contextlib.contextmanager
+def running_api(dsn: str, **settings: Any) -> Iterator[Api]:
+    """Serve the API on `dsn` and yield a client for it; stop both afterwards."""
+    server = serve(dsn, **settings)
     client = Api(server.url)
     try:
         yield client
     finally:
         client.close()
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def api(pg_server: PgServer, api_db: str) -> Iterator[Api]:
+    """The API on an empty database; tests register the users they need."""
+    with running_api(pg_server.url(api_db)) as client:
+        yield client

@@ -12,7 +12,7 @@ import pytest
 from lab.api.deps import token_hash
 from lab.pg.server import PgServer
 from lab.seed.template import read_facts
-from tests.api.conftest import Api, serve
+from tests.api.conftest import Api, running_api, serve
 from tests.conftest import copy_of
 
 DELIVERY_TIMEOUT_S = 10
@@ -20,13 +20,8 @@ DELIVERY_TIMEOUT_S = 10
 
 @pytest.fixture(scope="module")
 def queued(pg_server: PgServer, api_db: str) -> Iterator[Api]:
-    server = serve(pg_server.url(api_db), timeline_strategy="push", fanout="queue")
-    client = Api(server.url)
-    try:
+    with running_api(pg_server.url(api_db), timeline_strategy="push", fanout="queue") as client:
         yield client
-    finally:
-        client.close()
-        server.stop()
 
 
 def home(http: httpx.Client) -> list[int]:

@@ -12,7 +12,7 @@ from lab.api.models import TweetPage
 from lab.pg.server import PgServer
 from lab.queries import query
 from lab.seed.template import read_facts
-from tests.api.conftest import Api, serve
+from tests.api.conftest import Api, running_api
 from tests.conftest import copy_of
 
 
@@ -59,14 +59,9 @@ def test_unfollow_and_delete_leave_the_timeline(api: Api) -> None:
 
 @pytest.fixture(scope="module")
 def seeded_api(pg_server: PgServer, seeded_template: str) -> Iterator[tuple[Api, str]]:
-    with copy_of(pg_server, seeded_template, "api_seeded") as name:
-        server = serve(pg_server.url(name))
-        client = Api(server.url)
-        try:
-            yield client, name
-        finally:
-            client.close()
-            server.stop()
+    with copy_of(pg_server, seeded_template, "api_seeded") as name, \
+            running_api(pg_server.url(name)) as client:
+        yield client, name
 
 
 def test_power_readers_get_the_seed_query_result(pg_server: PgServer,
