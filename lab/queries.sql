@@ -46,20 +46,21 @@ SELECT tweet_page(%(user_id)s::bigint, ARRAY(
 
 -- name: user_tweets
 -- A user's own tweets, newest first (the seed's timeline index), for a viewer
--- who may see them (the API answers 403 first otherwise).
+-- who may see them (visible_account raises 404/403 otherwise).
 SELECT tweet_page(%(viewer_id)s::bigint, ARRAY(
     SELECT t.id FROM tweets AS t
-    WHERE t.user_id = %(user_id)s::bigint
+    WHERE t.user_id = visible_account(%(viewer_id)s::bigint, %(user_id)s::bigint)
       AND (t.created_at, t.id) < (%(before_ts)s::timestamptz, %(before_id)s::bigint)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT %(limit)s::integer), %(limit)s::integer);
 
 -- name: thread
 -- The replies of a tweet, oldest first (tweets_replies_idx), keyset after
--- (after_ts, after_id); replies by accounts the viewer may not see are left out.
+-- (after_ts, after_id); replies by accounts the viewer may not see are left out,
+-- and a tweet the viewer may not see has no thread (visible_tweet raises 404).
 SELECT tweet_page(%(viewer_id)s::bigint, ARRAY(
     SELECT t.id FROM tweets AS t
-    WHERE t.reply_to_tweet_id = %(tweet_id)s::bigint
+    WHERE t.reply_to_tweet_id = (visible_tweet(%(viewer_id)s::bigint, %(tweet_id)s::bigint)).id
       AND (t.created_at, t.id) > (%(after_ts)s::timestamptz, %(after_id)s::bigint)
     ORDER BY t.created_at, t.id
     LIMIT %(limit)s::integer), %(limit)s::integer);
@@ -106,9 +107,6 @@ SELECT count(timeline_after_follow(r.follower_id, %(user_id)s::bigint,
                                    decide_follow_request(%(user_id)s::bigint, r.follower_id, true)))
 FROM follow_requests AS r WHERE r.followee_id = %(user_id)s::bigint;
 
--- name: can_see
-SELECT can_see(%(viewer_id)s::bigint, %(user_id)s::bigint);
-
 -- name: follow
 -- The graph change, then (push, hybrid) the backfill, in one statement.
 SELECT timeline_after_follow(%(follower_id)s::bigint, %(followee_id)s::bigint,
@@ -131,17 +129,18 @@ SELECT user_page(ARRAY(
     ORDER BY r.follower_id LIMIT %(limit)s::integer), %(limit)s::integer);
 
 -- name: followers_page
--- Who follows a user, keyset on the follower's id (followers primary key).
+-- Who follows a user, keyset on the follower's id (followers primary key);
+-- a protected account's lists only for itself and approved followers.
 SELECT user_page(ARRAY(
     SELECT f.follower_id FROM followers AS f
-    WHERE f.followee_id = %(user_id)s::bigint AND f.follower_id > %(after_id)s::bigint
+    WHERE f.followee_id = visible_account(%(viewer_id)s::bigint, %(user_id)s::bigint) AND f.follower_id > %(after_id)s::bigint
     ORDER BY f.follower_id LIMIT %(limit)s::integer), %(limit)s::integer);
 
 -- name: following_page
 -- Whom a user follows, keyset on the followee's id (following primary key).
 SELECT user_page(ARRAY(
     SELECT f.followee_id FROM following AS f
-    WHERE f.follower_id = %(user_id)s::bigint AND f.followee_id > %(after_id)s::bigint
+    WHERE f.follower_id = visible_account(%(viewer_id)s::bigint, %(user_id)s::bigint) AND f.followee_id > %(after_id)s::bigint
     ORDER BY f.followee_id LIMIT %(limit)s::integer), %(limit)s::integer);
 
 -- name: post_tweet

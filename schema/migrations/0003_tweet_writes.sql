@@ -17,6 +17,25 @@ $$;
 COMMENT ON FUNCTION can_see(bigint, bigint) IS
     'A protected account''s tweets are visible to itself and approved followers only; NULL viewer = anonymous.';
 
+CREATE FUNCTION visible_account(p_viewer bigint, p_user bigint) RETURNS bigint
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_visible boolean := can_see(p_viewer, p_user);
+BEGIN
+    IF v_visible IS NULL THEN
+        RAISE EXCEPTION 'no such user' USING ERRCODE = 'no_data_found';
+    END IF;
+    IF NOT v_visible THEN
+        RAISE EXCEPTION 'this account is protected: only approved followers see its tweets '
+                        'and connections' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN p_user;
+END
+$$;
+COMMENT ON FUNCTION visible_account(bigint, bigint) IS
+    'The user id if the viewer may see the account''s tweets and connections; else no_data_found '
+    '(unknown user) or insufficient_privilege (protected): checked inside the page statement itself.';
+
 CREATE FUNCTION visible_tweet(p_viewer bigint, p_tweet bigint) RETURNS tweets
 LANGUAGE plpgsql STABLE AS $$
 DECLARE

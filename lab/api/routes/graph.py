@@ -8,7 +8,6 @@ from fastapi import APIRouter, Path
 
 from lab.api.db import fetch_value
 from lab.api.deps import MAX_ID, AfterId, Limit, Me, Pool, Viewer
-from lab.api.errors import ApiError
 from lab.api.models import DecisionOut, FollowOut, UserPage
 from lab.api.routes import RawJSON, documented, raw_json
 
@@ -32,21 +31,11 @@ async def unfollow(pool: Pool, me: Me, user_id: UserPath) -> RawJSON:
     return result(await fetch_value(pool, "unfollow", {"follower_id": me, "followee_id": user_id}))
 
 
-async def require_visible(pool: Pool, viewer: int | None, user_id: int) -> None:
-    """404 for an unknown user, 403 when a protected account hides its content from the viewer."""
-    visible = await fetch_value(pool, "can_see", {"viewer_id": viewer, "user_id": user_id})
-    if visible is None:
-        raise ApiError(404, "not_found", "no such user")
-    if not visible:
-        raise ApiError(403, "forbidden", "this account is protected: only approved followers "
-                                         "see its tweets and connections")
-
-
 async def connections(pool: Pool, viewer: int | None, statement: str, user_id: int,
                       limit: int, cursor: int) -> RawJSON:
-    await require_visible(pool, viewer, user_id)
-    return raw_json(await fetch_value(pool, statement,
-                                      {"user_id": user_id, "after_id": cursor, "limit": limit}))
+    """A follower list; 404/403 for an unknown or protected account come from the statement."""
+    return raw_json(await fetch_value(pool, statement, {
+        "viewer_id": viewer, "user_id": user_id, "after_id": cursor, "limit": limit}))
 
 
 @router.get("/users/{user_id}/followers", name="followers_page", **documented(UserPage))

@@ -10,7 +10,6 @@ from lab.api.db import fetch_row, fetch_value
 from lab.api.deps import MAX_ID, Cursor, Limit, Me, Pool, Viewer, keyset
 from lab.api.models import ChangedOut, PostOut, TweetIn, TweetOut, TweetPage
 from lab.api.routes import RawJSON, documented, raw_json
-from lab.api.routes.graph import require_visible
 
 router = APIRouter(tags=["tweets"])
 TweetPath = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -80,7 +79,6 @@ async def delete_tweet(pool: Pool, me: Me, tweet_id: TweetPath) -> Response:
 async def thread(pool: Pool, viewer: Viewer, tweet_id: TweetPath, limit: Limit = 50,
                  cursor: Cursor = None) -> RawJSON:
     """The replies of a tweet, oldest first, keyset-paginated."""
-    await fetch_value(pool, "get_tweet", {"viewer_id": viewer, "tweet_id": tweet_id})
     after = keyset(cursor, newest_first=False)
     return raw_json(await fetch_value(pool, "thread", {
         "viewer_id": viewer, "tweet_id": tweet_id, "after_ts": after.ts, "after_id": after.id,
@@ -91,7 +89,6 @@ async def thread(pool: Pool, viewer: Viewer, tweet_id: TweetPath, limit: Limit =
 async def user_tweets(pool: Pool, viewer: Viewer, user_id: UserPath, limit: Limit = 50,
                       cursor: Cursor = None) -> RawJSON:
     """A user's tweets, newest first; 403 for a protected account the caller does not follow."""
-    await require_visible(pool, viewer, user_id)
     before = keyset(cursor)
     return raw_json(await fetch_value(pool, "user_tweets", {
         "viewer_id": viewer, "user_id": user_id, "before_ts": before.ts,
