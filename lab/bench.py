@@ -14,13 +14,10 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +26,7 @@ import httpx
 import numpy as np
 
 from lab.api.deps import token_hash
+from lab.api_process import api_process
 from lab.errors import LabError
 from lab.migrate import migrate
 from lab.pg.embedded import bin_dir
@@ -160,38 +158,6 @@ def _wrk_ms(out: str, label: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-@contextmanager
-def api_process(server: PgServer, database: str, strategy: str, port: int,
-                env: dict[str, str]) -> Iterator[str]:
-    """Run `lab serve` with `strategy` on `server` in a process of its own; yield its URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lab.cli", "serve", "--port", str(port), "--database", database,
-         "--db", server.url(), "--strategy", strategy],
-        env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise LabError(f"lab serve exited: {process.stderr.read()[-400:]}")  # type: ignore[union-attr]
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise LabError("lab serve did not answer /health within 60 s")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
 def prepare_tokens(server: PgServer, database: str) -> tuple[int, list[str], int]:
     """Give the top power reader and POSTERS other users bench tokens.
 
@@ -243,7 +209,8 @@ def bench_api(server: PgServer, database: str, strategies: list[str], seconds: i
     for strategy in strategies:
         statement = f"home_timeline_{strategy}"
         pg("home_timeline", strategy, statement)
-        with api_process(server, database, strategy, port, env) as url:
+        with api_process(server, database, strategy, port, env):
+            url = f"http://127.0.0.1:{port}"
             for clients in (connections * 2, moderate):
                 record("home_timeline", "http", strategy, clients,
                        *run_wrk(f"{url}/timeline/home", clients, seconds, headers=auth))

@@ -26,7 +26,8 @@ db_app = typer.Typer(help="The embedded PostgreSQL 18 server.", no_args_is_help=
 app.add_typer(db_app, name="db")
 bench_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
-console = Console(soft_wrap=True)
+# Piped output (CI logs, nightly runs) gets wide tables instead of 80 columns.
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, soft_wrap=True)
 
 DbOption = Annotated[str | None, typer.Option(
@@ -417,6 +418,187 @@ def explain(name: Annotated[str, typer.Argument(help="A query name from lab/quer
         console.print(f"execution time: {result.cold_execution_ms:.1f} ms cold, "
                       f"{result.warm_execution_ms:.1f} ms warm")
     _run(action)
+
+
+# -- load runs ------------------------------------------------------------------------
+
+
+def _parse_duration(text: str) -> int:
+    """Seconds from '90', '90s', '2m' or '1h' (Locust's --run-time spelling)."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if text[-1:] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError:
+        raise LabError(f"--run-time {text!r}: use seconds or a number with s, m or h") from None
+
+
+def _parse_thresholds(items: list[str]) -> dict[str, float]:
+    from lab.load.criteria import DEFAULT_THRESHOLDS
+
+    thresholds = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if key not in DEFAULT_THRESHOLDS or not value:
+            raise LabError(f"--threshold {item!r}: use KEY=VALUE with KEY one of "
+                           f"{', '.join(DEFAULT_THRESHOLDS)}")
+        try:
+            thresholds[key] = float(value)
+        except ValueError:
+            raise LabError(f"--threshold {item!r}: {value!r} is not a number") from None
+    return thresholds
+
+
+def print_verdicts(verdicts: list[Any]) -> None:
+    """The compact verdict table of a run."""
+    table = Table(title="success criteria")
+    for column in ("id", "criterion", "status", "measured", "seed threshold", "lab target"):
+        table.add_column(column)
+    colours = {"pass": "green", "fail": "bold red"}
+    for v in verdicts:
+        met = None if v.status == "not in scope" else v.lab_met
+        lab_target = v.lab + ("" if met is None else " ✓" if met else " ✗")
+        status = Text(v.status, style=colours.get(v.status, "dim"))
+        table.add_row(v.id, v.title, status, v.measured + (f" ({v.note})" if v.note else ""),
+                      v.seed, lab_target)
+    console.print(table)
+
+
+def print_request_stats(stats: dict[str, Any]) -> None:
+    table = Table(title=f"requests ({stats['window']['seconds']:.0f} s, exact percentiles, ms)")
+    for column in ("name", "count", "fail", "req/s", "p50", "p95", "p99", "p99.9", "max"):
+        table.add_column(column, justify="left" if column == "name" else "right")
+
+    def row(name: str, entry: dict[str, Any]) -> None:
+        lat = entry["latency_ms"]
+        cells = [lat[k] for k in ("p50", "p95", "p99", "p99_9", "max")]
+        table.add_row(name, f"{entry['count']:,}", f"{entry['failures']:,}",
+                      f"{entry['rps'] or 0:.1f}",
+                      *("-" if c is None else f"{c:.1f}" for c in cells))
+
+    for name, entry in stats["requests"].items():
+        row(name, entry)
+    for bucket, entry in stats["home_timeline_by_follow_bucket"].items():
+        row(f"  home_timeline, follows {bucket}", entry)
+    row("all", stats["total"])
+    console.print(table)
+
+
+@app.command("run")
+def run_command(
+        scenario: Annotated[str, typer.Option(help="mixed, posting, registration, timeline "
+                                                   "or viral (locustfiles/scenarios.toml).")]
+        = "mixed",
+        users: Annotated[int, typer.Option(min=1, help="Concurrent simulated users.")] = 1000,
+        spawn_rate: Annotated[float, typer.Option(min=0.1, help="Users started per second.")]
+        = 100.0,
+        run_time: Annotated[str, typer.Option(help="Load duration: 90, 90s, 2m.")] = "2m",
+        scale: Annotated[str, typer.Option(help="Dataset: tiny, small, medium, large.")]
+        = "small",
+        strategy: Annotated[str, typer.Option(help="Home timelines: pull, push or hybrid.")]
+        = "push",
+        db: DbOption = None,
+        api_workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+        locust_workers: Annotated[int, typer.Option(
+            min=0, help="Locust worker processes (0: one process; N: a master and N workers "
+                        "over loopback).")] = 0,
+        shape: Annotated[str | None, typer.Option(
+            help="Load shape instead of a flat user count: ramp, steady or spike.")] = None,
+        tag: Annotated[str, typer.Option(help="Suffix of the run folder name.")] = "",
+        threshold: Annotated[list[str] | None, typer.Option(
+            help="Override a seed threshold, e.g. SC1=20 (ms) or SC5_RATE=150 (tweets/s); "
+                 "repeatable.")] = None,
+        strict: Annotated[bool, typer.Option(
+            help="Also fail the run when a lab target (stricter than the seed) is missed.")]
+        = False,
+        reports: Annotated[Path, typer.Option(help="Where run folders are written.")]
+        = Path("reports"),
+        keep_database: Annotated[bool, typer.Option(
+            help="Keep the run's database copy afterwards (for plans, debugging).")] = False,
+) -> None:
+    """Run a load test headless and judge it against the success criteria.
+
+    Exit status: 0 every criterion in scope passed on a valid run; 2 a criterion
+    failed; 3 the run is invalid (unexpected failures, or the load generator was
+    the bottleneck); 1 the run could not be carried out; 130 interrupted.
+    """
+    from lab.load.run import RunConfig, execute
+
+    if strategy not in ("pull", "push", "hybrid"):
+        _fail(f"--strategy {strategy!r}: use pull, push or hybrid")
+    config = RunConfig(
+        scenario=scenario, users=users, spawn_rate=spawn_rate,
+        run_time_s=_run(lambda: _parse_duration(run_time)), scale=scale, strategy=strategy,
+        db=db, api_workers=api_workers, locust_workers=locust_workers, tag=tag, shape=shape,
+        thresholds=_run(lambda: _parse_thresholds(threshold or [])), strict=strict,
+        reports_dir=reports, keep_database=keep_database)
+
+    def action() -> Any:
+        progress = Progress(TextColumn("  {task.description}"), BarColumn(),
+                            TextColumn("{task.completed:,.0f} rows"), TimeElapsedColumn(),
+                            console=console, transient=True, disable=not console.is_terminal)
+        started = time.monotonic()
+
+        def say(message: str) -> None:
+            console.print(f"[dim]{time.monotonic() - started:6.1f} s[/] {message}")
+
+        with progress:
+            return execute(config, get_settings(), RichReporter(progress), say)
+
+    try:
+        result = _run(action)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: everything the run started has been stopped")
+        raise typer.Exit(130) from None
+    print_request_stats(result.summary["stats"])
+    print_verdicts(result.verdicts)
+    console.print(f"run folder: {result.folder} (exit {result.exit_code})")
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def credentials(out: Annotated[Path, typer.Option(help="Where to write the tokens.")]
+                = Path(".lab/credentials.json"),
+                database: DatabaseOption = None, db: DbOption = None) -> None:
+    """Issue tokens for seeded users and write them for Locust (`locust -f locustfiles/...`)."""
+    from lab.load.credentials import issue_credentials, write_credentials
+    from lab.pg.source import open_server
+
+    def action() -> None:
+        settings = get_settings()
+        with open_server(db, settings) as server, server.connect(
+                database or settings.db_name) as conn:
+            issued = issue_credentials(conn)
+        write_credentials(out, issued)
+        console.print(f"wrote {out}: {len(issued['power_readers'])} power readers, "
+                      f"{len(issued['users'])} users, {len(issued['protected_owners'])} "
+                      "protected owners")
+    _run(action)
+
+
+@app.command()
+def check(database: DatabaseOption = None, db: DbOption = None) -> None:
+    """Audit integrity: follower mirrors exact, every counter equal to the rows it counts."""
+    from lab.integrity import run_checks
+    from lab.pg.source import open_server
+
+    def action() -> int:
+        settings = get_settings()
+        with open_server(db, settings) as server, server.connect(
+                database or settings.db_name) as conn:
+            results = run_checks(conn)
+        table = Table(title="integrity")
+        for column in ("check", "violations", "seconds"):
+            table.add_column(column)
+        for r in results:
+            table.add_row(r.name, Text(str(r.violations),
+                                       style="green" if r.violations == 0 else "bold red"),
+                          f"{r.seconds:.2f}")
+        console.print(table)
+        return sum(r.violations for r in results)
+    if _run(action):
+        raise typer.Exit(2)
 
 
 def main() -> None:  # pragma: no cover - console script entry point

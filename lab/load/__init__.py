@@ -1,0 +1,1 @@
+"""Load runs: credentials, recording, server sampling, stats, criteria, orchestration."""

@@ -1,0 +1,191 @@
+"""Server-side evidence while a run goes on: connections, database counters, pool, CPU per process.
+
+A thread samples every few seconds with its own autocommit connection, so
+a report can line client latencies up with what PostgreSQL, the API and
+Locust were doing, and tell who was the bottleneck.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import psutil
+import psycopg
+
+from lab.pg.server import PgServer
+
+SAMPLE_INTERVAL_S = 2.0
+DATABASE_COUNTERS = ("xact_commit", "xact_rollback", "blks_read", "blks_hit", "deadlocks",
+                     "temp_files", "temp_bytes", "tup_returned", "tup_inserted", "tup_updated",
+                     "tup_deleted", "conflicts")
+REPORTED_SETTINGS = ("server_version", "max_connections", "shared_buffers", "work_mem",
+                     "effective_cache_size", "synchronous_commit", "fsync", "wal_level",
+                     "max_wal_size", "random_page_cost", "jit", "max_parallel_workers_per_gather",
+                     "shared_preload_libraries")
+
+
+def postmaster_pid(conn: psycopg.Connection) -> int | None:
+    """Find the server's main process through our backend's parent; None when not local."""
+    row = conn.execute("SELECT pg_backend_pid()").fetchone()
+    assert row is not None
+    try:
+        parent = psutil.Process(int(row[0])).parent()
+    except (psutil.Error, ValueError):
+        return None
+    return parent.pid if parent is not None else None
+
+
+@dataclass
+class ProcessGroup:
+    """A process and its descendants, sampled as one (e.g. the postmaster and its backends)."""
+
+    root: int
+    known: dict[int, psutil.Process] = field(default_factory=dict)
+
+    def members(self) -> list[psutil.Process]:
+        try:
+            root = self.known.get(self.root) or psutil.Process(self.root)
+            tree = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return []
+        # Keep the Process objects: cpu_percent measures since the previous call on the same one.
+        current = {p.pid: self.known.get(p.pid, p) for p in tree}
+        self.known = current
+        return list(current.values())
+
+    def sample(self) -> tuple[float, float, float]:
+        """Return (CPU % of one core summed, busiest single process CPU %, RSS MB)."""
+        total = busiest = rss = 0.0
+        for process in self.members():
+            try:
+                cpu = process.cpu_percent(None)
+                rss += process.memory_info().rss / 2**20
+            except psutil.Error:
+                continue
+            total += cpu
+            busiest = max(busiest, cpu)
+        return total, busiest, rss
+
+
+class ServerSampler(threading.Thread):
+    """Sample the database, the API's pool and process CPU until stopped."""
+
+    def __init__(self, server: PgServer, database: str, api_url: str,
+                 processes: dict[str, int], interval_s: float = SAMPLE_INTERVAL_S) -> None:
+        super().__init__(name="server-sampler", daemon=True)
+        self.server, self.database, self.api_url = server, database, api_url
+        self.groups = {name: ProcessGroup(pid) for name, pid in processes.items()}
+        self.interval_s = interval_s
+        self.samples: list[dict[str, Any]] = []
+        self.errors: list[str] = []
+        self._stop_event = threading.Event()
+
+    def stop(self) -> list[dict[str, Any]]:
+        self._stop_event.set()
+        self.join(timeout=30)
+        return self.samples
+
+    def run(self) -> None:
+        try:
+            with self.server.connect(self.database, autocommit=True) as conn, \
+                    httpx.Client(timeout=2) as http:
+                for group in self.groups.values():
+                    group.sample()  # prime cpu_percent
+                while not self._stop_event.wait(self.interval_s):
+                    self.samples.append(self.sample(conn, http))
+        except Exception as exc:  # noqa: BLE001 - sampling must never break the run
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+
+    def sample(self, conn: psycopg.Connection, http: httpx.Client) -> dict[str, Any]:
+        row: dict[str, Any] = {"ts": time.time()}
+        activity = conn.execute(
+            "SELECT count(*) FILTER (WHERE state = 'active'),"
+            " count(*) FILTER (WHERE state = 'idle'),"
+            " count(*) FILTER (WHERE state LIKE 'idle in transaction%%'),"
+            " count(*) FILTER (WHERE wait_event_type = 'Lock'), count(*)"
+            " FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (self.database,)).fetchone()
+        assert activity is not None
+        for key, value in zip(("conn_active", "conn_idle", "conn_idle_in_tx", "conn_lock_waits",
+                               "conn_total"), activity, strict=True):
+            row[key] = int(value)
+        counters = conn.execute(
+            f"SELECT {', '.join(DATABASE_COUNTERS)} FROM pg_stat_database WHERE datname = %s",
+            (self.database,)).fetchone()
+        if counters is not None:
+            row.update({f"db_{k}": int(v) for k, v in zip(DATABASE_COUNTERS, counters,
+                                                          strict=True)})
+        try:
+            pool = http.get(f"{self.api_url}/stats").json().get("pool", {})
+            row.update({f"pool_{k}": v for k, v in pool.items()})
+        except (httpx.HTTPError, ValueError) as exc:
+            row["pool_error"] = type(exc).__name__
+        for name, group in self.groups.items():
+            cpu, busiest, rss = group.sample()
+            row[f"{name}_cpu_percent"] = round(cpu, 1)
+            row[f"{name}_cpu_max_process_percent"] = round(busiest, 1)
+            row[f"{name}_rss_mb"] = round(rss, 1)
+        return row
+
+
+# -- pg_stat_statements ---------------------------------------------------------------
+
+STATEMENT_COLUMNS = ("calls", "total_exec_time", "rows", "shared_blks_hit", "shared_blks_read",
+                     "temp_blks_written")
+
+
+def enable_statements(conn: psycopg.Connection) -> str | None:
+    """Create pg_stat_statements in the run database; return why not when it can't be used."""
+    try:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        conn.execute("SELECT 1 FROM pg_stat_statements LIMIT 1")
+        conn.commit()
+    except psycopg.Error as exc:
+        conn.rollback()
+        return str(exc).strip().splitlines()[0]
+    return None
+
+
+def statements_snapshot(conn: psycopg.Connection, database: str) -> dict[int, dict[str, Any]]:
+    """Cumulative statistics of every statement run in `database`, by query id."""
+    rows = conn.execute(
+        f"SELECT queryid, query, {', '.join(STATEMENT_COLUMNS)} FROM pg_stat_statements "
+        "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = %s) AND queryid IS NOT NULL",
+        (database,)).fetchall()
+    snapshot: dict[int, dict[str, Any]] = {}
+    for queryid, query, *values in rows:
+        entry = snapshot.setdefault(int(queryid), {"query": query,
+                                                   **dict.fromkeys(STATEMENT_COLUMNS, 0)})
+        for key, value in zip(STATEMENT_COLUMNS, values, strict=True):
+            entry[key] += float(value)
+    return snapshot
+
+
+def statements_delta(before: dict[int, dict[str, Any]], after: dict[int, dict[str, Any]]
+                     ) -> list[dict[str, Any]]:
+    """What the run itself executed: after minus before, busiest first.
+
+    A delta, not a reset: the server may be shared, and resetting would wipe
+    what other users are measuring.
+    """
+    delta = []
+    for queryid, entry in after.items():
+        base = before.get(queryid, {})
+        change = {key: entry[key] - base.get(key, 0) for key in STATEMENT_COLUMNS}
+        if change["calls"] <= 0:
+            continue
+        change["mean_exec_time"] = change["total_exec_time"] / change["calls"]
+        delta.append({"queryid": queryid, "query": entry["query"], **change})
+    return sorted(delta, key=lambda d: d["total_exec_time"], reverse=True)
+
+
+def server_facts(conn: psycopg.Connection) -> dict[str, str]:
+    """The version and the settings a reader needs to interpret the numbers."""
+    rows = conn.execute(
+        "SELECT name, setting || coalesce(' ' || unit, '') FROM pg_settings WHERE name = ANY(%s)",
+        (list(REPORTED_SETTINGS),)).fetchall()
+    return {name: value for name, value in rows}

@@ -1,0 +1,357 @@
+"""One load run, start to verdict: database, API, Locust, sampling, integrity, summary.
+
+Everything the run starts it also stops (API, Locust and its workers, the
+sampler, the run database), on success, on failure and on Ctrl-C. The run
+folder holds what a report needs: summary.json, every request
+(requests.parquet), server samples, statement statistics and Locust's own
+CSV and HTML output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import psutil
+import pyarrow.parquet as pq
+
+import lab
+from lab.api_process import api_process, stop_process
+from lab.config import Settings
+from lab.errors import LabError
+from lab.integrity import run_checks
+from lab.load import criteria
+from lab.load.credentials import issue_credentials, write_credentials
+from lab.load.observe import (
+    ServerSampler,
+    enable_statements,
+    postmaster_pid,
+    server_facts,
+    statements_delta,
+    statements_snapshot,
+)
+from lab.load.samples import MERGED_FILE, merge_samples
+from lab.load.scenarios import LOCUSTFILES, Scenario, get_scenario
+from lab.load.stats import latency_summary, request_stats, steady_rate
+from lab.migrate import migrate
+from lab.pg.databases import drop_database
+from lab.pg.server import PgServer
+from lab.pg.source import open_server
+from lab.seed.load import Reporter
+from lab.seed.scales import get_scale
+from lab.seed.template import ensure_template, fresh_copy, read_facts
+
+REPO = Path(__file__).resolve().parents[2]
+LOCUST_GRACE_S = 90          # beyond --run-time before Locust is killed
+PROGRESS_INTERVAL_S = 5.0
+SHAPES = ("ramp", "steady", "spike")
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class RunConfig:
+    scenario: str = "mixed"
+    users: int = 1000
+    spawn_rate: float = 100.0
+    run_time_s: int = 120
+    scale: str = "small"
+    seed: int = 42
+    strategy: str = "push"
+    db: str | None = None
+    api_workers: int = 1
+    locust_workers: int = 0
+    tag: str = ""
+    shape: str | None = None
+    thresholds: dict[str, float] = field(default_factory=dict)
+    strict: bool = False
+    reports_dir: Path = Path("reports")
+    keep_database: bool = False
+
+
+@dataclass
+class RunResult:
+    folder: Path
+    exit_code: int
+    verdicts: list[criteria.Verdict]
+    summary: dict[str, Any]
+
+
+def run_folder(config: RunConfig, now: float) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    name = f"{stamp}_{config.scenario}_{config.tag or config.strategy}"
+    folder = config.reports_dir / name
+    folder.mkdir(parents=True, exist_ok=False)
+    return folder
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def locust_command(config: RunConfig, scenario: Scenario, folder: Path, host: str,
+                   credentials: Path) -> list[str]:
+    """The exact `locust` invocation (recorded in the summary, runnable by hand)."""
+    locustfiles = str(scenario.locustfile)
+    if config.shape:
+        locustfiles += f",{LOCUSTFILES / 'shapes' / config.shape}.py"
+    argv = [sys.executable, "-m", "locust", "-f", locustfiles, "--headless", "--host", host,
+            "--users", str(config.users), "--spawn-rate", str(config.spawn_rate),
+            "--run-time", f"{config.run_time_s}s", "--stop-timeout", "5",
+            "--csv", str(folder / "locust" / "locust"), "--html",
+            str(folder / "locust" / "report.html"), "--json-file",
+            str(folder / "locust" / "stats"), "--loglevel", "WARNING",
+            "--lab-credentials", str(credentials), "--lab-samples", str(folder / "samples")]
+    if config.locust_workers:
+        argv += ["--processes", str(config.locust_workers), "--master-bind-host", "127.0.0.1"]
+    return argv
+
+
+@contextmanager
+def locust_process(argv: list[str], log: Path, env: dict[str, str]
+                   ) -> Iterator[subprocess.Popen[bytes]]:
+    (log.parent / "locust").mkdir(exist_ok=True)
+    with log.open("ab") as out:
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                   cwd=REPO)
+        try:
+            yield process
+        finally:
+            stop_process(process)
+            # --processes forks workers; none may outlive the run.
+            for child in psutil.Process().children(recursive=True):
+                if child.pid != process.pid and child.name().startswith("python"):
+                    cmd = " ".join(child.cmdline())
+                    if "locust" in cmd and str(log.parent) in cmd:
+                        child.kill()
+
+
+def _sample_rows(folder: Path, counted: dict[Path, int]) -> int:
+    """Rows flushed so far by every Locust process (for the live request rate)."""
+    for chunk in folder.rglob("*.parquet"):
+        if chunk not in counted:
+            try:
+                counted[chunk] = pq.ParquetFile(chunk).metadata.num_rows
+            except OSError:
+                continue
+    return sum(counted.values())
+
+
+def wait_for_locust(process: subprocess.Popen[bytes], config: RunConfig, samples: Path,
+                    say: Say) -> int:
+    """Wait for Locust to finish, showing elapsed time and the live request rate."""
+    started = time.monotonic()
+    deadline = started + config.run_time_s + LOCUST_GRACE_S
+    counted: dict[Path, int] = {}
+    last_rows, last_time = 0, started
+    while process.poll() is None:
+        if time.monotonic() > deadline:
+            raise LabError(f"Locust did not stop within {LOCUST_GRACE_S} s after --run-time")
+        time.sleep(min(PROGRESS_INTERVAL_S, max(0.1, deadline - time.monotonic())))
+        if process.poll() is not None:
+            break
+        now = time.monotonic()
+        rows = _sample_rows(samples, counted)
+        rate = (rows - last_rows) / (now - last_time)
+        last_rows, last_time = rows, now
+        say(f"  load {now - started:5.0f} s / {config.run_time_s} s: {rows:,} requests "
+            f"recorded, ~{rate:,.0f} req/s")
+    return int(process.returncode)
+
+
+def locust_totals(folder: Path) -> dict[str, int] | None:
+    """Locust's own final request and failure totals (its --json-file, written at exit).
+
+    Its CSV is rewritten every few seconds and can miss the last requests.
+    """
+    path = folder / "locust" / "stats.json"
+    if not path.exists():
+        return None
+    entries = json.loads(path.read_text())
+    return {"requests": sum(int(e["num_requests"]) for e in entries),
+            "failures": sum(int(e["num_failures"]) for e in entries)}
+
+
+def git_state() -> dict[str, Any]:
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
+                                  timeout=10, check=True)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip()
+
+    status = git("status", "--porcelain")
+    return {"commit": git("rev-parse", "HEAD"), "dirty": None if status is None else bool(status)}
+
+
+def machine() -> dict[str, Any]:
+    return {"hostname": platform.node(), "platform": platform.platform(),
+            "python": platform.python_version(), "cpus": os.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)}
+
+
+def evidence_from(samples: pd.DataFrame, stats: dict[str, Any], server: list[dict[str, Any]],
+                  scenario: Scenario, config: RunConfig, steady_from: float,
+                  integrity_violations: int | None) -> criteria.RunEvidence:
+    """Turn raw samples and server samples into what the criteria judge."""
+    steady_server = [s for s in server if s["ts"] >= steady_from]
+    cpu = [s["locust_cpu_max_process_percent"] for s in steady_server
+           if "locust_cpu_max_process_percent" in s]
+    ratio = None
+    target = scenario.target_rate(config.users)
+    if target and scenario.paced_request:
+        achieved, _, _ = steady_rate(samples, scenario.paced_request, steady_from)
+        ratio = achieved / target
+    posts = samples[(samples["name"] == "post_tweet") & (samples["start_ts"] >= steady_from)]
+    rate = p95 = p99 = None
+    if len(posts):
+        rate, _, _ = steady_rate(samples, "post_tweet", steady_from)
+        latency = latency_summary(posts.loc[posts["failure"].isna(), "latency_us"].to_numpy())
+        p95, p99 = latency["p95"], latency["p99"]
+    return criteria.RunEvidence(
+        stats=stats, integrity_violations=integrity_violations,
+        generator_cpu_max_percent=max(cpu) if cpu else None,
+        unexpected_failures=stats["total"]["failures"], schedule_ratio=ratio,
+        posting_rate=rate, posting_p95_ms=p95, posting_p99_ms=p99)
+
+
+def execute(config: RunConfig, settings: Settings, reporter: Reporter, say: Say) -> RunResult:
+    """Run one load test end to end; see the module docstring."""
+    scenario = get_scenario(config.scenario)
+    if config.shape and config.shape not in SHAPES:
+        raise LabError(f"--shape {config.shape!r}: choose one of {', '.join(SHAPES)}")
+    scale = get_scale(config.scale)
+    started = time.time()
+    folder = run_folder(config, started)
+    say(f"run folder {folder}")
+    database = f"timeline_lab_run_{os.getpid()}"
+    with open_server(config.db, settings) as server:
+        say(f"[1/5] dataset {scale.name}: template, fresh copy {database}")
+        template = ensure_template(server, scale, config.seed, reporter)
+        copy_seconds = fresh_copy(server, template.template, database)
+        try:
+            return _run_on_copy(config, scenario, server, database, folder, started,
+                                copy_seconds, say)
+        finally:
+            if not config.keep_database:
+                drop_database(server, database)
+
+
+def _run_on_copy(config: RunConfig, scenario: Scenario, server: PgServer, database: str,
+                 folder: Path, started: float, copy_seconds: float, say: Say) -> RunResult:
+    with server.connect(database) as conn:
+        migrate(conn)
+        credentials = issue_credentials(conn)
+        statements_problem = enable_statements(conn)
+        before = {} if statements_problem else statements_snapshot(conn, database)
+        postgres_pid = postmaster_pid(conn)
+        pg_facts = server_facts(conn)
+    facts = read_facts(server, database)
+    credentials_file = folder / "credentials.json"
+    write_credentials(credentials_file, credentials)
+    port = free_port()
+    host = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    say(f"[2/5] API on {host} (strategy {config.strategy}, {config.api_workers} worker(s))")
+    argv: list[str] = []
+    sampler: ServerSampler | None = None
+    locust_exit: int | None = None
+    try:
+        with api_process(server, database, config.strategy, port, env, config.api_workers,
+                         folder / "api.log") as api:
+            argv = locust_command(config, scenario, folder, host, credentials_file)
+            workers = f" + {config.locust_workers} workers" if config.locust_workers else ""
+            say(f"[3/5] Locust {scenario.name}: {config.users} users at {config.spawn_rate:g}/s "
+                f"for {config.run_time_s} s{workers}")
+            load_started = time.time()
+            with locust_process(argv, folder / "locust.log", env) as locust:
+                processes = {"api": api.pid, "locust": locust.pid}
+                if postgres_pid:
+                    processes["postgres"] = postgres_pid
+                sampler = ServerSampler(server, database, host, processes)
+                sampler.start()
+                try:
+                    locust_exit = wait_for_locust(locust, config, folder / "samples", say)
+                finally:
+                    server_samples = sampler.stop()
+    finally:
+        credentials_file.unlink(missing_ok=True)  # its tokens die with the run database
+
+    say("[4/5] statements, integrity check, samples")
+    with server.connect(database, autocommit=True) as conn:
+        after = {} if statements_problem else statements_snapshot(conn, database)
+    with server.connect(database) as conn:
+        checks = run_checks(conn)
+    statements = statements_delta(before, after)
+    violations = sum(c.violations for c in checks)
+    merged = _merge(folder)
+    samples = pd.read_parquet(folder / MERGED_FILE)
+    if samples.empty:
+        raise LabError(f"Locust recorded no requests (exit {locust_exit}); see "
+                       f"{folder / 'locust.log'}")
+    stats = request_stats(samples)
+    ramp_s = config.users / config.spawn_rate if config.spawn_rate else 0
+    steady_from = float(samples["start_ts"].min()) + ramp_s
+    evidence = evidence_from(samples, stats, server_samples, scenario, config, steady_from,
+                             violations)
+    verdicts = criteria.judge(evidence, scenario.criteria, config.thresholds)
+    code = criteria.exit_code(verdicts, config.strict)
+
+    say("[5/5] summary")
+    pd.DataFrame(server_samples).to_parquet(folder / "server.parquet")
+    (folder / "statements.json").write_text(json.dumps(statements, indent=1))
+    summary = {
+        "lab_version": lab.__version__,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "load_started_ts": load_started,
+        "steady_from_ts": steady_from,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "config": {**asdict(config), "reports_dir": str(config.reports_dir),
+                   "database": database, "locust_argv": argv[1:]},
+        "scenario": {"name": scenario.name, "description": scenario.description,
+                     "criteria": scenario.criteria,
+                     "target_rate_per_s": scenario.target_rate(config.users)},
+        "git": git_state(),
+        "machine": machine(),
+        "postgres": {"url": server.display_url(database), "settings": pg_facts,
+                     "pg_stat_statements": statements_problem or "available"},
+        "dataset": {key: facts.get(key) for key in ("scale", "seed", "rows", "timeline_cap")}
+        | {"power_readers": len(credentials["power_readers"]),
+           "fresh_copy_s": round(copy_seconds, 2)},
+        "locust": {"exit_code": locust_exit, "totals": locust_totals(folder)},
+        "samples": {"rows": merged.rows, "workers": merged.workers,
+                    "unfinished_workers": merged.unfinished},
+        "server_sampling": {"samples": len(server_samples),
+                            "errors": sampler.errors if sampler else []},
+        "integrity": [asdict(c) for c in checks],
+        "statements_top": statements[:20],
+        "stats": stats,
+        "criteria": [v.as_dict() for v in verdicts],
+        "exit_code": code,
+    }
+    (folder / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    return RunResult(folder, code, verdicts, summary)
+
+
+def _merge(folder: Path) -> Any:
+    """Merge the one test's sample chunks (each test start names its own subfolder)."""
+    tests = sorted(p for p in (folder / "samples").glob("*") if p.is_dir())
+    if len(tests) != 1:
+        raise LabError(f"expected the samples of one test in {folder / 'samples'}, found "
+                       f"{len(tests)}; see {folder / 'locust.log'}")
+    return merge_samples(tests[0], folder / MERGED_FILE)

@@ -1,0 +1,113 @@
+"""Every request of a run, recorded exactly: written in chunks by each Locust process, merged after.
+
+Locust's own statistics round response times into buckets; the lab keeps
+each request (start, latency in microseconds, status, bytes, failure, who
+sent it) so percentiles are exact and requests can be split by the caller's
+follow count. Each process writes its own chunk files (a crash loses at
+most one unflushed chunk, never the file) and a `.done` marker with its
+row count when it stops cleanly; the merge checks both.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SCHEMA = pa.schema([
+    ("name", pa.string()),
+    ("method", pa.string()),
+    ("start_ts", pa.float64()),      # seconds since the epoch, when the request was sent
+    ("latency_us", pa.int64()),
+    ("status", pa.int32()),          # 0 when no HTTP response arrived
+    ("bytes", pa.int64()),
+    ("failure", pa.string()),        # null for a success
+    ("persona", pa.string()),
+    ("bucket", pa.string()),         # the caller's follow count: 0-99, 100-999, 1000+
+    ("worker", pa.string()),
+])
+MERGED_FILE = "requests.parquet"
+FLUSH_ROWS = 20_000
+
+
+def follow_bucket(following: int | None) -> str | None:
+    """Group callers by how many accounts they follow (SC3 is about 1000+)."""
+    if following is None:
+        return None
+    if following >= 1000:
+        return "1000+"
+    return "100-999" if following >= 100 else "0-99"
+
+
+@dataclass
+class SampleRecorder:
+    """Collect one process's requests and write them as numbered Parquet chunks."""
+
+    folder: Path
+    worker: str
+    flush_rows: int = FLUSH_ROWS
+    rows: dict[str, list[object]] = field(default_factory=lambda: {n: [] for n in SCHEMA.names})
+    chunks: int = 0
+    written: int = 0
+
+    def record(self, name: str, method: str, start_ts: float, latency_ms: float, status: int,
+               nbytes: int, failure: str | None, persona: str | None,
+               bucket: str | None) -> None:
+        rows = self.rows
+        rows["name"].append(name)
+        rows["method"].append(method)
+        rows["start_ts"].append(start_ts)
+        rows["latency_us"].append(round(latency_ms * 1000))
+        rows["status"].append(status)
+        rows["bytes"].append(nbytes)
+        rows["failure"].append(failure)
+        rows["persona"].append(persona)
+        rows["bucket"].append(bucket)
+        rows["worker"].append(self.worker)
+        if len(rows["name"]) >= self.flush_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is buffered as the next chunk (atomically: temp file, then rename)."""
+        count = len(self.rows["name"])
+        if not count:
+            return
+        table = pa.table(self.rows, schema=SCHEMA)
+        self.rows = {n: [] for n in SCHEMA.names}
+        self.folder.mkdir(parents=True, exist_ok=True)
+        target = self.folder / f"{self.worker}-{self.chunks:05d}.parquet"
+        temporary = target.with_suffix(".tmp")
+        pq.write_table(table, temporary)
+        os.replace(temporary, target)
+        self.chunks += 1
+        self.written += count
+
+    def close(self) -> None:
+        """Flush and leave the marker saying this process finished with `written` rows."""
+        self.flush()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / f"{self.worker}.done").write_text(str(self.written))
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    path: Path
+    rows: int
+    workers: list[str]
+    unfinished: list[str]   # processes that wrote chunks but no .done marker
+
+
+def merge_samples(folder: Path, target: Path) -> MergeResult:
+    """Combine every process's chunks into one file sorted by start time."""
+    chunks = sorted(folder.glob("*.parquet"))
+    tables = [pq.read_table(chunk, schema=SCHEMA) for chunk in chunks]
+    table = pa.concat_tables(tables) if tables else SCHEMA.empty_table()
+    table = table.sort_by("start_ts")
+    pq.write_table(table, target, compression="zstd")
+    workers = sorted({chunk.name.rsplit("-", 1)[0] for chunk in chunks}
+                     | {marker.stem for marker in folder.glob("*.done")})
+    unfinished = [w for w in workers if not (folder / f"{w}.done").exists()]
+    return MergeResult(target, table.num_rows, workers, unfinished)
