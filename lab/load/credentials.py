@@ -39,14 +39,14 @@ def issue_credentials(conn: psycopg.Connection, ordinary_users: int = ORDINARY_U
     if seeded is None:
         raise LabError("the database is not seeded (no dataset_facts): run `lab seed` first")
     seeded_users = int(seeded[0])
-    step = max(1, seeded_users // ordinary_users)
     power = conn.execute(
         "SELECT id, following_count FROM users WHERE following_count >= %s ORDER BY id",
         (POWER_FOLLOWS_MIN,)).fetchall()
     ordinary = conn.execute(
-        "SELECT id, following_count FROM users WHERE id %% %s = 0 AND id <= %s "
-        "AND following_count < %s ORDER BY id LIMIT %s",
-        (step, seeded_users, POWER_FOLLOWS_MIN, ordinary_users)).fetchall()
+        # A deterministic spread over all ids (hash order), not the oldest accounts.
+        "SELECT id, following_count FROM users WHERE id <= %s AND following_count < %s "
+        "ORDER BY hashint8(id), id LIMIT %s",
+        (seeded_users, POWER_FOLLOWS_MIN, ordinary_users)).fetchall()
     protected = conn.execute(
         "SELECT followee_id FROM follow_requests GROUP BY followee_id "
         "ORDER BY count(*) DESC, followee_id LIMIT %s", (PROTECTED_OWNERS,)).fetchall()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -14,8 +15,11 @@ def latency_summary(latency_us: np.ndarray) -> dict[str, float | None]:
     """Return nearest-rank percentiles, mean and max in milliseconds (None when empty)."""
     if len(latency_us) == 0:
         return {key: None for key in [*PERCENTILES, "mean", "max"]}
-    ms = np.asarray(latency_us, dtype=np.float64) / 1000.0
-    values = np.percentile(ms, list(PERCENTILES.values()), method="inverted_cdf")
+    ms = np.sort(np.asarray(latency_us, dtype=np.float64)) / 1000.0
+    # Nearest rank: the smallest sample with at least p % of samples at or below it.
+    # (Rounded first: 99.9 / 100 * 1000 is 999.0000000000001 in floating point.)
+    ranks = [max(1, math.ceil(round(p / 100 * len(ms), 9))) for p in PERCENTILES.values()]
+    values = [ms[rank - 1] for rank in ranks]
     summary: dict[str, float | None] = {key: round(float(v), 3)
                                         for key, v in zip(PERCENTILES, values, strict=True)}
     summary["mean"] = round(float(ms.mean()), 3)

@@ -1,0 +1,85 @@
+"""`lab run` for real: tiny dataset, 20 users, about 15 s, one process and master + 2 workers.
+
+Timing is not asserted (this machine is shared); what is asserted is that
+the run folder holds every request from every process, that the counts
+agree with Locust's own, that integrity holds, and that the exit code
+follows the thresholds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import psutil
+import pytest
+
+from lab.pg.databases import list_lab_databases
+from lab.pg.server import PgServer
+
+RUN = ["--scale", "tiny", "--users", "20", "--spawn-rate", "10", "--run-time", "15s"]
+
+
+def lab_run(server: PgServer, reports: Path, *args: str) -> tuple[int, dict[str, Any], Path]:
+    done = subprocess.run([sys.executable, "-m", "lab.cli", "run", *RUN, "--db", server.url(),
+                           "--reports", str(reports), *args],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COLUMNS": "200"})
+    folders = sorted(p for p in reports.iterdir() if p.is_dir())
+    assert folders, done.stdout + done.stderr
+    folder = folders[-1]
+    summary = json.loads((folder / "summary.json").read_text())
+    assert "success criteria" in done.stdout
+    return done.returncode, summary, folder
+
+
+def check_run_folder(summary: dict[str, Any], folder: Path, workers: int) -> None:
+    samples = pd.read_parquet(folder / "requests.parquet")
+    assert len(samples) == summary["samples"]["rows"] > 0
+    assert summary["locust"]["totals"]["requests"] == len(samples)
+    assert summary["samples"]["unfinished_workers"] == []
+    assert samples["worker"].nunique() == workers
+    assert samples["start_ts"].is_monotonic_increasing
+    assert {"home_timeline", "profile", "post_tweet"} <= set(samples["name"])
+    assert summary["stats"]["total"]["failures"] == 0, summary["stats"]["failures"]
+    verdicts = {v["id"]: v for v in summary["criteria"]}
+    assert verdicts["SC2"]["status"] == "pass"
+    assert all(check["violations"] == 0 for check in summary["integrity"])
+    assert summary["server_sampling"]["samples"] >= 3
+    assert (folder / "server.parquet").exists() and (folder / "locust" / "report.html").exists()
+    assert not (folder / "credentials.json").exists()
+    assert summary["git"]["commit"]
+
+
+def no_leftovers(server: PgServer) -> None:
+    assert not [d for d in list_lab_databases(server) if d.startswith("timeline_lab_run_")]
+    mine = [p for p in psutil.Process().children(recursive=True)
+            if "locust" in " ".join(p.cmdline()) or "lab.cli" in " ".join(p.cmdline())]
+    assert mine == []
+
+
+@pytest.mark.timeout(400)
+def test_a_lenient_single_process_run_passes(pg_server: PgServer, seeded_template: str,
+                                             tmp_path: Path) -> None:
+    code, summary, folder = lab_run(pg_server, tmp_path, "--threshold", "SC1=60000",
+                                    "--threshold", "SC3=60000", "--tag", "lenient")
+    assert folder.name.endswith("_mixed_lenient")
+    check_run_folder(summary, folder, workers=1)
+    assert code == 0, summary["criteria"]
+    no_leftovers(pg_server)
+
+
+@pytest.mark.timeout(400)
+def test_master_and_two_workers_with_an_impossible_threshold_fail(
+        pg_server: PgServer, seeded_template: str, tmp_path: Path) -> None:
+    code, summary, folder = lab_run(pg_server, tmp_path, "--locust-workers", "2",
+                                    "--threshold", "SC3=0.001", "--shape", "steady")
+    check_run_folder(summary, folder, workers=2)
+    assert {v["id"]: v["status"] for v in summary["criteria"]}["SC3"] == "fail"
+    assert code == 2
+    no_leftovers(pg_server)

@@ -1,0 +1,52 @@
+"""The scenario configuration and the locustfiles built from it, as Locust itself loads them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lab.errors import LabError
+from lab.load.scenarios import LOCUSTFILES, load_scenarios
+
+SCENARIOS = ["mixed", "posting", "registration", "timeline", "viral"]
+
+
+def test_every_scenario_has_its_locustfile_and_paced_ones_a_target_rate() -> None:
+    scenarios = load_scenarios()
+    assert sorted(scenarios) == sorted(SCENARIOS)
+    for scenario in scenarios.values():
+        assert scenario.locustfile.exists()
+        assert "V" in scenario.criteria and "SC2" in scenario.criteria
+    assert scenarios["posting"].target_rate(1000) == pytest.approx(150.0)
+    assert scenarios["registration"].target_rate(1000) == pytest.approx(100.0)
+    assert scenarios["mixed"].target_rate(1000) is None
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_locust_loads_each_scenario_with_one_user_class_per_persona(scenario: str) -> None:
+    # A subprocess: importing locust monkey-patches the standard library for gevent.
+    locustfile = str(LOCUSTFILES / f"{scenario}.py")
+    listed = subprocess.run([sys.executable, "-m", "locust", "-f", locustfile, "--list"],
+                            capture_output=True, text=True, timeout=120, cwd=LOCUSTFILES.parent)
+    assert listed.returncode == 0, listed.stderr
+    personas = load_scenarios()[scenario].personas
+    for persona in personas:
+        class_name = "".join(p.title() for p in persona.name.split("_")) + "User"
+        assert class_name in listed.stdout
+
+
+def test_a_persona_with_both_pacings_is_refused_with_its_name(tmp_path: Path) -> None:
+    config = tmp_path / "scenarios.toml"
+    config.write_text("""
+[scenarios.broken]
+criteria = ["V"]
+[scenarios.broken.personas.poster]
+wait_s = [1, 2]
+throughput_per_s = 1.0
+tasks = { post_tweet = 1 }
+""")
+    with pytest.raises(LabError, match="broken.personas.poster: give exactly one of"):
+        load_scenarios(config)
