@@ -15,13 +15,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Start the embedded PostgreSQL, migrate, seed SCALE (default small) and show the timeline plan.
+## The main job: 1000 simulated users against the API on a fresh copy of the `small` dataset
+## (embedded PostgreSQL, seeded once), then the verdict table. A run that completed counts as
+## success here even when a criterion failed (exit 2) or the run was invalid (3): the verdict
+## is in the table and reports/; nightly jobs call `lab run` directly to act on its exit code.
 run: $(STAMP)
 	$(BIN)/lab db start
-	$(BIN)/lab seed --scale $(SCALE)
-	$(BIN)/lab migrate
-	$(BIN)/lab explain home_timeline_seed
-	$(BIN)/lab explain home_timeline_pull
+	@$(BIN)/lab run --scale $(SCALE) $(RUN_ARGS); status=$$?; \
+	  if [ $$status -eq 2 ] || [ $$status -eq 3 ]; then \
+	    echo "make run: the run completed; its verdict is above (lab run exited $$status)"; \
+	  elif [ $$status -ne 0 ]; then exit $$status; fi
 
 ## The whole test suite against the embedded PostgreSQL (LAB_TEST_DATABASE_URL to switch).
 test: $(STAMP)

@@ -558,6 +558,56 @@ def run_command(
 
 
 @app.command()
+def ui(scenario: Annotated[str, typer.Option(help="Scenario loaded in the UI.")] = "mixed",
+       users: Annotated[int, typer.Option(min=1, help="Default users in the start form.")]
+       = 1000,
+       spawn_rate: Annotated[float, typer.Option(min=0.1, help="Default spawn rate.")] = 100.0,
+       scale: Annotated[str, typer.Option(help="Dataset: tiny, small, medium, large.")]
+       = "small",
+       strategy: Annotated[str, typer.Option(help="Home timelines: pull, push or hybrid.")]
+       = "push",
+       db: DbOption = None,
+       api_workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+       locust_workers: Annotated[int, typer.Option(min=0, help="Locust worker processes.")] = 0,
+       web_port: Annotated[int, typer.Option(help="Port of the web UI on 127.0.0.1.")] = 8089,
+       max_session: Annotated[str, typer.Option(
+           help="End the session after this long (the UI never runs unattended forever).")]
+       = "1h",
+       tag: Annotated[str, typer.Option(help="Suffix of each test's run folder.")] = "ui",
+       reports: Annotated[Path, typer.Option(help="Where run folders are written.")]
+       = Path("reports")) -> None:
+    """Locust's web UI on a fresh database copy, with a live success-criteria tab.
+
+    Each test you stop in the UI is judged and written as a run folder, like `lab run`.
+    """
+    from lab.load.run import RunConfig
+    from lab.load.ui import serve_ui
+
+    if strategy not in ("pull", "push", "hybrid"):
+        _fail(f"--strategy {strategy!r}: use pull, push or hybrid")
+    config = RunConfig(scenario=scenario, users=users, spawn_rate=spawn_rate, scale=scale,
+                       strategy=strategy, db=db, api_workers=api_workers,
+                       locust_workers=locust_workers, tag=tag, reports_dir=reports)
+    limit = _run(lambda: _parse_duration(max_session))
+
+    def action() -> Any:
+        started = time.monotonic()
+
+        def say(message: str) -> None:
+            console.print(f"[dim]{time.monotonic() - started:6.1f} s[/] {message}")
+
+        return serve_ui(config, get_settings(), Reporter(), say, web_port, limit)
+
+    try:
+        results = _run(action)
+    except KeyboardInterrupt:
+        err_console.print("session ended: everything it started has been stopped")
+        raise typer.Exit(130) from None
+    for result in results:
+        console.print(f"{result.folder}: exit {result.exit_code}")
+
+
+@app.command()
 def credentials(out: Annotated[Path, typer.Option(help="Where to write the tokens.")]
                 = Path(".lab/credentials.json"),
                 database: DatabaseOption = None, db: DbOption = None) -> None:

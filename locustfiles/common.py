@@ -16,6 +16,7 @@ the run folder (`--lab-samples`), exactly, for the lab's statistics.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import time
@@ -130,6 +131,88 @@ def _record(request_type: str, name: str, response_time: float, response_length:
                     response_time, int(getattr(response, "status_code", 0) or 0),
                     int(response_length or 0), None if exception is None else str(exception),
                     context.get("persona"), context.get("bucket"))
+
+
+# -- the live success-criteria tab in Locust's web UI -------------------------------
+
+LIVE_TAB = "lab-criteria"
+LIVE_REFRESH_S = 2.0
+LIVE_COLUMNS = [("id", "ID"), ("criterion", "Criterion"), ("status", "Status"),
+                ("measured", "Measured"), ("threshold", "Seed threshold"),
+                ("target", "Lab target")]
+STATUS_MARKS = {"pass": "PASS", "fail": "FAIL"}  # words: emoji fonts are not everywhere
+
+
+class Live:
+    scenario: str | None = None          # set by users_for()
+    chunks: dict[Path, Any] = {}
+    rows: list[dict[str, str]] = []
+    computed_at = 0.0
+
+
+def live_rows(environment: Environment) -> list[dict[str, str]]:
+    """Judge the running test from its recorded samples so far, like `lab run` will."""
+    import pandas as pd
+
+    from lab.load import criteria
+    from lab.load.evidence import evidence_from
+    from lab.load.stats import request_stats
+
+    samples_root = option(environment, "lab_samples", "")
+    test_id = option(environment, "lab_test_id", "")
+    if not samples_root or not test_id or Live.scenario is None:
+        return [{"id": "-", "criterion": "start a test (and pass --lab-samples, as lab ui does) "
+                 "to see the criteria", "status": "", "measured": "", "threshold": "",
+                 "target": ""}]
+    folder = Path(samples_root) / test_id
+    for chunk in sorted(folder.glob("*.parquet")):
+        if chunk not in Live.chunks:
+            Live.chunks[chunk] = pd.read_parquet(chunk)
+    frames = [frame for path, frame in Live.chunks.items() if path.parent == folder]
+    if not frames:
+        return []
+    samples = pd.concat(frames, ignore_index=True)
+    stats = request_stats(samples)
+    options = environment.parsed_options
+    users = int(getattr(options, "num_users", 0) or 1)
+    spawn_rate = float(getattr(options, "spawn_rate", 0) or 1)
+    scenario = get_scenario(Live.scenario)
+    steady_from = float(samples["start_ts"].min()) + users / spawn_rate
+    evidence = evidence_from(samples, stats, [], scenario, users, steady_from, None)
+    verdicts = criteria.judge(evidence, scenario.criteria)
+    return [{"id": v.id, "criterion": v.title, "status": STATUS_MARKS.get(v.status, v.status),
+             "measured": v.measured, "threshold": v.seed,
+             "target": v.lab + ("" if v.lab_met is None else " (met)" if v.lab_met
+                                else " (missed)")}
+            for v in verdicts if v.status != "not in scope"]
+
+
+@events.init.add_listener
+def _live_tab(environment: Environment, **_: Any) -> None:
+    web_ui = environment.web_ui
+    if web_ui is None:
+        return
+    from flask import request
+
+    web_ui.template_args["extended_tabs"] = [{"title": "Success criteria", "key": LIVE_TAB}]
+    web_ui.template_args["extended_tables"] = [
+        {"key": LIVE_TAB, "structure": [{"key": k, "title": t} for k, t in LIVE_COLUMNS]}]
+
+    @web_ui.app.after_request
+    def add_criteria(response: Any) -> Any:
+        if request.path != "/stats/requests" or not response.is_json:
+            return response
+        if time.monotonic() - Live.computed_at > LIVE_REFRESH_S:
+            try:
+                Live.rows = live_rows(environment)
+            except Exception as exc:  # noqa: BLE001 - the live view must never break the UI
+                Live.rows = [{"id": "!", "criterion": f"could not judge: {exc}", "status": "",
+                              "measured": "", "threshold": "", "target": ""}]
+            Live.computed_at = time.monotonic()
+        body = response.get_json()
+        body["extended_stats"] = [{"key": LIVE_TAB, "data": Live.rows}]
+        response.set_data(json.dumps(body))
+        return response
 
 
 # -- the users ---------------------------------------------------------------------
@@ -376,6 +459,7 @@ def _class_name(persona: str) -> str:
 def users_for(scenario_name: str, module: str) -> dict[str, type[LabUser]]:
     """Build one Locust user class per persona of the scenario in scenarios.toml."""
     scenario = get_scenario(scenario_name)
+    Live.scenario = scenario_name
     classes: dict[str, type[LabUser]] = {}
     for persona in scenario.personas:
         unknown = sorted(set(persona.tasks) - set(ACTIONS))

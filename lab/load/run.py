@@ -32,6 +32,7 @@ from lab.errors import LabError
 from lab.integrity import run_checks
 from lab.load import criteria
 from lab.load.credentials import issue_credentials, write_credentials
+from lab.load.evidence import evidence_from
 from lab.load.observe import (
     ServerSampler,
     enable_statements,
@@ -42,7 +43,7 @@ from lab.load.observe import (
 )
 from lab.load.samples import MERGED_FILE, merge_samples
 from lab.load.scenarios import LOCUSTFILES, Scenario, get_scenario
-from lab.load.stats import latency_summary, request_stats, steady_rate
+from lab.load.stats import request_stats
 from lab.migrate import migrate
 from lab.pg.databases import drop_database
 from lab.pg.server import PgServer
@@ -205,31 +206,6 @@ def machine() -> dict[str, Any]:
             "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)}
 
 
-def evidence_from(samples: pd.DataFrame, stats: dict[str, Any], server: list[dict[str, Any]],
-                  scenario: Scenario, config: RunConfig, steady_from: float,
-                  integrity_violations: int | None) -> criteria.RunEvidence:
-    """Turn raw samples and server samples into what the criteria judge."""
-    steady_server = [s for s in server if s["ts"] >= steady_from]
-    cpu = [s["locust_cpu_max_process_percent"] for s in steady_server
-           if "locust_cpu_max_process_percent" in s]
-    ratio = None
-    target = scenario.target_rate(config.users)
-    if target and scenario.paced_request:
-        achieved, _, _ = steady_rate(samples, scenario.paced_request, steady_from)
-        ratio = achieved / target
-    posts = samples[(samples["name"] == "post_tweet") & (samples["start_ts"] >= steady_from)]
-    rate = p95 = p99 = None
-    if len(posts):
-        rate, _, _ = steady_rate(samples, "post_tweet", steady_from)
-        latency = latency_summary(posts.loc[posts["failure"].isna(), "latency_us"].to_numpy())
-        p95, p99 = latency["p95"], latency["p99"]
-    return criteria.RunEvidence(
-        stats=stats, integrity_violations=integrity_violations,
-        generator_cpu_max_percent=max(cpu) if cpu else None,
-        unexpected_failures=stats["total"]["failures"], schedule_ratio=ratio,
-        posting_rate=rate, posting_p95_ms=p95, posting_p99_ms=p99)
-
-
 def execute(config: RunConfig, settings: Settings, reporter: Reporter, say: Say) -> RunResult:
     """Run one load test end to end; see the module docstring."""
     scenario = get_scenario(config.scenario)
@@ -252,18 +228,51 @@ def execute(config: RunConfig, settings: Settings, reporter: Reporter, say: Say)
                 drop_database(server, database)
 
 
-def _run_on_copy(config: RunConfig, scenario: Scenario, server: PgServer, database: str,
-                 folder: Path, started: float, copy_seconds: float, say: Say) -> RunResult:
+@dataclass
+class Target:
+    """The run database, prepared: tokens issued, statement statistics noted, facts read."""
+
+    server: PgServer
+    database: str
+    credentials: dict[str, Any]
+    statements_problem: str | None
+    statements_before: dict[int, dict[str, Any]]
+    postgres_pid: int | None
+    pg_settings: dict[str, str]
+    facts: dict[str, Any]
+    copy_seconds: float
+
+    def statements_now(self) -> dict[int, dict[str, Any]]:
+        if self.statements_problem:
+            return {}
+        with self.server.connect(self.database, autocommit=True) as conn:
+            return statements_snapshot(conn, self.database)
+
+
+def prepare_target(server: PgServer, database: str, copy_seconds: float) -> Target:
     with server.connect(database) as conn:
         migrate(conn)
         credentials = issue_credentials(conn)
-        statements_problem = enable_statements(conn)
-        before = {} if statements_problem else statements_snapshot(conn, database)
+        problem = enable_statements(conn)
+        before = {} if problem else statements_snapshot(conn, database)
         postgres_pid = postmaster_pid(conn)
-        pg_facts = server_facts(conn)
-    facts = read_facts(server, database)
+        pg_settings = server_facts(conn)
+    return Target(server, database, credentials, problem, before, postgres_pid, pg_settings,
+                  read_facts(server, database), copy_seconds)
+
+
+def sampler_for(target: Target, host: str, api_pid: int, locust_pid: int) -> ServerSampler:
+    processes = {"api": api_pid, "locust": locust_pid}
+    if target.postgres_pid:
+        processes["postgres"] = target.postgres_pid
+    return ServerSampler(target.server, target.database, host, processes)
+
+
+def _run_on_copy(config: RunConfig, scenario: Scenario, server: PgServer, database: str,
+                 folder: Path, started: float, copy_seconds: float, say: Say) -> RunResult:
+    target = prepare_target(server, database, copy_seconds)
     credentials_file = folder / "credentials.json"
-    write_credentials(credentials_file, credentials)
+    write_credentials(credentials_file, target.credentials)
     port = free_port()
     host = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -278,28 +287,33 @@ def _run_on_copy(config: RunConfig, scenario: Scenario, server: PgServer, databa
             workers = f" + {config.locust_workers} workers" if config.locust_workers else ""
             say(f"[3/5] Locust {scenario.name}: {config.users} users at {config.spawn_rate:g}/s "
                 f"for {config.run_time_s} s{workers}")
-            load_started = time.time()
             with locust_process(argv, folder / "locust.log", env) as locust:
-                processes = {"api": api.pid, "locust": locust.pid}
-                if postgres_pid:
-                    processes["postgres"] = postgres_pid
-                sampler = ServerSampler(server, database, host, processes)
+                sampler = sampler_for(target, host, api.pid, locust.pid)
                 sampler.start()
                 try:
                     locust_exit = wait_for_locust(locust, config, folder / "samples", say)
                 finally:
-                    server_samples = sampler.stop()
+                    sampler.stop()
     finally:
         credentials_file.unlink(missing_ok=True)  # its tokens die with the run database
-
     say("[4/5] statements, integrity check, samples")
-    with server.connect(database, autocommit=True) as conn:
-        after = {} if statements_problem else statements_snapshot(conn, database)
-    with server.connect(database) as conn:
+    test_folder = _only_test(folder)
+    return finish_test(config, scenario, target, folder, test_folder, started,
+                       sampler.samples if sampler else [],
+                       sampler.errors if sampler else [], argv, locust_exit,
+                       target.statements_before, say)
+
+
+def finish_test(config: RunConfig, scenario: Scenario, target: Target, folder: Path,
+                test_folder: Path, started: float, server_samples: list[dict[str, Any]],
+                sampler_errors: list[str], argv: list[str], locust_exit: int | None,
+                statements_before: dict[int, dict[str, Any]], say: Say) -> RunResult:
+    """Judge one finished test and write its run folder (used by `lab run` and `lab ui`)."""
+    statements = statements_delta(statements_before, target.statements_now())
+    with target.server.connect(target.database) as conn:
         checks = run_checks(conn)
-    statements = statements_delta(before, after)
     violations = sum(c.violations for c in checks)
-    merged = _merge(folder)
+    merged = merge_samples(test_folder, folder / MERGED_FILE)
     samples = pd.read_parquet(folder / MERGED_FILE)
     if samples.empty:
         raise LabError(f"Locust recorded no requests (exit {locust_exit}); see "
@@ -307,8 +321,8 @@ def _run_on_copy(config: RunConfig, scenario: Scenario, server: PgServer, databa
     stats = request_stats(samples)
     ramp_s = config.users / config.spawn_rate if config.spawn_rate else 0
     steady_from = float(samples["start_ts"].min()) + ramp_s
-    evidence = evidence_from(samples, stats, server_samples, scenario, config, steady_from,
-                             violations)
+    evidence = evidence_from(samples, stats, server_samples, scenario, config.users,
+                             steady_from, violations)
     verdicts = criteria.judge(evidence, scenario.criteria, config.thresholds)
     code = criteria.exit_code(verdicts, config.strict)
 
@@ -318,26 +332,27 @@ def _run_on_copy(config: RunConfig, scenario: Scenario, server: PgServer, databa
     summary = {
         "lab_version": lab.__version__,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "load_started_ts": load_started,
+        "load_started_ts": float(samples["start_ts"].min()),
         "steady_from_ts": steady_from,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "config": {**asdict(config), "reports_dir": str(config.reports_dir),
-                   "database": database, "locust_argv": argv[1:]},
+                   "database": target.database, "locust_argv": argv[1:]},
         "scenario": {"name": scenario.name, "description": scenario.description,
                      "criteria": scenario.criteria,
                      "target_rate_per_s": scenario.target_rate(config.users)},
         "git": git_state(),
         "machine": machine(),
-        "postgres": {"url": server.display_url(database), "settings": pg_facts,
-                     "pg_stat_statements": statements_problem or "available"},
-        "dataset": {key: facts.get(key) for key in ("scale", "seed", "rows", "timeline_cap")}
-        | {"power_readers": len(credentials["power_readers"]),
-           "fresh_copy_s": round(copy_seconds, 2)},
+        "postgres": {"url": target.server.display_url(target.database),
+                     "settings": target.pg_settings,
+                     "pg_stat_statements": target.statements_problem or "available"},
+        "dataset": {key: target.facts.get(key)
+                    for key in ("scale", "seed", "rows", "timeline_cap")}
+        | {"power_readers": len(target.credentials["power_readers"]),
+           "fresh_copy_s": round(target.copy_seconds, 2)},
         "locust": {"exit_code": locust_exit, "totals": locust_totals(folder)},
         "samples": {"rows": merged.rows, "workers": merged.workers,
                     "unfinished_workers": merged.unfinished},
-        "server_sampling": {"samples": len(server_samples),
-                            "errors": sampler.errors if sampler else []},
+        "server_sampling": {"samples": len(server_samples), "errors": sampler_errors},
         "integrity": [asdict(c) for c in checks],
         "statements_top": statements[:20],
         "stats": stats,
@@ -348,10 +363,10 @@ def _run_on_copy(config: RunConfig, scenario: Scenario, server: PgServer, databa
     return RunResult(folder, code, verdicts, summary)
 
 
-def _merge(folder: Path) -> Any:
-    """Merge the one test's sample chunks (each test start names its own subfolder)."""
+def _only_test(folder: Path) -> Path:
+    """The samples folder of the run's one test (each test start names its own)."""
     tests = sorted(p for p in (folder / "samples").glob("*") if p.is_dir())
     if len(tests) != 1:
         raise LabError(f"expected the samples of one test in {folder / 'samples'}, found "
                        f"{len(tests)}; see {folder / 'locust.log'}")
-    return merge_samples(tests[0], folder / MERGED_FILE)
+    return tests[0]

@@ -1,0 +1,164 @@
+"""`lab ui`: the same set-up as `lab run`, then Locust's web UI; every stopped test becomes a run.
+
+The lab process watches Locust's own /stats/requests. When a test goes from
+running to stopped it waits for every Locust process to finish writing its
+samples, then judges that test and writes a run folder exactly as `lab run`
+does. The session is bounded (`max_session_s`) and stops everything it
+started on exit, Ctrl-C included.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from lab.api_process import api_process
+from lab.config import Settings
+from lab.errors import LabError
+from lab.load.credentials import write_credentials
+from lab.load.observe import ServerSampler
+from lab.load.run import (
+    RunConfig,
+    RunResult,
+    Say,
+    Target,
+    finish_test,
+    free_port,
+    locust_process,
+    prepare_target,
+    run_folder,
+    sampler_for,
+)
+from lab.load.scenarios import Scenario, get_scenario
+from lab.pg.databases import drop_database
+from lab.pg.source import open_server
+from lab.seed.load import Reporter
+from lab.seed.scales import get_scale
+from lab.seed.template import ensure_template, fresh_copy
+
+POLL_INTERVAL_S = 1.0
+DONE_MARKERS_TIMEOUT_S = 30.0
+ACTIVE_STATES = {"spawning", "running"}
+
+
+def ui_command(config: RunConfig, folder: Path, host: str, credentials: Path,
+               web_port: int) -> list[str]:
+    argv = [sys.executable, "-m", "locust", "-f", str(get_scenario(config.scenario).locustfile),
+            "--host", host, "--web-host", "127.0.0.1", "--web-port", str(web_port),
+            "--users", str(config.users), "--spawn-rate", str(config.spawn_rate),
+            "--loglevel", "WARNING", "--lab-credentials", str(credentials),
+            "--lab-samples", str(folder / "samples")]
+    if config.locust_workers:
+        argv += ["--processes", str(config.locust_workers), "--master-bind-host", "127.0.0.1"]
+    return argv
+
+
+def wait_for_web(url: str, process_alive: Callable[[], bool], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not process_alive():
+            raise LabError("Locust exited before its web UI came up; see locust.log")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise LabError(f"Locust's web UI did not answer at {url} within {timeout_s:.0f} s")
+
+
+def newest_test(samples: Path) -> Path | None:
+    tests = sorted(p for p in samples.glob("*") if p.is_dir())
+    return tests[-1] if tests else None
+
+
+def wait_for_markers(test: Path, workers: int) -> None:
+    """Wait until every Locust process wrote its .done marker (they flush on stop)."""
+    deadline = time.monotonic() + DONE_MARKERS_TIMEOUT_S
+    while len(list(test.glob("*.done"))) < max(1, workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def serve_ui(config: RunConfig, settings: Settings, reporter: Reporter, say: Say,
+             web_port: int = 8089, max_session_s: float = 3600) -> list[RunResult]:
+    """Run a web UI session; return one result per test stopped in it."""
+    scenario = get_scenario(config.scenario)
+    scale = get_scale(config.scale)
+    session = run_folder(replace(config, scenario=f"{config.scenario}-ui", tag="session"),
+                         time.time())
+    database = f"timeline_lab_run_{os.getpid()}"
+    results: list[RunResult] = []
+    with open_server(config.db, settings) as server:
+        say(f"dataset {scale.name}: template, fresh copy {database}")
+        template = ensure_template(server, scale, config.seed, reporter)
+        copy_seconds = fresh_copy(server, template.template, database)
+        try:
+            target = prepare_target(server, database, copy_seconds)
+            credentials = session / "credentials.json"
+            write_credentials(credentials, target.credentials)
+            port = free_port()
+            host = f"http://127.0.0.1:{port}"
+            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+            with api_process(server, database, config.strategy, port, env, config.api_workers,
+                             session / "api.log") as api:
+                argv = ui_command(config, session, host, credentials, web_port)
+                with locust_process(argv, session / "locust.log", env) as locust:
+                    web = f"http://127.0.0.1:{web_port}"
+                    wait_for_web(web, lambda: locust.poll() is None)
+                    say(f"Locust web UI at {web} (scenario {scenario.name}, API {host}); "
+                        f"each test you stop is written to {config.reports_dir}/; Ctrl-C ends "
+                        f"the session (at the latest after {max_session_s:.0f} s)")
+                    sampler = sampler_for(target, host, api.pid, locust.pid)
+                    sampler.start()
+                    try:
+                        deadline = time.monotonic() + max_session_s
+                        state, test_started = "ready", time.time()
+                        before: dict[int, dict[str, Any]] = {}
+                        while time.monotonic() < deadline and locust.poll() is None:
+                            time.sleep(POLL_INTERVAL_S)
+                            try:
+                                now = httpx.get(f"{web}/stats/requests", timeout=5).json()
+                            except (httpx.HTTPError, ValueError):
+                                continue
+                            new_state = now.get("state", state)
+                            if new_state in ACTIVE_STATES and state not in ACTIVE_STATES:
+                                test_started, before = time.time(), target.statements_now()
+                                say(f"test started ({new_state})")
+                            if state in ACTIVE_STATES and new_state == "stopped":
+                                result = _finish(config, scenario, target, session, sampler,
+                                                 argv, before, test_started, say)
+                                if result is not None:
+                                    results.append(result)
+                            state = new_state
+                    finally:
+                        sampler.stop()
+        finally:
+            (session / "credentials.json").unlink(missing_ok=True)
+            drop_database(server, database)
+    return results
+
+
+def _finish(config: RunConfig, scenario: Scenario, target: Target, session: Path,
+            sampler: ServerSampler, argv: list[str], before: dict[int, dict[str, Any]],
+            test_started: float, say: Say) -> RunResult | None:
+    """Judge the test that just stopped and write its run folder."""
+    test = newest_test(session / "samples")
+    if test is None:
+        say("test stopped, but no samples were recorded")
+        return None
+    wait_for_markers(test, config.locust_workers)
+    folder = run_folder(replace(config, tag=config.tag or "ui"), time.time())
+    window = [s for s in sampler.samples if s["ts"] >= test_started]
+    result = finish_test(config, scenario, target, folder, test, test_started, window,
+                         sampler.errors, argv, None, before, say)
+    failed = [v.id for v in result.verdicts if v.status == "fail"]
+    say(f"test written to {folder}: " + ("all criteria in scope pass" if not failed
+                                         else f"failed {', '.join(failed)}"))
+    return result

@@ -1,0 +1,78 @@
+"""`lab ui` in a real browser: start a test in Locust's UI, watch the criteria tab, stop it.
+
+Needs Debian's chromium (.ci/run installs it) and Playwright's Python
+package (driving that chromium; no browser download).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lab.pg.databases import list_lab_databases
+from lab.pg.server import PgServer
+from tests.conftest import free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+playwright = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.mark.timeout(300)
+def test_a_test_stopped_in_the_ui_becomes_a_run_folder(pg_server: PgServer,
+                                                       seeded_template: str,
+                                                       tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("chromium is not installed (.ci/run installs Debian's package)")
+    port = free_port()
+    log = (tmp_path / "lab-ui.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lab.cli", "ui", "--scale", "tiny", "--users", "10",
+         "--spawn-rate", "5", "--web-port", str(port), "--db", pg_server.url(),
+         "--reports", str(tmp_path / "reports"), "--max-session", "200s"],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"})
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+            page = browser.new_page()
+            deadline = time.monotonic() + 120
+            while True:  # the UI is up once the dataset copy and the API are
+                try:
+                    page.goto(f"http://127.0.0.1:{port}/")
+                    break
+                except playwright.Error:
+                    assert process.poll() is None, (tmp_path / "lab-ui.log").read_text()
+                    assert time.monotonic() < deadline, "the web UI never came up"
+                    time.sleep(1)
+            page.get_by_role("button", name="Start").click()
+            page.get_by_role("tab", name="Success criteria").click()
+            table = page.locator("table")
+            # Live verdicts from the recorded samples: the timeline criterion gets a verdict.
+            playwright.expect(table).to_contain_text("SC3", timeout=30_000)
+            playwright.expect(table.locator("tr", has_text="the run is valid")).to_contain_text(
+                "0 failures", timeout=30_000)
+            time.sleep(5)
+            page.get_by_role("button", name="Stop").click()
+            browser.close()
+        reports = tmp_path / "reports"
+        deadline = time.monotonic() + 60
+        summaries: list[Path] = []
+        while not summaries and time.monotonic() < deadline:
+            summaries = list(reports.glob("*_mixed_ui/summary.json"))
+            time.sleep(0.5)
+        assert summaries, (tmp_path / "lab-ui.log").read_text()
+        summary = json.loads(summaries[0].read_text())
+        assert summary["samples"]["rows"] > 0
+        assert summary["stats"]["total"]["failures"] == 0
+        assert {v["id"]: v["status"] for v in summary["criteria"]}["SC2"] == "pass"
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+        log.close()
+    assert not [d for d in list_lab_databases(pg_server) if d.startswith("timeline_lab_run_")]
