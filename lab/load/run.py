@@ -15,6 +15,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -55,6 +56,7 @@ from lab.seed.template import ensure_template, fresh_copy, read_facts
 REPO = Path(__file__).resolve().parents[2]
 LOCUST_GRACE_S = 90          # beyond --run-time before Locust is killed
 PROGRESS_INTERVAL_S = 5.0
+RATE_WINDOW_LINES = 4          # live rate over the last ~15 s
 SHAPES = ("ramp", "steady", "spike")
 
 Say = Callable[[str], None]
@@ -158,7 +160,8 @@ def wait_for_locust(process: subprocess.Popen[bytes], config: RunConfig, samples
     started = time.monotonic()
     deadline = started + config.run_time_s + LOCUST_GRACE_S
     counted: dict[Path, int] = {}
-    last_rows, last_time = 0, started
+    # Chunks land every 2 s: a rate over the last few progress lines does not alias.
+    history: deque[tuple[float, int]] = deque([(started, 0)], maxlen=RATE_WINDOW_LINES)
     while process.poll() is None:
         if time.monotonic() > deadline:
             raise LabError(f"Locust did not stop within {LOCUST_GRACE_S} s after --run-time")
@@ -167,10 +170,10 @@ def wait_for_locust(process: subprocess.Popen[bytes], config: RunConfig, samples
             break
         now = time.monotonic()
         rows = _sample_rows(samples, counted)
-        rate = (rows - last_rows) / (now - last_time)
-        last_rows, last_time = rows, now
+        then, rows_then = history[0]
+        history.append((now, rows))
         say(f"  load {now - started:5.0f} s / {config.run_time_s} s: {rows:,} requests "
-            f"recorded, ~{rate:,.0f} req/s")
+            f"recorded, ~{(rows - rows_then) / (now - then):,.0f} req/s")
     return int(process.returncode)
 
 
