@@ -36,6 +36,20 @@ DbOption = Annotated[str | None, typer.Option(
 DatabaseOption = Annotated[str | None, typer.Option(
     "--database", help="Database to use on the server (default LAB_DB_NAME, timeline_lab).")]
 
+# Options shared by `lab run` and `lab ui` (the same set-up before the load).
+ScenarioOption = Annotated[str, typer.Option(
+    help="mixed, posting, registration, timeline or viral (locustfiles/scenarios.toml).")]
+UsersOption = Annotated[int, typer.Option(min=1, help="Concurrent simulated users.")]
+SpawnRateOption = Annotated[float, typer.Option(min=0.1, help="Users started per second.")]
+ScaleOption = Annotated[str, typer.Option(help="Dataset: tiny, small, medium, large.")]
+StrategyOption = Annotated[str, typer.Option(help="Home timelines: pull, push or hybrid.")]
+ApiWorkersOption = Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")]
+LocustWorkersOption = Annotated[int, typer.Option(
+    min=0, help="Locust worker processes (0: one process; N: a master and N workers over "
+                "loopback).")]
+ReportsOption = Annotated[Path, typer.Option(help="Where run folders are written.")]
+STRATEGIES = ("pull", "push", "hybrid")
+
 T = TypeVar("T")
 
 
@@ -52,6 +66,21 @@ def _run(action: Callable[[], T]) -> T:
     except psycopg.OperationalError as exc:
         _fail(f"lost the database: {str(exc).strip().splitlines()[0] if str(exc) else exc!r}")
     raise AssertionError("unreachable")
+
+
+def _check_strategy(strategy: str) -> str:
+    if strategy not in STRATEGIES:
+        raise LabError(f"--strategy {strategy!r}: use {', '.join(STRATEGIES)}")
+    return strategy
+
+
+def _timed_say() -> Callable[[str], None]:
+    """Progress lines prefixed with the seconds since the command started."""
+    started = time.monotonic()
+
+    def say(message: str) -> None:
+        console.print(f"[dim]{time.monotonic() - started:6.1f} s[/] {message}")
+    return say
 
 
 def _fail(message: str) -> NoReturn:
@@ -308,9 +337,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind (loopback by d
 
     def action() -> None:
         if strategy is not None:
-            if strategy not in ("pull", "push", "hybrid"):
-                raise LabError(f"--strategy {strategy!r}: use pull, push or hybrid")
-            os.environ["LAB_TIMELINE_STRATEGY"] = strategy
+            os.environ["LAB_TIMELINE_STRATEGY"] = _check_strategy(strategy)
             get_settings.cache_clear()
         settings = get_settings()
         name = check_lab_name(database or settings.db_name)
@@ -423,7 +450,7 @@ def explain(name: Annotated[str, typer.Argument(help="A query name from lab/quer
 # -- load runs ------------------------------------------------------------------------
 
 
-def _parse_duration(text: str) -> int:
+def _parse_duration(text: str, option: str) -> int:
     """Seconds from '90', '90s', '2m' or '1h' (Locust's --run-time spelling)."""
     units = {"s": 1, "m": 60, "h": 3600}
     try:
@@ -431,7 +458,7 @@ def _parse_duration(text: str) -> int:
             return int(float(text[:-1]) * units[text[-1]])
         return int(text)
     except ValueError:
-        raise LabError(f"--run-time {text!r}: use seconds or a number with s, m or h") from None
+        raise LabError(f"{option} {text!r}: use seconds or a number with s, m or h") from None
 
 
 def _parse_thresholds(items: list[str]) -> dict[str, float]:
@@ -487,22 +514,15 @@ def print_request_stats(stats: dict[str, Any]) -> None:
 
 @app.command("run")
 def run_command(
-        scenario: Annotated[str, typer.Option(help="mixed, posting, registration, timeline "
-                                                   "or viral (locustfiles/scenarios.toml).")]
-        = "mixed",
-        users: Annotated[int, typer.Option(min=1, help="Concurrent simulated users.")] = 1000,
-        spawn_rate: Annotated[float, typer.Option(min=0.1, help="Users started per second.")]
-        = 100.0,
+        scenario: ScenarioOption = "mixed",
+        users: UsersOption = 1000,
+        spawn_rate: SpawnRateOption = 100.0,
         run_time: Annotated[str, typer.Option(help="Load duration: 90, 90s, 2m.")] = "2m",
-        scale: Annotated[str, typer.Option(help="Dataset: tiny, small, medium, large.")]
-        = "small",
-        strategy: Annotated[str, typer.Option(help="Home timelines: pull, push or hybrid.")]
-        = "push",
+        scale: ScaleOption = "small",
+        strategy: StrategyOption = "push",
         db: DbOption = None,
-        api_workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
-        locust_workers: Annotated[int, typer.Option(
-            min=0, help="Locust worker processes (0: one process; N: a master and N workers "
-                        "over loopback).")] = 0,
+        api_workers: ApiWorkersOption = 1,
+        locust_workers: LocustWorkersOption = 0,
         shape: Annotated[str | None, typer.Option(
             help="Load shape instead of a flat user count: ramp, steady or spike.")] = None,
         tag: Annotated[str, typer.Option(help="Suffix of the run folder name.")] = "",
@@ -512,8 +532,7 @@ def run_command(
         strict: Annotated[bool, typer.Option(
             help="Also fail the run when a lab target (stricter than the seed) is missed.")]
         = False,
-        reports: Annotated[Path, typer.Option(help="Where run folders are written.")]
-        = Path("reports"),
+        reports: ReportsOption = Path("reports"),
         keep_database: Annotated[bool, typer.Option(
             help="Keep the run's database copy afterwards (for plans, debugging).")] = False,
 ) -> None:
@@ -525,12 +544,11 @@ def run_command(
     """
     from lab.load.run import RunConfig, execute
 
-    if strategy not in ("pull", "push", "hybrid"):
-        _fail(f"--strategy {strategy!r}: use pull, push or hybrid")
     config = RunConfig(
         scenario=scenario, users=users, spawn_rate=spawn_rate,
-        run_time_s=_run(lambda: _parse_duration(run_time)), scale=scale, strategy=strategy,
-        db=db, api_workers=api_workers, locust_workers=locust_workers, tag=tag, shape=shape,
+        run_time_s=_run(lambda: _parse_duration(run_time, "--run-time")), scale=scale,
+        strategy=_run(lambda: _check_strategy(strategy)), db=db, api_workers=api_workers,
+        locust_workers=locust_workers, tag=tag, shape=shape,
         thresholds=_run(lambda: _parse_thresholds(threshold or [])), strict=strict,
         reports_dir=reports, keep_database=keep_database)
 
@@ -538,13 +556,8 @@ def run_command(
         progress = Progress(TextColumn("  {task.description}"), BarColumn(),
                             TextColumn("{task.completed:,.0f} rows"), TimeElapsedColumn(),
                             console=console, transient=True, disable=not console.is_terminal)
-        started = time.monotonic()
-
-        def say(message: str) -> None:
-            console.print(f"[dim]{time.monotonic() - started:6.1f} s[/] {message}")
-
         with progress:
-            return execute(config, get_settings(), RichReporter(progress), say)
+            return execute(config, get_settings(), RichReporter(progress), _timed_say())
 
     try:
         result = _run(action)
@@ -558,24 +571,20 @@ def run_command(
 
 
 @app.command()
-def ui(scenario: Annotated[str, typer.Option(help="Scenario loaded in the UI.")] = "mixed",
-       users: Annotated[int, typer.Option(min=1, help="Default users in the start form.")]
-       = 1000,
-       spawn_rate: Annotated[float, typer.Option(min=0.1, help="Default spawn rate.")] = 100.0,
-       scale: Annotated[str, typer.Option(help="Dataset: tiny, small, medium, large.")]
-       = "small",
-       strategy: Annotated[str, typer.Option(help="Home timelines: pull, push or hybrid.")]
-       = "push",
+def ui(scenario: ScenarioOption = "mixed",
+       users: UsersOption = 1000,
+       spawn_rate: SpawnRateOption = 100.0,
+       scale: ScaleOption = "small",
+       strategy: StrategyOption = "push",
        db: DbOption = None,
-       api_workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
-       locust_workers: Annotated[int, typer.Option(min=0, help="Locust worker processes.")] = 0,
+       api_workers: ApiWorkersOption = 1,
+       locust_workers: LocustWorkersOption = 0,
        web_port: Annotated[int, typer.Option(help="Port of the web UI on 127.0.0.1.")] = 8089,
        max_session: Annotated[str, typer.Option(
            help="End the session after this long (the UI never runs unattended forever).")]
        = "1h",
        tag: Annotated[str, typer.Option(help="Suffix of each test's run folder.")] = "ui",
-       reports: Annotated[Path, typer.Option(help="Where run folders are written.")]
-       = Path("reports")) -> None:
+       reports: ReportsOption = Path("reports")) -> None:
     """Locust's web UI on a fresh database copy, with a live success-criteria tab.
 
     Each test you stop in the UI is judged and written as a run folder, like `lab run`.
@@ -583,20 +592,14 @@ def ui(scenario: Annotated[str, typer.Option(help="Scenario loaded in the UI.")]
     from lab.load.run import RunConfig
     from lab.load.ui import serve_ui
 
-    if strategy not in ("pull", "push", "hybrid"):
-        _fail(f"--strategy {strategy!r}: use pull, push or hybrid")
     config = RunConfig(scenario=scenario, users=users, spawn_rate=spawn_rate, scale=scale,
-                       strategy=strategy, db=db, api_workers=api_workers,
-                       locust_workers=locust_workers, tag=tag, reports_dir=reports)
-    limit = _run(lambda: _parse_duration(max_session))
+                       strategy=_run(lambda: _check_strategy(strategy)), db=db,
+                       api_workers=api_workers, locust_workers=locust_workers, tag=tag,
+                       reports_dir=reports)
+    limit = _run(lambda: _parse_duration(max_session, "--max-session"))
 
     def action() -> Any:
-        started = time.monotonic()
-
-        def say(message: str) -> None:
-            console.print(f"[dim]{time.monotonic() - started:6.1f} s[/] {message}")
-
-        return serve_ui(config, get_settings(), Reporter(), say, web_port, limit)
+        return serve_ui(config, get_settings(), Reporter(), _timed_say(), web_port, limit)
 
     try:
         results = _run(action)

@@ -11,6 +11,16 @@ from dataclasses import dataclass
 
 import psycopg
 
+
+def counter_check(table: str, counter: str, source: str, key: str, where: str = "") -> str:
+    """Count rows of `table` whose `counter` differs from the rows of `source` per `key`."""
+    return f"""
+        SELECT count(*) FROM {table} x
+        LEFT JOIN (SELECT {key} AS id, count(*) AS n FROM {source} {where} GROUP BY 1) c
+               USING (id)
+        WHERE x.{counter} <> coalesce(c.n, 0)"""
+
+
 CHECKS: dict[str, str] = {
     "following rows missing from followers": """
         SELECT count(*) FROM (SELECT follower_id, followee_id FROM following
@@ -18,37 +28,23 @@ CHECKS: dict[str, str] = {
     "followers rows missing from following": """
         SELECT count(*) FROM (SELECT follower_id, followee_id FROM followers
                               EXCEPT SELECT follower_id, followee_id FROM following) d""",
-    "users.followers_count differs from followers rows": """
-        SELECT count(*) FROM users u
-        LEFT JOIN (SELECT followee_id AS id, count(*) AS n FROM followers GROUP BY 1) c USING (id)
-        WHERE u.followers_count <> coalesce(c.n, 0)""",
-    "users.following_count differs from following rows": """
-        SELECT count(*) FROM users u
-        LEFT JOIN (SELECT follower_id AS id, count(*) AS n FROM following GROUP BY 1) c USING (id)
-        WHERE u.following_count <> coalesce(c.n, 0)""",
-    "users.tweet_count differs from tweets rows": """
-        SELECT count(*) FROM users u
-        LEFT JOIN (SELECT user_id AS id, count(*) AS n FROM tweets GROUP BY 1) c USING (id)
-        WHERE u.tweet_count <> coalesce(c.n, 0)""",
-    "tweets.like_count differs from likes rows": """
-        SELECT count(*) FROM tweets t
-        LEFT JOIN (SELECT tweet_id AS id, count(*) AS n FROM likes GROUP BY 1) c USING (id)
-        WHERE t.like_count <> coalesce(c.n, 0)""",
-    "tweets.retweet_count differs from retweets": """
-        SELECT count(*) FROM tweets t
-        LEFT JOIN (SELECT original_tweet_id AS id, count(*) AS n FROM tweets
-                   WHERE body IS NULL AND original_tweet_id IS NOT NULL GROUP BY 1) c USING (id)
-        WHERE t.retweet_count <> coalesce(c.n, 0)""",
-    "tweets.quote_count differs from quotes": """
-        SELECT count(*) FROM tweets t
-        LEFT JOIN (SELECT original_tweet_id AS id, count(*) AS n FROM tweets
-                   WHERE body IS NOT NULL AND original_tweet_id IS NOT NULL GROUP BY 1) c USING (id)
-        WHERE t.quote_count <> coalesce(c.n, 0)""",
-    "tweets.reply_count differs from replies": """
-        SELECT count(*) FROM tweets t
-        LEFT JOIN (SELECT reply_to_tweet_id AS id, count(*) AS n FROM tweets
-                   WHERE reply_to_tweet_id IS NOT NULL GROUP BY 1) c USING (id)
-        WHERE t.reply_count <> coalesce(c.n, 0)""",
+    "users.followers_count differs from followers rows":
+        counter_check("users", "followers_count", "followers", "followee_id"),
+    "users.following_count differs from following rows":
+        counter_check("users", "following_count", "following", "follower_id"),
+    "users.tweet_count differs from tweets rows":
+        counter_check("users", "tweet_count", "tweets", "user_id"),
+    "tweets.like_count differs from likes rows":
+        counter_check("tweets", "like_count", "likes", "tweet_id"),
+    "tweets.retweet_count differs from retweets":
+        counter_check("tweets", "retweet_count", "tweets", "original_tweet_id",
+                      "WHERE body IS NULL AND original_tweet_id IS NOT NULL"),
+    "tweets.quote_count differs from quotes":
+        counter_check("tweets", "quote_count", "tweets", "original_tweet_id",
+                      "WHERE body IS NOT NULL AND original_tweet_id IS NOT NULL"),
+    "tweets.reply_count differs from replies":
+        counter_check("tweets", "reply_count", "tweets", "reply_to_tweet_id",
+                      "WHERE reply_to_tweet_id IS NOT NULL"),
     "follow requests between accounts that already follow": """
         SELECT count(*) FROM follow_requests r
         JOIN following f ON f.follower_id = r.follower_id AND f.followee_id = r.followee_id""",

@@ -155,7 +155,7 @@ def live_rows(environment: Environment) -> list[dict[str, str]]:
     import pandas as pd
 
     from lab.load import criteria
-    from lab.load.evidence import evidence_from
+    from lab.load.evidence import evidence_from, steady_start
     from lab.load.stats import request_stats
 
     samples_root = option(environment, "lab_samples", "")
@@ -177,7 +177,7 @@ def live_rows(environment: Environment) -> list[dict[str, str]]:
     users = int(getattr(options, "num_users", 0) or 1)
     spawn_rate = float(getattr(options, "spawn_rate", 0) or 1)
     scenario = get_scenario(Live.scenario)
-    steady_from = float(samples["start_ts"].min()) + users / spawn_rate
+    steady_from = steady_start(samples, users, spawn_rate)
     evidence = evidence_from(samples, stats, [], scenario, users, steady_from, None)
     verdicts = criteria.judge(evidence, scenario.criteria)
     return [{"id": v.id, "criterion": v.title, "status": STATUS_MARKS.get(v.status, v.status),

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from lab.api_process import free_port  # noqa: F401 - tests import it from here
 from lab.migrate import migrate, schema_checksum
 from lab.pg.databases import (
     create_database,
@@ -71,13 +71,6 @@ def pg_server() -> Iterator[PgServer]:
     finally:
         if started:
             embedded.stop()
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def unique_name(label: str) -> str:

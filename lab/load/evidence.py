@@ -11,6 +11,12 @@ from lab.load.scenarios import Scenario
 from lab.load.stats import latency_summary, steady_rate
 
 
+def steady_start(samples: pd.DataFrame, users: int, spawn_rate: float) -> float:
+    """When the spawn ramp is over: the first request plus users / spawn rate."""
+    ramp_s = users / spawn_rate if spawn_rate else 0.0
+    return float(samples["start_ts"].min()) + ramp_s
+
+
 def evidence_from(samples: pd.DataFrame, stats: dict[str, Any], server: list[dict[str, Any]],
                   scenario: Scenario, users: int, steady_from: float,
                   integrity_violations: int | None) -> criteria.RunEvidence:

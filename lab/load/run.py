@@ -27,13 +27,13 @@ import psutil
 import pyarrow.parquet as pq
 
 import lab
-from lab.api_process import api_process, stop_process
+from lab.api_process import api_process, free_port, stop_process
 from lab.config import Settings
 from lab.errors import LabError
 from lab.integrity import run_checks
 from lab.load import criteria
 from lab.load.credentials import issue_credentials, write_credentials
-from lab.load.evidence import evidence_from
+from lab.load.evidence import evidence_from, steady_start
 from lab.load.observe import (
     ServerSampler,
     enable_statements,
@@ -96,14 +96,6 @@ def run_folder(config: RunConfig, now: float) -> Path:
     folder = config.reports_dir / name
     folder.mkdir(parents=True, exist_ok=False)
     return folder
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def locust_command(config: RunConfig, scenario: Scenario, folder: Path, host: str,
@@ -214,21 +206,11 @@ def execute(config: RunConfig, settings: Settings, reporter: Reporter, say: Say)
     scenario = get_scenario(config.scenario)
     if config.shape and config.shape not in SHAPES:
         raise LabError(f"--shape {config.shape!r}: choose one of {', '.join(SHAPES)}")
-    scale = get_scale(config.scale)
     started = time.time()
     folder = run_folder(config, started)
     say(f"run folder {folder}")
-    database = f"timeline_lab_run_{os.getpid()}"
-    with open_server(config.db, settings) as server:
-        say(f"[1/5] dataset {scale.name}: template, fresh copy {database}")
-        template = ensure_template(server, scale, config.seed, reporter)
-        copy_seconds = fresh_copy(server, template.template, database)
-        try:
-            return _run_on_copy(config, scenario, server, database, folder, started,
-                                copy_seconds, say)
-        finally:
-            if not config.keep_database:
-                drop_database(server, database)
+    with run_target(config, settings, reporter, say, step="[1/5] ") as target:
+        return _run_test(config, scenario, target, folder, started, say)
 
 
 @dataclass
@@ -271,39 +253,70 @@ def sampler_for(target: Target, host: str, api_pid: int, locust_pid: int) -> Ser
     return ServerSampler(target.server, target.database, host, processes)
 
 
-def _run_on_copy(config: RunConfig, scenario: Scenario, server: PgServer, database: str,
-                 folder: Path, started: float, copy_seconds: float, say: Say) -> RunResult:
-    target = prepare_target(server, database, copy_seconds)
-    credentials_file = folder / "credentials.json"
-    write_credentials(credentials_file, target.credentials)
+@contextmanager
+def run_target(config: RunConfig, settings: Settings, reporter: Reporter, say: Say,
+               step: str = "") -> Iterator[Target]:
+    """A fresh copy of the seeded dataset, prepared for Locust; dropped afterwards.
+
+    (Kept instead with `config.keep_database`, for plans and debugging.)
+    """
+    scale = get_scale(config.scale)
+    database = f"timeline_lab_run_{os.getpid()}"
+    with open_server(config.db, settings) as server:
+        say(f"{step}dataset {scale.name}: template, fresh copy {database}")
+        template = ensure_template(server, scale, config.seed, reporter)
+        copy_seconds = fresh_copy(server, template.template, database)
+        try:
+            yield prepare_target(server, database, copy_seconds)
+        finally:
+            if not config.keep_database:
+                drop_database(server, database)
+
+
+@dataclass(frozen=True)
+class ServedApi:
+    process: subprocess.Popen[bytes]
+    host: str
+    credentials: Path          # the tokens file Locust reads
+    env: dict[str, str]        # the environment Locust should run with too
+
+
+@contextmanager
+def served_api(target: Target, config: RunConfig, folder: Path, say: Say,
+               step: str = "") -> Iterator[ServedApi]:
+    """Write the tokens for Locust and serve the run database; remove both afterwards."""
+    credentials = folder / "credentials.json"
+    write_credentials(credentials, target.credentials)
     port = free_port()
     host = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    say(f"[2/5] API on {host} (strategy {config.strategy}, {config.api_workers} worker(s))")
-    argv: list[str] = []
-    sampler: ServerSampler | None = None
-    locust_exit: int | None = None
+    say(f"{step}API on {host} (strategy {config.strategy}, {config.api_workers} worker(s))")
     try:
-        with api_process(server, database, config.strategy, port, env, config.api_workers,
-                         folder / "api.log") as api:
-            argv = locust_command(config, scenario, folder, host, credentials_file)
-            workers = f" + {config.locust_workers} workers" if config.locust_workers else ""
-            say(f"[3/5] Locust {scenario.name}: {config.users} users at {config.spawn_rate:g}/s "
-                f"for {config.run_time_s} s{workers}")
-            with locust_process(argv, folder / "locust.log", env) as locust:
-                sampler = sampler_for(target, host, api.pid, locust.pid)
-                sampler.start()
-                try:
-                    locust_exit = wait_for_locust(locust, config, folder / "samples", say)
-                finally:
-                    sampler.stop()
+        with api_process(target.server, target.database, config.strategy, port, env,
+                         config.api_workers, folder / "api.log") as process:
+            yield ServedApi(process, host, credentials, env)
     finally:
-        credentials_file.unlink(missing_ok=True)  # its tokens die with the run database
+        credentials.unlink(missing_ok=True)  # its tokens die with the run database
+
+
+def _run_test(config: RunConfig, scenario: Scenario, target: Target, folder: Path,
+              started: float, say: Say) -> RunResult:
+    locust_exit: int | None = None
+    with served_api(target, config, folder, say, step="[2/5] ") as api:
+        argv = locust_command(config, scenario, folder, api.host, api.credentials)
+        workers = f" + {config.locust_workers} workers" if config.locust_workers else ""
+        say(f"[3/5] Locust {scenario.name}: {config.users} users at {config.spawn_rate:g}/s "
+            f"for {config.run_time_s} s{workers}")
+        with locust_process(argv, folder / "locust.log", api.env) as locust:
+            sampler = sampler_for(target, api.host, api.process.pid, locust.pid)
+            sampler.start()
+            try:
+                locust_exit = wait_for_locust(locust, config, folder / "samples", say)
+            finally:
+                sampler.stop()
     say("[4/5] statements, integrity check, samples")
-    test_folder = _only_test(folder)
-    return finish_test(config, scenario, target, folder, test_folder, started,
-                       sampler.samples if sampler else [],
-                       sampler.errors if sampler else [], argv, locust_exit,
+    return finish_test(config, scenario, target, folder, _only_test(folder), started,
+                       sampler.samples, sampler.errors, argv, locust_exit,
                        target.statements_before, say)
 
 
@@ -322,8 +335,7 @@ def finish_test(config: RunConfig, scenario: Scenario, target: Target, folder: P
         raise LabError(f"Locust recorded no requests (exit {locust_exit}); see "
                        f"{folder / 'locust.log'}")
     stats = request_stats(samples)
-    ramp_s = config.users / config.spawn_rate if config.spawn_rate else 0
-    steady_from = float(samples["start_ts"].min()) + ramp_s
+    steady_from = steady_start(samples, config.users, config.spawn_rate)
     evidence = evidence_from(samples, stats, server_samples, scenario, config.users,
                              steady_from, violations)
     verdicts = criteria.judge(evidence, scenario.criteria, config.thresholds)

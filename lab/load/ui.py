@@ -9,7 +9,6 @@ started on exit, Ctrl-C included.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -19,10 +18,8 @@ from typing import Any
 
 import httpx
 
-from lab.api_process import api_process
 from lab.config import Settings
 from lab.errors import LabError
-from lab.load.credentials import write_credentials
 from lab.load.observe import ServerSampler
 from lab.load.run import (
     RunConfig,
@@ -30,18 +27,14 @@ from lab.load.run import (
     Say,
     Target,
     finish_test,
-    free_port,
     locust_process,
-    prepare_target,
     run_folder,
+    run_target,
     sampler_for,
+    served_api,
 )
 from lab.load.scenarios import Scenario, get_scenario
-from lab.pg.databases import drop_database
-from lab.pg.source import open_server
 from lab.seed.load import Reporter
-from lab.seed.scales import get_scale
-from lab.seed.template import ensure_template, fresh_copy
 
 POLL_INTERVAL_S = 1.0
 DONE_MARKERS_TIMEOUT_S = 30.0
@@ -90,58 +83,42 @@ def serve_ui(config: RunConfig, settings: Settings, reporter: Reporter, say: Say
              web_port: int = 8089, max_session_s: float = 3600) -> list[RunResult]:
     """Run a web UI session; return one result per test stopped in it."""
     scenario = get_scenario(config.scenario)
-    scale = get_scale(config.scale)
     session = run_folder(replace(config, scenario=f"{config.scenario}-ui", tag="session"),
                          time.time())
-    database = f"timeline_lab_run_{os.getpid()}"
     results: list[RunResult] = []
-    with open_server(config.db, settings) as server:
-        say(f"dataset {scale.name}: template, fresh copy {database}")
-        template = ensure_template(server, scale, config.seed, reporter)
-        copy_seconds = fresh_copy(server, template.template, database)
-        try:
-            target = prepare_target(server, database, copy_seconds)
-            credentials = session / "credentials.json"
-            write_credentials(credentials, target.credentials)
-            port = free_port()
-            host = f"http://127.0.0.1:{port}"
-            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-            with api_process(server, database, config.strategy, port, env, config.api_workers,
-                             session / "api.log") as api:
-                argv = ui_command(config, session, host, credentials, web_port)
-                with locust_process(argv, session / "locust.log", env) as locust:
-                    web = f"http://127.0.0.1:{web_port}"
-                    wait_for_web(web, lambda: locust.poll() is None)
-                    say(f"Locust web UI at {web} (scenario {scenario.name}, API {host}); "
-                        f"each test you stop is written to {config.reports_dir}/; Ctrl-C ends "
-                        f"the session (at the latest after {max_session_s:.0f} s)")
-                    sampler = sampler_for(target, host, api.pid, locust.pid)
-                    sampler.start()
+    with run_target(config, settings, reporter, say) as target, \
+            served_api(target, config, session, say) as api:
+        argv = ui_command(config, session, api.host, api.credentials, web_port)
+        with locust_process(argv, session / "locust.log", api.env) as locust:
+            web = f"http://127.0.0.1:{web_port}"
+            wait_for_web(web, lambda: locust.poll() is None)
+            say(f"Locust web UI at {web} (scenario {scenario.name}); each test you stop is "
+                f"written to {config.reports_dir}/; Ctrl-C ends the session (at the latest "
+                f"after {max_session_s:.0f} s)")
+            sampler = sampler_for(target, api.host, api.process.pid, locust.pid)
+            sampler.start()
+            try:
+                deadline = time.monotonic() + max_session_s
+                state, test_started = "ready", time.time()
+                before: dict[int, dict[str, Any]] = {}
+                while time.monotonic() < deadline and locust.poll() is None:
+                    time.sleep(POLL_INTERVAL_S)
                     try:
-                        deadline = time.monotonic() + max_session_s
-                        state, test_started = "ready", time.time()
-                        before: dict[int, dict[str, Any]] = {}
-                        while time.monotonic() < deadline and locust.poll() is None:
-                            time.sleep(POLL_INTERVAL_S)
-                            try:
-                                now = httpx.get(f"{web}/stats/requests", timeout=5).json()
-                            except (httpx.HTTPError, ValueError):
-                                continue
-                            new_state = now.get("state", state)
-                            if new_state in ACTIVE_STATES and state not in ACTIVE_STATES:
-                                test_started, before = time.time(), target.statements_now()
-                                say(f"test started ({new_state})")
-                            if state in ACTIVE_STATES and new_state == "stopped":
-                                result = _finish(config, scenario, target, session, sampler,
-                                                 argv, before, test_started, say)
-                                if result is not None:
-                                    results.append(result)
-                            state = new_state
-                    finally:
-                        sampler.stop()
-        finally:
-            (session / "credentials.json").unlink(missing_ok=True)
-            drop_database(server, database)
+                        now = httpx.get(f"{web}/stats/requests", timeout=5).json()
+                    except (httpx.HTTPError, ValueError):
+                        continue
+                    new_state = now.get("state", state)
+                    if new_state in ACTIVE_STATES and state not in ACTIVE_STATES:
+                        test_started, before = time.time(), target.statements_now()
+                        say(f"test started ({new_state})")
+                    if state in ACTIVE_STATES and new_state == "stopped":
+                        result = _finish(config, scenario, target, session, sampler, argv,
+                                         before, test_started, say)
+                        if result is not None:
+                            results.append(result)
+                    state = new_state
+            finally:
+                sampler.stop()
     return results
 
 
