@@ -70,7 +70,7 @@ def _run(action: Callable[[], T]) -> T:
 
 def _check_strategy(strategy: str) -> str:
     if strategy not in STRATEGIES:
-        raise LabError(f"--strategy {strategy!r}: use {', '.join(STRATEGIES)}")
+        raise LabError(f"--strategy {strategy!r}: use pull, push or hybrid")
     return strategy
 
 
