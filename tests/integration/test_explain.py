@@ -1,35 +1,67 @@
-"""EXPLAIN ANALYZE of the named statements on the seeded graph."""
+"""Plan capture of the named statements on the seeded graph (real EXPLAIN ANALYZE)."""
 
 from __future__ import annotations
 
 import pytest
 
-from lab.explain import explain, representative_params
+from lab.config import Settings
 from lab.pg.server import PgServer
+from lab.plans.capture import capture_plans, dataset_personas, representative_cases
+from lab.plans.evidence import plan_evidence, timeline_settings
 
-READS = ["home_timeline_seed", "home_timeline_pull", "home_timeline_push",
-         "home_timeline_hybrid", "user_tweets", "thread", "followers_page", "following_page",
-         "profile", "get_tweet"]
-
-
-@pytest.mark.parametrize("name", READS)
-def test_every_read_statement_can_be_explained(pg_server: PgServer, seeded_db: str,
-                                               name: str) -> None:
-    with pg_server.connect(seeded_db) as conn:
-        result = explain(conn, name, representative_params(conn, name))
-    assert "Execution Time" in result.plan and result.warm_execution_ms >= 0
+STRATEGIES = ["pull", "push", "hybrid"]
 
 
-def test_explaining_a_write_changes_nothing(pg_server: PgServer, seeded_copy: str) -> None:
-    """EXPLAIN ANALYZE runs the statement; the lab's explain must roll it back."""
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_statement_the_load_runs_is_captured(pg_server: PgServer, seeded_copy: str,
+                                                   strategy: str) -> None:
     with pg_server.connect(seeded_copy) as conn:
-        pair = conn.execute(
-            "SELECT a.id, b.id FROM users a, users b WHERE NOT b.is_protected AND a.id <> b.id "
-            "AND NOT EXISTS (SELECT 1 FROM following f WHERE f.follower_id = a.id "
-            "AND f.followee_id = b.id) ORDER BY a.id, b.id LIMIT 1").fetchone()
-        assert pair is not None
-        result = explain(conn, "follow", {"follower_id": pair[0], "followee_id": pair[1]})
-        edges = conn.execute("SELECT count(*) FROM following WHERE follower_id = %s "
-                             "AND followee_id = %s", pair).fetchone()
-    assert "Execution Time" in result.plan
-    assert edges == (0,)
+        plans = capture_plans(conn, strategy, timeline_settings(Settings()))
+    failed = {p["name"]: p["error"] for p in plans["plans"] if "error" in p}
+    assert failed == {}
+    names = {p["name"] for p in plans["plans"]}
+    assert {f"home_timeline_{strategy}", "home_timeline_seed", "post_tweet", "follow",
+            "register_user", "followers_page"} <= names
+    timeline = next(p for p in plans["plans"] if p["name"] == f"home_timeline_{strategy}")
+    assert timeline["persona"] == "power_reader" and timeline["execution_ms"] > 0
+    assert plans["personas"]["power_reader"]["following"] >= 1000
+    # The timeline's real work happens inside functions: auto_explain brings it back.
+    assert timeline["nested"], plans["nested_plans"]
+    assert any("tweets" in inner["query"] or "home_timeline" in inner["query"]
+               for inner in timeline["nested"])
+
+
+def test_capturing_writes_changes_nothing(pg_server: PgServer, seeded_copy: str) -> None:
+    """EXPLAIN ANALYZE executes the statement; every capture is rolled back."""
+    count = ("SELECT (SELECT count(*) FROM tweets), (SELECT count(*) FROM following), "
+             "(SELECT count(*) FROM users), (SELECT count(*) FROM home_timeline), "
+             "(SELECT sum(followers_count) FROM users)")
+    with pg_server.connect(seeded_copy) as conn:
+        before = conn.execute(count).fetchone()
+        conn.commit()
+        capture_plans(conn, "push", timeline_settings(Settings()),
+                      names=["post_tweet", "follow", "unfollow", "register_user", "like"])
+        after = conn.execute(count).fetchone()
+    assert before == after
+
+
+def test_the_seed_query_is_flagged_and_the_cases_cover_each_persona(
+        pg_server: PgServer, seeded_copy: str) -> None:
+    with pg_server.connect(seeded_copy) as conn:
+        people = dataset_personas(conn)
+        cases = representative_cases(conn, "pull", people)
+        conn.commit()
+        evidence = plan_evidence(conn, "pull", Settings(), names=["home_timeline_seed"])
+    assert {case.persona for case in cases} >= {"power_reader", "celebrity", "ordinary"}
+    assert people["celebrity"].followers >= people["popular"].followers >= 1
+    kinds = {f["kind"] for f in evidence["findings"]}
+    # The seed's IN-list form reads whole followee histories (seq scan or many loops).
+    assert kinds & {"seq_scan", "many_loops", "spill"}, evidence["findings"]
+
+
+def test_an_unknown_statement_name_is_a_clear_error(pg_server: PgServer,
+                                                    seeded_copy: str) -> None:
+    from lab.errors import LabError
+
+    with pg_server.connect(seeded_copy) as conn, pytest.raises(LabError, match="choose among"):
+        capture_plans(conn, "push", {}, names=["no_such_statement"])

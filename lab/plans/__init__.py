@@ -1,0 +1,1 @@
+"""EXPLAIN plans: capture with representative parameters, walk the tree, find problems."""

@@ -1,0 +1,63 @@
+"""Plans as evidence (SC6): capture, analyse, test suggested indexes, compare with the load.
+
+The result is the content of a run folder's plans.json; reports render it
+without a database.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import psycopg
+
+from lab.config import Settings
+from lab.plans.capture import Say, capture_plans
+from lab.plans.findings import Finding, analyse_capture, growth_under_load
+from lab.plans.hypothetical import try_suggested_indexes
+from lab.report.statements import label_statements
+
+
+def timeline_settings(settings: Settings) -> dict[str, Any]:
+    """The session settings the API's connections run with (lab.api.db.session_options)."""
+    return {"lab.timeline_cap": settings.timeline_cap, "lab.fanout": settings.fanout,
+            "lab.celebrity_followers": settings.celebrity_followers}
+
+
+def load_growth(plans: list[dict[str, Any]], statements: list[dict[str, Any]],
+                strategy: str) -> list[Finding]:
+    """Named statements whose mean time under load far exceeds their time alone."""
+    calls: dict[str, float] = defaultdict(float)
+    total_ms: dict[str, float] = defaultdict(float)
+    for row in label_statements(statements, plans, strategy):
+        if row["statement"] and not row["nested"]:
+            calls[row["statement"]] += row["calls"]
+            total_ms[row["statement"]] += row["total_exec_time"]
+    alone: dict[str, float] = {}
+    for captured in plans:
+        if captured.get("execution_ms") is not None:
+            name = captured["name"]
+            alone[name] = max(alone.get(name, 0.0), float(captured["execution_ms"]))
+    findings = []
+    for name, count in calls.items():
+        if name in alone and count:
+            finding = growth_under_load(name, total_ms[name] / count, alone[name], int(count))
+            if finding:
+                findings.append(finding)
+    return findings
+
+
+def plan_evidence(conn: psycopg.Connection, strategy: str, settings: Settings,
+                  statements: list[dict[str, Any]] | None = None, user: int | None = None,
+                  say: Say | None = None, names: list[str] | None = None) -> dict[str, Any]:
+    """Capture every plan, find what to improve, try the suggested indexes hypothetically."""
+    document = capture_plans(conn, strategy, timeline_settings(settings), user, say, names)
+    findings: list[Finding] = []
+    for captured in document["plans"]:
+        findings.extend(analyse_capture(captured))
+    findings.extend(load_growth(document["plans"], statements or [], strategy))
+    document["hypopg"] = try_suggested_indexes(conn, findings) or (
+        "suggested indexes tested with hypopg" if any(f.index_sql for f in findings)
+        else "no finding suggested an index")
+    document["findings"] = [f.as_dict() for f in findings]
+    return document
