@@ -418,33 +418,91 @@ def _print_bench_summary(measures: list[Any], saturated: int, moderate: int) -> 
 
 
 @app.command()
-def explain(name: Annotated[str, typer.Argument(help="A query name from lab/queries.sql.")]
-            = "home_timeline_pull",
+def explain(names: Annotated[list[str] | None, typer.Argument(
+                help="Statements to explain (default: every statement the load runs); named "
+                     "ones are also printed here.")] = None,
+            strategy: StrategyOption = "push",
             user: Annotated[int | None, typer.Option(
-                help="User id (default: the seeded power reader following the most).")] = None,
+                help="Power reader to explain with (default: the seeded user following the "
+                     "most).")] = None,
+            reports: ReportsOption = Path("reports"),
             database: DatabaseOption = None, db: DbOption = None) -> None:
-    """Print EXPLAIN (ANALYZE, BUFFERS) of a named query with representative parameters."""
-    from lab.explain import explain as run_explain
-    from lab.explain import representative_params
+    """Capture EXPLAIN (ANALYZE, BUFFERS) of every statement with representative users, find
+    optimization opportunities and write a report page, without a load run."""
     from lab.pg.source import open_server
+    from lab.plans.evidence import plan_evidence
+    from lab.report.explain_page import explain_folder, write_explain_page
 
-    def action() -> None:
+    checked = _run(lambda: _check_strategy(strategy))
+
+    def action() -> tuple[dict[str, Any], Path]:
         settings = get_settings()
-        with open_server(db, settings) as server, server.connect(
-                database or settings.db_name) as conn:
-            params = representative_params(conn, name)
-            if user is not None:
-                params["user_id"] = user
-            following = conn.execute("SELECT following_count FROM users WHERE id = %s",
-                                     (params["user_id"],)).fetchone()
-            result = run_explain(conn, name, params)
-        follows = f", who follows {following[0]:,} accounts" if following else ""
-        console.print(f"[bold]{name}[/] for user {params['user_id']}{follows} "
-                      f"(limit {params['limit']}):")
-        print(result.plan)
-        console.print(f"execution time: {result.cold_execution_ms:.1f} ms cold, "
-                      f"{result.warm_execution_ms:.1f} ms warm")
-    _run(action)
+        name = database or settings.db_name
+        with open_server(db, settings) as server, server.connect(name) as conn:
+            plans = plan_evidence(conn, checked, settings, user=user, names=names,
+                                  say=_timed_say())
+        return plans, write_explain_page(explain_folder(reports, checked), plans, name)
+
+    plans, page = _run(action)
+    print_plans(plans, show_trees=bool(names))
+    console.print(f"report: {page}")
+
+
+def print_plans(plans: dict[str, Any], show_trees: bool) -> None:
+    """Each statement's execution time and findings; with `show_trees`, its plan too."""
+    from lab.plans.tree import rows
+
+    findings: dict[str, int] = {}
+    for finding in plans["findings"]:
+        findings[finding["statement"]] = findings.get(finding["statement"], 0) + 1
+    table = Table("statement", "persona", "execution ms", "findings", box=None)
+    for captured in plans["plans"]:
+        time_text = (f"{captured['execution_ms']:.3f}" if "execution_ms" in captured
+                     else f"[red]{captured.get('error', '?').splitlines()[0]}[/]")
+        table.add_row(captured["name"], captured["description"], time_text,
+                      str(findings.get(captured["name"], 0)))
+    console.print(table)
+    for finding in plans["findings"]:
+        console.print(f"[yellow]{finding['kind']}[/] {finding['statement']}: {finding['node']}: "
+                      f"{finding['evidence']} -> {finding['suggestion']}")
+    if show_trees:
+        for captured in plans["plans"]:
+            if "plan" not in captured:
+                continue
+            console.print(f"\n[bold]{captured['name']}[/] for {captured['description']}:")
+            for row in rows(captured["plan"]):
+                console.print(f"{'  ' * row['depth']}{row['label']}  (actual "
+                              f"{row['inclusive_ms']:.3f} ms, rows {row['actual_rows']:,.0f} "
+                              f"of {row['estimated_rows']:,} estimated, loops {row['loops']})",
+                              markup=False, highlight=False)
+
+
+# -- reports ------------------------------------------------------------------------
+
+
+@app.command()
+def report(run_folder: Annotated[Path, typer.Argument(help="A run folder (reports/<run>).")]
+           ) -> None:
+    """Regenerate a run's HTML report and junit.xml from its folder alone (no database)."""
+    from lab.report.run_page import write_run_report
+    from lab.report.trends import update_index
+
+    page = _run(lambda: write_run_report(run_folder))
+    index = _run(lambda: update_index(run_folder.resolve().parent))
+    console.print(f"report: {page}\nindex: {index}")
+
+
+@app.command()
+def compare(run_folders: Annotated[list[Path], typer.Argument(
+                help="Two or more run folders; the first is the reference.")],
+            out: Annotated[Path | None, typer.Option(
+                help="Folder of the comparison page (default: reports/compare-<time>).")]
+            = None) -> None:
+    """Put runs side by side: criteria, latency per request with deltas, plans, charts."""
+    from lab.report.compare import compare_runs
+
+    page = _run(lambda: compare_runs(run_folders, out))
+    console.print(f"comparison: {page}")
 
 
 # -- load runs ------------------------------------------------------------------------
@@ -535,6 +593,9 @@ def run_command(
         reports: ReportsOption = Path("reports"),
         keep_database: Annotated[bool, typer.Option(
             help="Keep the run's database copy afterwards (for plans, debugging).")] = False,
+        compare_strategies: Annotated[bool, typer.Option(
+            help="Run once per timeline strategy (pull, push, hybrid) on identical fresh "
+                 "copies and write the comparison page.")] = False,
 ) -> None:
     """Run a load test headless and judge it against the success criteria.
 
@@ -559,15 +620,33 @@ def run_command(
         with progress:
             return execute(config, get_settings(), RichReporter(progress), _timed_say())
 
+    strategies = list(STRATEGIES) if compare_strategies else [config.strategy]
+    results = []
     try:
-        result = _run(action)
+        for name in strategies:
+            config.strategy = name
+            if compare_strategies:
+                console.print(f"[bold]strategy {name}[/]")
+            result = _run(action)
+            print_request_stats(result.summary["stats"])
+            print_verdicts(result.verdicts)
+            console.print(f"run folder: {result.folder} (exit {result.exit_code})\n"
+                          f"report: {result.report}")
+            results.append(result)
     except KeyboardInterrupt:
         err_console.print("interrupted: everything the run started has been stopped")
         raise typer.Exit(130) from None
-    print_request_stats(result.summary["stats"])
-    print_verdicts(result.verdicts)
-    console.print(f"run folder: {result.folder} (exit {result.exit_code})")
-    raise typer.Exit(result.exit_code)
+    if compare_strategies:
+        from lab.report.compare import compare_runs
+
+        page = _run(lambda: compare_runs([r.folder for r in results]))
+        console.print(f"comparison of {', '.join(strategies)}: {page}")
+    raise typer.Exit(worst_exit_code([r.exit_code for r in results]))
+
+
+def worst_exit_code(codes: list[int]) -> int:
+    """An invalid run (3) outranks a failed criterion (2), which outranks a pass (0)."""
+    return 3 if 3 in codes else 2 if 2 in codes else max(codes, default=0)
 
 
 @app.command()

@@ -63,6 +63,17 @@ class RunEvidence:
     posting_rate: float | None            # successful post_tweet/s in the steady phase
     posting_p95_ms: float | None
     posting_p99_ms: float | None
+    plans: PlanSummary | None = None     # None: no plans captured (the live UI view)
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """What SC6 is judged on: the plans captured after the load and the findings on them."""
+
+    captured: int
+    errors: int
+    findings: int
+    reader_follows: int
 
 
 def _ms(value: float | None) -> str:
@@ -122,7 +133,15 @@ def judge(evidence: RunEvidence, scope: list[str],
         f">= 100/s, p99 < {LAB_P99_MS:g} ms",
         None if rate is None or p99 is None else rate >= 100 and p99 < LAB_P99_MS)
 
-    add("SC6", None, "-", "plans with findings", "same", note="captured by `lab explain`")
+    plans = evidence.plans
+    add("SC6", None if plans is None else plans.errors == 0 and plans.captured > 0
+        and plans.reader_follows >= 1000,
+        "no plans captured" if plans is None else
+        f"{plans.captured} plans ({plans.errors} failed), {plans.findings} findings; the power "
+        f"reader follows {plans.reader_follows:,}",
+        "plans of every statement for a user following >= 1000, findings listed", "same",
+        note="" if plans is None or plans.reader_follows >= 1000 else
+        "the dataset has no user following 1000+ accounts: use a larger scale")
 
     worst = max(((name, entry["latency_ms"]["p99"]) for name, entry in stats["requests"].items()
                  if entry["latency_ms"]["p99"] is not None), key=lambda x: x[1], default=None)

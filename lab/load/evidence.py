@@ -19,7 +19,8 @@ def steady_start(samples: pd.DataFrame, users: int, spawn_rate: float) -> float:
 
 def evidence_from(samples: pd.DataFrame, stats: dict[str, Any], server: list[dict[str, Any]],
                   scenario: Scenario, users: int, steady_from: float,
-                  integrity_violations: int | None) -> criteria.RunEvidence:
+                  integrity_violations: int | None,
+                  plans: dict[str, Any] | None = None) -> criteria.RunEvidence:
     """Turn raw samples and server samples into what the criteria judge.
 
     Server samples may be empty (the live view in Locust's UI has none): the
@@ -43,4 +44,16 @@ def evidence_from(samples: pd.DataFrame, stats: dict[str, Any], server: list[dic
         stats=stats, integrity_violations=integrity_violations,
         generator_cpu_max_percent=max(cpu) if cpu else None,
         unexpected_failures=stats["total"]["failures"], schedule_ratio=ratio,
-        posting_rate=rate, posting_p95_ms=p95, posting_p99_ms=p99)
+        posting_rate=rate, posting_p95_ms=p95, posting_p99_ms=p99,
+        plans=plan_summary(plans))
+
+
+def plan_summary(plans: dict[str, Any] | None) -> criteria.PlanSummary | None:
+    """SC6's evidence from a plans.json document (None when no plans were captured)."""
+    if not plans:
+        return None
+    captured = plans.get("plans", [])
+    return criteria.PlanSummary(
+        captured=sum("plan" in p for p in captured), errors=sum("error" in p for p in captured),
+        findings=len(plans.get("findings", [])),
+        reader_follows=int(plans.get("personas", {}).get("power_reader", {}).get("following", 0)))

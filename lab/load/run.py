@@ -24,11 +24,12 @@ from typing import Any
 
 import pandas as pd
 import psutil
+import psycopg
 import pyarrow.parquet as pq
 
 import lab
 from lab.api_process import api_process, free_port, stop_process
-from lab.config import Settings
+from lab.config import Settings, get_settings
 from lab.errors import LabError
 from lab.integrity import run_checks
 from lab.load import criteria
@@ -49,6 +50,10 @@ from lab.migrate import migrate
 from lab.pg.databases import drop_database
 from lab.pg.server import PgServer
 from lab.pg.source import open_server
+from lab.plans.evidence import plan_evidence
+from lab.report.folder import PLANS_FILE
+from lab.report.run_page import write_run_report
+from lab.report.trends import update_index
 from lab.seed.load import Reporter
 from lab.seed.scales import get_scale
 from lab.seed.template import ensure_template, fresh_copy, read_facts
@@ -88,6 +93,7 @@ class RunResult:
     exit_code: int
     verdicts: list[criteria.Verdict]
     summary: dict[str, Any]
+    report: Path
 
 
 def run_folder(config: RunConfig, now: float) -> Path:
@@ -329,6 +335,7 @@ def finish_test(config: RunConfig, scenario: Scenario, target: Target, folder: P
     with target.server.connect(target.database) as conn:
         checks = run_checks(conn)
     violations = sum(c.violations for c in checks)
+    plans = capture_run_plans(target, config.strategy, statements, say)
     merged = merge_samples(test_folder, folder / MERGED_FILE)
     samples = pd.read_parquet(folder / MERGED_FILE)
     if samples.empty:
@@ -337,13 +344,15 @@ def finish_test(config: RunConfig, scenario: Scenario, target: Target, folder: P
     stats = request_stats(samples)
     steady_from = steady_start(samples, config.users, config.spawn_rate)
     evidence = evidence_from(samples, stats, server_samples, scenario, config.users,
-                             steady_from, violations)
+                             steady_from, violations, plans)
     verdicts = criteria.judge(evidence, scenario.criteria, config.thresholds)
     code = criteria.exit_code(verdicts, config.strict)
 
-    say("[5/5] summary")
+    say("[5/5] summary and report")
     pd.DataFrame(server_samples).to_parquet(folder / "server.parquet")
     (folder / "statements.json").write_text(json.dumps(statements, indent=1))
+    if plans is not None:
+        (folder / PLANS_FILE).write_text(json.dumps(plans, indent=1, default=str))
     summary = {
         "lab_version": lab.__version__,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
@@ -375,7 +384,24 @@ def finish_test(config: RunConfig, scenario: Scenario, target: Target, folder: P
         "exit_code": code,
     }
     (folder / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
-    return RunResult(folder, code, verdicts, summary)
+    report = write_run_report(folder)
+    update_index(folder.parent)
+    return RunResult(folder, code, verdicts, summary, report)
+
+
+def capture_run_plans(target: Target, strategy: str, statements: list[dict[str, Any]],
+                      say: Say) -> dict[str, Any] | None:
+    """Plans of every statement on the run database, after the load (SC6).
+
+    A failure here costs the run its plans, not its verdicts: it is reported.
+    """
+    say("  plans: EXPLAIN ANALYZE of every statement with representative users")
+    try:
+        with target.server.connect(target.database, autocommit=True) as conn:
+            return plan_evidence(conn, strategy, get_settings(), statements)
+    except (LabError, psycopg.Error) as exc:
+        say(f"  plans could not be captured: {exc}")
+        return None
 
 
 def _only_test(folder: Path) -> Path:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -38,15 +39,18 @@ def test_migrate_creates_the_database_then_is_a_no_op(lab_env: dict[str, str]) -
     assert second.returncode == 0 and "schema up to date" in second.stdout
 
 
-def test_seed_then_explain_the_timeline(lab_env: dict[str, str]) -> None:
+def test_seed_then_explain_the_timeline(lab_env: dict[str, str], tmp_path: Path) -> None:
     seeded = lab(lab_env, "seed", "--scale", "tiny", "--seed", "42")
     assert seeded.returncode == 0, seeded.stderr
     assert "reusing template timeline_lab_tpl_tiny_42_" in seeded.stdout
     assert "power readers (follow ≥ 1000)" in seeded.stdout
-    explained = lab(lab_env, "explain", "home_timeline_seed")
+    explained = lab(lab_env, "explain", "home_timeline_seed", "--reports", str(tmp_path))
     assert explained.returncode == 0, explained.stderr
-    assert "Execution Time" in explained.stdout and "on tweets t" in explained.stdout
-    assert "who follows" in explained.stdout
+    assert "on tweets t" in explained.stdout and "actual" in explained.stdout
+    assert "follows" in explained.stdout
+    pages = list(tmp_path.glob("explain-*_push/index.html"))
+    assert len(pages) == 1 and "home_timeline_seed" in pages[0].read_text()
+    assert str(pages[0]) in explained.stdout.replace("\n", "")
 
 
 def test_naive_variant_goes_to_its_own_database(lab_env: dict[str, str],

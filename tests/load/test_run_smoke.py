@@ -9,9 +9,6 @@ follows the thresholds.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +18,7 @@ import pytest
 
 from lab.pg.databases import list_lab_databases
 from lab.pg.server import PgServer
-
-RUN = ["--scale", "tiny", "--users", "20", "--spawn-rate", "10", "--run-time", "15s"]
-
-
-def lab_run(server: PgServer, reports: Path, *args: str) -> tuple[int, dict[str, Any], Path]:
-    done = subprocess.run([sys.executable, "-m", "lab.cli", "run", *RUN, "--db", server.url(),
-                           "--reports", str(reports), *args],
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "COLUMNS": "200"})
-    folders = sorted(p for p in reports.iterdir() if p.is_dir())
-    assert folders, done.stdout + done.stderr
-    folder = folders[-1]
-    summary = json.loads((folder / "summary.json").read_text())
-    assert "success criteria" in done.stdout
-    return done.returncode, summary, folder
+from tests.load.conftest import TinyRun
 
 
 def check_run_folder(summary: dict[str, Any], folder: Path, workers: int) -> None:
@@ -54,6 +37,12 @@ def check_run_folder(summary: dict[str, Any], folder: Path, workers: int) -> Non
     assert (folder / "server.parquet").exists() and (folder / "locust" / "report.html").exists()
     assert not (folder / "credentials.json").exists()
     assert summary["git"]["commit"]
+    # SC6: plans of every statement captured on the run database after the load.
+    assert verdicts["SC6"]["status"] == "pass", verdicts["SC6"]
+    plans = json.loads((folder / "plans.json").read_text())
+    assert not [p for p in plans["plans"] if "error" in p]
+    assert (folder / "index.html").exists() and (folder / "junit.xml").exists()
+    assert (folder.parent / "index.html").exists()
 
 
 def no_leftovers(server: PgServer) -> None:
@@ -64,22 +53,19 @@ def no_leftovers(server: PgServer) -> None:
 
 
 @pytest.mark.timeout(400)
-def test_a_lenient_single_process_run_passes(pg_server: PgServer, seeded_template: str,
-                                             tmp_path: Path) -> None:
-    code, summary, folder = lab_run(pg_server, tmp_path, "--threshold", "SC1=60000",
-                                    "--threshold", "SC3=60000", "--tag", "lenient")
+def test_a_lenient_single_process_run_passes(pg_server: PgServer, passing_run: TinyRun) -> None:
+    summary, folder = passing_run.summary, passing_run.folder
     assert folder.name.endswith("_mixed_lenient")
     check_run_folder(summary, folder, workers=1)
-    assert code == 0, summary["criteria"]
+    assert passing_run.exit_code == 0, summary["criteria"]
     no_leftovers(pg_server)
 
 
 @pytest.mark.timeout(400)
 def test_master_and_two_workers_with_an_impossible_threshold_fail(
-        pg_server: PgServer, seeded_template: str, tmp_path: Path) -> None:
-    code, summary, folder = lab_run(pg_server, tmp_path, "--locust-workers", "2",
-                                    "--threshold", "SC3=0.001", "--shape", "steady")
+        pg_server: PgServer, failing_run: TinyRun) -> None:
+    summary, folder = failing_run.summary, failing_run.folder
     check_run_folder(summary, folder, workers=2)
     assert {v["id"]: v["status"] for v in summary["criteria"]}["SC3"] == "fail"
-    assert code == 2
+    assert failing_run.exit_code == 2
     no_leftovers(pg_server)

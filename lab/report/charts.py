@@ -1,0 +1,234 @@
+"""Charts for the reports: pure functions, data in, matplotlib figure out (Agg, no display).
+
+Time axes are seconds since the load started; latency axes are logarithmic
+because a median of 5 ms and a p99 of 700 ms must both be readable.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+WIDTH_IN, HEIGHT_IN = 9.0, 3.4
+MAX_SERIES = 8
+BUCKET_ORDER = ["0-99", "100-999", "1000+"]
+
+
+def _figure(title: str, height: float = HEIGHT_IN) -> tuple[Figure, Axes]:
+    figure = Figure(figsize=(WIDTH_IN, height), dpi=96, layout="constrained")
+    axes: Axes = figure.subplots()
+    axes.set_title(title, fontsize=11, loc="left")
+    axes.grid(True, alpha=0.3)
+    return figure, axes
+
+
+def _mark_steady(axes: Axes, steady_s: float | None) -> None:
+    if steady_s is not None and steady_s > 0:
+        axes.axvline(steady_s, color="grey", linestyle=":", linewidth=1)
+        axes.text(steady_s, 1.0, " steady", transform=axes.get_xaxis_transform(),
+                  fontsize=8, color="grey", va="top")
+
+
+def _seconds(samples: pd.DataFrame, origin: float) -> pd.Series:
+    return (samples["start_ts"] - origin).astype(int)
+
+
+def _ok(samples: pd.DataFrame) -> pd.DataFrame:
+    return samples[samples["failure"].isna()]
+
+
+def _top_names(samples: pd.DataFrame) -> list[str]:
+    return list(samples["name"].value_counts().index[:MAX_SERIES])
+
+
+def requests_per_second(samples: pd.DataFrame, origin: float,
+                        steady_s: float | None = None) -> Figure:
+    """Completed requests per second, one line per request name (the busiest few)."""
+    figure, axes = _figure("Requests per second by request name")
+    seconds = _seconds(samples, origin)
+    names = _top_names(samples)
+    table = pd.crosstab(seconds, samples["name"].where(samples["name"].isin(names), "other"))
+    for column in table.columns:
+        axes.plot(table.index, table[column], label=column, linewidth=1)
+    axes.plot(table.index, table.sum(axis=1), label="all", color="black", linewidth=1.5)
+    axes.set_xlabel("seconds since start")
+    axes.set_ylabel("requests/s")
+    axes.legend(fontsize=7, ncol=3, loc="upper left")
+    _mark_steady(axes, steady_s)
+    return figure
+
+
+def latency_over_time(samples: pd.DataFrame, origin: float,
+                      steady_s: float | None = None) -> Figure:
+    """p50, p95 and p99 of all successful requests, second by second."""
+    figure, axes = _figure("Latency percentiles per second (all requests)")
+    ok = _ok(samples)
+    grouped = (ok["latency_us"] / 1000.0).groupby(_seconds(ok, origin))
+    for quantile, style in ((0.5, "-"), (0.95, "--"), (0.99, ":")):
+        series = grouped.quantile(quantile, interpolation="higher")
+        axes.plot(series.index, series.values, style, label=f"p{quantile * 100:g}")
+    axes.set_yscale("log")
+    axes.set_xlabel("seconds since start")
+    axes.set_ylabel("ms")
+    axes.legend(fontsize=8)
+    _mark_steady(axes, steady_s)
+    return figure
+
+
+def active_users(history: pd.DataFrame, origin: float) -> Figure:
+    """Simulated users over time (Locust's own per-second history)."""
+    figure, axes = _figure("Active users", height=2.6)
+    axes.plot(history["ts"] - origin, history["users"], color="tab:purple")
+    axes.set_xlabel("seconds since start")
+    axes.set_ylabel("users")
+    return figure
+
+
+def latency_distribution(samples: pd.DataFrame) -> Figure:
+    """Cumulative distribution of latency per request name (log axis)."""
+    figure, axes = _figure("Latency distribution (CDF) by request name", height=4.0)
+    ok = _ok(samples)
+    for name in _top_names(ok):
+        values = np.sort(ok.loc[ok["name"] == name, "latency_us"].to_numpy() / 1000.0)
+        if len(values):
+            axes.plot(values, np.arange(1, len(values) + 1) / len(values), label=name)
+    axes.set_xscale("log")
+    axes.set_xlabel("latency, ms (log)")
+    axes.set_ylabel("share of requests")
+    axes.axhline(0.95, color="grey", linewidth=0.8, linestyle=":")
+    axes.legend(fontsize=7, ncol=2, loc="lower right")
+    return figure
+
+
+def timeline_by_follow_bucket(samples: pd.DataFrame, threshold_ms: float) -> Figure:
+    """Home-timeline latency by how many accounts the caller follows, with SC3's limit."""
+    figure, axes = _figure("Home timeline latency by the caller's follow count (SC3)")
+    ok = _ok(samples)
+    timeline = ok[ok["name"] == "home_timeline"]
+    buckets = [b for b in BUCKET_ORDER if (timeline["bucket"] == b).any()]
+    data = [timeline.loc[timeline["bucket"] == b, "latency_us"].to_numpy() / 1000.0
+            for b in buckets]
+    if data:
+        axes.boxplot(data, whis=(5, 95), showfliers=False)
+        axes.set_xticks(range(1, len(buckets) + 1),
+                        [f"follows {b}\n({len(d):,} requests)" for b, d in zip(buckets, data,
+                                                                               strict=True)])
+        for position, values in enumerate(data, 1):
+            p95 = float(np.percentile(values, 95, method="higher"))
+            axes.plot(position, p95, "v", color="tab:red")
+    axes.axhline(threshold_ms, color="tab:red", linestyle="--", linewidth=1,
+                 label=f"SC3 limit {threshold_ms:g} ms (p95, red marks)")
+    axes.set_yscale("log")
+    axes.set_ylabel("ms (box: p25-p75, whiskers p5-p95)")
+    axes.legend(fontsize=8)
+    return figure
+
+
+def latency_vs_throughput(samples: pd.DataFrame, origin: float) -> Figure:
+    """Each second as a point: requests completed against that second's p95."""
+    figure, axes = _figure("Latency against throughput (one point per second)")
+    ok = _ok(samples)
+    seconds = _seconds(ok, origin)
+    per_second = pd.DataFrame({
+        "rps": seconds.value_counts().sort_index(),
+        "p95": (ok["latency_us"] / 1000.0).groupby(seconds).quantile(0.95,
+                                                                     interpolation="higher")})
+    axes.scatter(per_second["rps"], per_second["p95"], s=10, alpha=0.7)
+    axes.set_yscale("log")
+    axes.set_xlabel("requests completed in the second")
+    axes.set_ylabel("p95 in that second, ms")
+    return figure
+
+
+def connections_by_state(server: pd.DataFrame, origin: float) -> Figure:
+    """PostgreSQL backends of the run database by state, and those waiting on a lock."""
+    figure, axes = _figure("Database connections by state", height=2.8)
+    x = server["ts"] - origin
+    for column, name in (("conn_active", "active"), ("conn_idle", "idle"),
+                         ("conn_idle_in_tx", "idle in transaction"),
+                         ("conn_lock_waits", "waiting on a lock")):
+        if column in server:
+            axes.plot(x, server[column], label=name)
+    axes.set_xlabel("seconds since start")
+    axes.set_ylabel("connections")
+    axes.legend(fontsize=8)
+    return figure
+
+
+def cpu_by_process(server: pd.DataFrame, origin: float, cpus: int | None) -> Figure:
+    """CPU of PostgreSQL, the API and Locust: who was the bottleneck."""
+    figure, axes = _figure("CPU by process group (100 % = one core)", height=2.8)
+    x = server["ts"] - origin
+    for group in ("postgres", "api", "locust"):
+        column = f"{group}_cpu_percent"
+        if column in server:
+            axes.plot(x, server[column], label=group)
+    if cpus:
+        axes.axhline(cpus * 100, color="grey", linestyle=":", linewidth=1,
+                     label=f"all {cpus} cores")
+    axes.set_xlabel("seconds since start")
+    axes.set_ylabel("% of a core")
+    axes.legend(fontsize=8)
+    return figure
+
+
+def pool_waits(server: pd.DataFrame, origin: float) -> Figure:
+    """Requests waiting for a pooled connection, and the wait added per second."""
+    figure, axes = _figure("API connection pool: waiting requests", height=2.8)
+    x = server["ts"] - origin
+    if "pool_requests_waiting" in server:
+        axes.plot(x, server["pool_requests_waiting"], label="waiting now")
+    if "pool_requests_wait_ms" in server:
+        waited = server["pool_requests_wait_ms"].diff() / server["ts"].diff()
+        twin = axes.twinx()
+        twin.plot(x, waited / 1000.0, color="tab:orange", label="wait s per s")
+        twin.set_ylabel("seconds waited per second")
+        twin.legend(fontsize=8, loc="upper right")
+    axes.set_xlabel("seconds since start")
+    axes.set_ylabel("requests")
+    axes.legend(fontsize=8, loc="upper left")
+    return figure
+
+
+def metric_lines(title: str, series: dict[str, list[tuple[str, float | None]]],
+                 unit: str, log: bool = False,
+                 flagged: list[tuple[str, str]] | None = None) -> Figure:
+    """One line per series over labelled points (runs); flagged points get a red ring."""
+    figure, axes = _figure(title)
+    labels: list[str] = []
+    for points in series.values():
+        for label, _ in points:
+            if label not in labels:
+                labels.append(label)
+    position = {label: i for i, label in enumerate(labels)}
+    for name, points in series.items():
+        xs = [position[label] for label, value in points if value is not None]
+        ys = [value for _, value in points if value is not None]
+        axes.plot(xs, ys, marker="o", markersize=3, label=name)
+        for label, value in points:
+            if flagged and (name, label) in flagged and value is not None:
+                axes.plot(position[label], value, "o", markersize=10, fillstyle="none",
+                          color="tab:red")
+    axes.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=7)
+    if log:
+        axes.set_yscale("log")
+    axes.set_ylabel(unit)
+    if series:
+        axes.legend(fontsize=7, ncol=3)
+    return figure
+
+
+def data_uri(figure: Figure) -> str:
+    """The figure as an inline PNG (reports are single files)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()

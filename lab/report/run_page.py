@@ -1,0 +1,187 @@
+"""The run report: verdicts first, then the evidence behind each (requests, charts, database,
+plans, findings, integrity), in one self-contained HTML file."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lab.load.criteria import DEFAULT_THRESHOLDS
+from lab.report import charts
+from lab.report.folder import JUNIT_FILE, REPORT_FILE, RunFolder
+from lab.report.junit import write_junit
+from lab.report.render import write_page
+from lab.report.statements import label_statements
+
+EVIDENCE_ANCHORS = {"SC1": "requests", "SC2": "integrity", "SC3": "chart-buckets",
+                    "SC4": "database", "SC5": "requests", "SC6": "plans", "T1": "requests",
+                    "V": "chart-cpu"}
+TOP_STATEMENTS = 15
+
+
+SETTING_WITH_UNIT = re.compile(r"^(\d+) (\d*)(B|kB|MB|GB)$")
+UNIT_BYTES = {"B": 1, "kB": 2**10, "MB": 2**20, "GB": 2**30}
+
+
+def setting_text(value: str | None) -> str:
+    """pg_settings' '16384 8kB' as '128 MB'; anything else unchanged."""
+    match = SETTING_WITH_UNIT.match(value or "")
+    if not match:
+        return value or "?"
+    size = int(match.group(1)) * int(match.group(2) or 1) * UNIT_BYTES[match.group(3)]
+    for unit in ("GB", "MB", "kB"):
+        if size >= UNIT_BYTES[unit]:
+            return f"{size / UNIT_BYTES[unit]:,.4g} {unit}"
+    return f"{size} B"
+
+
+def identity(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """Who, what and where: enough to reproduce the run or to refuse comparing it."""
+    config, git, machine = summary["config"], summary.get("git", {}), summary.get("machine", {})
+    settings = summary.get("postgres", {}).get("settings", {})
+    commit = (git.get("commit") or "unknown")[:12] + (" (uncommitted changes)"
+                                                      if git.get("dirty") else "")
+    return [
+        ("scenario", f"{summary['scenario']['name']}: {summary['scenario']['description']}"),
+        ("timeline strategy", config["strategy"]),
+        ("users", f"{config['users']:,} (spawn {config['spawn_rate']:g}/s"
+                  + (f", shape {config['shape']}" if config.get("shape") else "") + ")"),
+        ("duration", f"{config['run_time_s']} s, started {summary['started_at']}"),
+        ("dataset", f"{config['scale']} (seed {config['seed']}): "
+                    + ", ".join(f"{k} {v:,}" for k, v in
+                                (summary.get("dataset", {}).get("rows") or {}).items())),
+        ("API", f"{config['api_workers']} uvicorn worker(s); Locust "
+                f"{config.get('locust_workers') or 'single process'}"
+                + (" worker(s)" if config.get("locust_workers") else "")),
+        ("commit", f"{commit}, lab {summary.get('lab_version', '?')}"),
+        ("PostgreSQL", f"{settings.get('server_version', '?')}, shared_buffers "
+                       f"{setting_text(settings.get('shared_buffers'))}, work_mem "
+                       f"{setting_text(settings.get('work_mem'))}, synchronous_commit "
+                       f"{settings.get('synchronous_commit', '?')}"),
+        ("machine", f"{machine.get('hostname', '?')}: {machine.get('cpus', '?')} CPUs, "
+                    f"{machine.get('memory_gb', '?')} GB, {machine.get('platform', '?')}"),
+    ]
+
+
+def failures_by_reason(samples: pd.DataFrame) -> list[dict[str, Any]]:
+    failed = samples[samples["failure"].notna()]
+    if failed.empty:
+        return []
+    grouped = failed.groupby(["name", "failure"]).size().sort_values(ascending=False)
+    return [{"name": name, "reason": reason, "count": int(count)}
+            for (name, reason), count in grouped.items()]
+
+
+def database_counters(server: pd.DataFrame) -> list[tuple[str, str]]:
+    """Counters over the run (last minus first sample) and the worst gauges."""
+    if server.empty or len(server) < 2:
+        return [("server samples", "none were taken")]
+    first, last = server.iloc[0], server.iloc[-1]
+
+    def delta(column: str) -> float:
+        return float(last.get(column, 0) - first.get(column, 0))
+
+    hit, read = delta("db_blks_hit"), delta("db_blks_read")
+    seconds = float(last["ts"] - first["ts"]) or 1.0
+    return [
+        ("cache hit ratio", f"{hit / (hit + read):.2%}" if hit + read else "–"),
+        ("blocks read from outside shared buffers", f"{read:,.0f}"),
+        ("commits / rollbacks", f"{delta('db_xact_commit'):,.0f} / "
+                                f"{delta('db_xact_rollback'):,.0f} "
+                                f"({delta('db_xact_commit') / seconds:,.0f} commits/s)"),
+        ("deadlocks", f"{delta('db_deadlocks'):,.0f}"),
+        ("temp files (bytes)", f"{delta('db_temp_files'):,.0f} ({delta('db_temp_bytes'):,.0f})"),
+        ("rows inserted / updated / deleted", f"{delta('db_tup_inserted'):,.0f} / "
+                                              f"{delta('db_tup_updated'):,.0f} / "
+                                              f"{delta('db_tup_deleted'):,.0f}"),
+        ("most backends waiting on a lock at once",
+         f"{server['conn_lock_waits'].max():,.0f}" if "conn_lock_waits" in server else "–"),
+        ("most connections to the run database",
+         f"{server['conn_total'].max():,.0f}" if "conn_total" in server else "–"),
+        ("most requests waiting for a pooled connection",
+         f"{server['pool_requests_waiting'].max():,.0f}"
+         if "pool_requests_waiting" in server else "–"),
+    ]
+
+
+def statement_rows(folder: RunFolder) -> list[dict[str, Any]]:
+    plans = (folder.plans or {}).get("plans", [])
+    return label_statements(folder.statements, plans,
+                            folder.summary["config"]["strategy"])[:TOP_STATEMENTS]
+
+
+def run_charts(folder: RunFolder) -> list[dict[str, str]]:
+    """Every chart of the run page, as (anchor, title, inline image)."""
+    samples, server, origin = folder.samples, folder.server, folder.origin_ts
+    steady = folder.summary.get("steady_from_ts")
+    steady_s = None if steady is None else float(steady) - origin
+    sc3 = folder.summary["config"].get("thresholds", {}).get("SC3", DEFAULT_THRESHOLDS["SC3"])
+    figures = [
+        ("chart-rps", charts.requests_per_second(samples, origin, steady_s)),
+        ("chart-latency", charts.latency_over_time(samples, origin, steady_s)),
+    ]
+    if not folder.user_history.empty:
+        figures.append(("chart-users", charts.active_users(folder.user_history, origin)))
+    figures += [
+        ("chart-cdf", charts.latency_distribution(samples)),
+        ("chart-buckets", charts.timeline_by_follow_bucket(samples, float(sc3))),
+        ("chart-throughput", charts.latency_vs_throughput(samples, origin)),
+    ]
+    if not server.empty:
+        cpus = folder.summary.get("machine", {}).get("cpus")
+        figures += [
+            ("chart-connections", charts.connections_by_state(server, origin)),
+            ("chart-cpu", charts.cpu_by_process(server, origin, cpus)),
+            ("chart-pool", charts.pool_waits(server, origin)),
+        ]
+    return [{"anchor": anchor, "title": figure.axes[0].get_title(loc="left"),
+             "src": charts.data_uri(figure)} for anchor, figure in figures]
+
+
+def problems(folder: RunFolder) -> list[str]:
+    """Anything the run saw go wrong besides the criteria."""
+    summary, found = folder.summary, []
+    locust = summary.get("locust", {})
+    if locust.get("exit_code") not in (0, None):
+        found.append(f"Locust exited {locust['exit_code']} (see locust.log)")
+    totals = locust.get("totals")
+    if totals and totals["requests"] != summary["samples"]["rows"]:
+        found.append(f"Locust counted {totals['requests']:,} requests, the lab recorded "
+                     f"{summary['samples']['rows']:,}")
+    for worker in summary["samples"].get("unfinished_workers", []):
+        found.append(f"Locust process {worker} did not finish writing its samples")
+    for error in summary.get("server_sampling", {}).get("errors", []):
+        found.append(f"server sampling: {error}")
+    if summary.get("postgres", {}).get("pg_stat_statements") not in (None, "available"):
+        found.append(f"pg_stat_statements: {summary['postgres']['pg_stat_statements']}")
+    return found
+
+
+def context(folder: RunFolder) -> dict[str, Any]:
+    summary = folder.summary
+    verdicts = [{**v, "anchor": EVIDENCE_ANCHORS.get(v["id"], "")} for v in summary["criteria"]]
+    failed = [v for v in verdicts if v["status"] == "fail"]
+    plans = folder.plans
+    return {
+        "title": f"{summary['scenario']['name']} · {summary['config']['strategy']} · "
+                 f"{summary['started_at']}",
+        "run": folder.name, "summary": summary, "identity": identity(summary),
+        "verdicts": verdicts, "failed": failed, "exit_code": summary["exit_code"],
+        "stats": summary["stats"], "failures": failures_by_reason(folder.samples),
+        "charts": run_charts(folder), "counters": database_counters(folder.server),
+        "statements": statement_rows(folder), "plans": plans,
+        "findings": (plans or {}).get("findings", []),
+        "integrity": summary.get("integrity", []), "problems": problems(folder),
+        "locust_report": "locust/report.html"
+        if (folder.path / "locust" / "report.html").exists() else None,
+    }
+
+
+def write_run_report(path: Path | str) -> Path:
+    """(Re)write index.html and junit.xml of a run folder from its files alone."""
+    folder = RunFolder.load(path)
+    write_junit(folder.summary, folder.path / JUNIT_FILE)
+    return write_page("run.html.j2", context(folder), folder.path / REPORT_FILE)

@@ -1,0 +1,171 @@
+"""reports/index.html: every run newest first, trends per comparable group, regressions flagged.
+
+Runs are comparable when scenario, strategy, scale and users match. A metric
+regresses when it is worse than the median of the last comparable runs by
+more than a relative limit (and a small absolute one, so 3 ms -> 3.4 ms on a
+shared machine is not an alarm); a plan regresses when its shape changes.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lab.report import charts
+from lab.report.folder import REPORT_FILE, RunFolder
+from lab.report.render import write_page
+from lab.report.shapes import plan_shapes
+
+BASELINE_RUNS = 5
+LATENCY_LIMIT = 0.10          # p95/p99 +10 % against the baseline median
+LATENCY_MIN_DELTA_MS = 1.0
+THROUGHPUT_LIMIT = 0.10       # requests/s -10 %
+TREND_NAMES = 6
+
+
+@dataclass(frozen=True)
+class Regression:
+    run: str
+    metric: str
+    value: float | None
+    baseline: float | None
+    change: float | None
+    limit: str
+
+    def describe(self) -> str:
+        if self.value is None:
+            return f"{self.metric}: {self.limit}"
+        return (f"{self.metric} {self.value:,.1f} against a baseline of {self.baseline:,.1f} "
+                f"({self.change:+.0%}; limit {self.limit})")
+
+
+def collect_runs(reports: Path) -> list[RunFolder]:
+    """Every run folder under `reports`, oldest first (unreadable folders are skipped)."""
+    runs = []
+    for summary in reports.glob("*/summary.json"):
+        try:
+            run = RunFolder.load(summary.parent)
+            run.summary["started_at"]
+            runs.append(run)
+        except Exception:  # noqa: BLE001 - a broken folder must not hide the others
+            continue
+    return sorted(runs, key=lambda r: (r.summary["started_at"], r.name))
+
+
+def group_key(run: RunFolder) -> tuple[str, str, str, int]:
+    config = run.summary["config"]
+    return (run.summary["scenario"]["name"], config["strategy"], config["scale"],
+            int(config["users"]))
+
+
+def metrics(run: RunFolder) -> dict[str, float]:
+    """The trended numbers of one run: p95/p99 per request name and total throughput."""
+    stats = run.summary["stats"]
+    values = {"throughput req/s": float(stats["total"]["rps"])}
+    for name, entry in stats["requests"].items():
+        for key in ("p95", "p99"):
+            if entry["latency_ms"][key] is not None:
+                values[f"{name} {key} ms"] = float(entry["latency_ms"][key])
+    return values
+
+
+def _regressed(metric: str, value: float, baseline: float) -> str | None:
+    if metric.startswith("throughput"):
+        return f"-{THROUGHPUT_LIMIT:.0%}" if value < baseline * (1 - THROUGHPUT_LIMIT) else None
+    if value > baseline * (1 + LATENCY_LIMIT) and value - baseline >= LATENCY_MIN_DELTA_MS:
+        return f"+{LATENCY_LIMIT:.0%}"
+    return None
+
+
+def regressions(group: list[RunFolder]) -> list[Regression]:
+    """Regressions of every run in a comparable group (oldest first) against its predecessors."""
+    found: list[Regression] = []
+    for index, run in enumerate(group):
+        earlier = group[max(0, index - BASELINE_RUNS):index]
+        if not earlier:
+            continue
+        history = [metrics(r) for r in earlier]
+        for metric, value in metrics(run).items():
+            past = [h[metric] for h in history if metric in h]
+            if not past:
+                continue
+            baseline = statistics.median(past)
+            limit = _regressed(metric, value, baseline)
+            if limit:
+                found.append(Regression(run.name, metric, value, baseline,
+                                        value / baseline - 1 if baseline else None, limit))
+        previous = next((r for r in reversed(earlier) if r.plans), None)
+        if previous and run.plans:
+            before, after = plan_shapes(previous.plans), plan_shapes(run.plans)
+            for case, now in after.items():
+                if case in before and before[case]["id"] != now["id"]:
+                    found.append(Regression(run.name, f"plan of {case}", None, None, None,
+                                            f"shape changed since {previous.name}"))
+    return found
+
+
+def _groups(runs: list[RunFolder]) -> dict[tuple[str, str, str, int], list[RunFolder]]:
+    groups: dict[tuple[str, str, str, int], list[RunFolder]] = {}
+    for run in runs:
+        groups.setdefault(group_key(run), []).append(run)
+    return groups
+
+
+def trend_charts(group: list[RunFolder], flagged: list[Regression]) -> list[str]:
+    """p95, p99 (busiest request names) and throughput across the group's runs."""
+    counts: dict[str, int] = {}
+    for run in group:
+        for name, entry in run.summary["stats"]["requests"].items():
+            counts[name] = counts.get(name, 0) + int(entry["count"])
+    names = sorted(counts, key=lambda n: -counts[n])[:TREND_NAMES]
+    labels = [run.name[:16] for run in group]
+    marks = [(r.metric, r.run[:16]) for r in flagged]
+    images = []
+    for key in ("p95", "p99"):
+        series = {name: [(label, metrics(run).get(f"{name} {key} ms"))
+                         for label, run in zip(labels, group, strict=True)] for name in names}
+        marked = [(m.split(" ")[0], run) for m, run in marks if m.endswith(f" {key} ms")]
+        images.append(charts.data_uri(charts.metric_lines(
+            f"{key} by request name, run by run", series, "ms", log=True, flagged=marked)))
+    throughput: dict[str, list[tuple[str, float | None]]] = {
+        "all requests": [(label, metrics(run)["throughput req/s"])
+                                   for label, run in zip(labels, group, strict=True)]}
+    marked = [("all requests", run) for m, run in marks if m.startswith("throughput")]
+    images.append(charts.data_uri(charts.metric_lines("Throughput, run by run", throughput,
+                                                      "requests/s", flagged=marked)))
+    return images
+
+
+def run_row(run: RunFolder, flagged: list[Regression]) -> dict[str, Any]:
+    summary = run.summary
+    failed = [v["id"] for v in summary["criteria"] if v["status"] == "fail"]
+    return {"name": run.name, "started_at": summary["started_at"],
+            "scenario": summary["scenario"]["name"], "strategy": summary["config"]["strategy"],
+            "scale": summary["config"]["scale"], "users": summary["config"]["users"],
+            "exit_code": summary["exit_code"], "failed": failed,
+            "report": f"{run.name}/{REPORT_FILE}"
+            if (run.path / REPORT_FILE).exists() else None,
+            "rps": summary["stats"]["total"]["rps"],
+            "p95": summary["stats"]["total"]["latency_ms"]["p95"],
+            "regressions": [r.describe() for r in flagged if r.run == run.name]}
+
+
+def update_index(reports: Path) -> Path:
+    """(Re)write reports/index.html from the run folders under it."""
+    runs = collect_runs(reports)
+    groups = []
+    flagged_all: list[Regression] = []
+    for key, group in _groups(runs).items():
+        flagged = regressions(group)
+        flagged_all += flagged
+        groups.append({"title": f"{key[0]} · {key[1]} · {key[2]} · {key[3]:,} users",
+                       "runs": len(group),
+                       "charts": trend_charts(group, flagged) if len(group) > 1 else [],
+                       "regressions": [asdict(r) | {"text": r.describe()} for r in flagged]})
+    context = {"title": "All runs", "runs": [run_row(r, flagged_all) for r in reversed(runs)],
+               "groups": groups, "baseline_runs": BASELINE_RUNS,
+               "latency_limit": LATENCY_LIMIT, "throughput_limit": THROUGHPUT_LIMIT,
+               "min_delta_ms": LATENCY_MIN_DELTA_MS}
+    return write_page("index.html.j2", context, reports / "index.html")

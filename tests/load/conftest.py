@@ -1,0 +1,57 @@
+"""Real tiny load runs, made once per session and shared by the smoke and report tests.
+
+Each is `lab run` for real: tiny dataset, 20 users, about 15 s. One passes
+(lenient thresholds, one Locust process), one fails (an impossible SC3,
+master + 2 workers). Tests read their folders and must not change them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.pg.server import PgServer
+
+RUN = ["--scale", "tiny", "--users", "20", "--spawn-rate", "10", "--run-time", "15s"]
+
+
+@dataclass(frozen=True)
+class TinyRun:
+    exit_code: int
+    summary: dict[str, Any]
+    folder: Path
+    stdout: str
+
+
+def lab_run(server: PgServer, reports: Path, *args: str) -> TinyRun:
+    done = subprocess.run([sys.executable, "-m", "lab.cli", "run", *RUN, "--db", server.url(),
+                           "--reports", str(reports), *args],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COLUMNS": "200"})
+    folders = sorted(p for p in reports.iterdir() if p.is_dir())
+    assert folders, done.stdout + done.stderr
+    folder = folders[-1]
+    summary = json.loads((folder / "summary.json").read_text())
+    assert "success criteria" in done.stdout
+    return TinyRun(done.returncode, summary, folder, done.stdout)
+
+
+@pytest.fixture(scope="session")
+def passing_run(pg_server: PgServer, seeded_template: str,
+                tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
+    return lab_run(pg_server, tmp_path_factory.mktemp("reports"), "--threshold", "SC1=60000",
+                   "--threshold", "SC3=60000", "--tag", "lenient")
+
+
+@pytest.fixture(scope="session")
+def failing_run(pg_server: PgServer, seeded_template: str,
+                tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
+    return lab_run(pg_server, tmp_path_factory.mktemp("reports"), "--locust-workers", "2",
+                   "--threshold", "SC3=0.001", "--shape", "steady")

@@ -1,0 +1,172 @@
+"""Reports made from real tiny runs: the run page, junit.xml, `lab report` without a database,
+the page in a real browser, `lab compare`, the index with a flagged regression, the notebook."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lab.load.stats import request_stats
+from lab.report.compare import request_rows
+from lab.report.folder import RunFolder
+from lab.report.run_page import write_run_report
+from lab.report.trends import collect_runs, regressions, update_index
+from tests.load.conftest import TinyRun
+
+SECTIONS = ["verdict", "requests", "charts", "database", "plans", "findings", "integrity"]
+CHARTS = ["chart-rps", "chart-latency", "chart-users", "chart-cdf", "chart-buckets",
+          "chart-throughput", "chart-connections", "chart-cpu", "chart-pool"]
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def lab(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lab.cli", *args], capture_output=True,
+                          text=True, timeout=300,
+                          env={**os.environ, "COLUMNS": "200", **(env or {})})
+
+
+def junit(folder: Path) -> dict[str, str]:
+    """{criterion id: pass | failure | skipped} from junit.xml."""
+    outcome = {}
+    for case in ET.parse(folder / "junit.xml").getroot().iter("testcase"):
+        children = {child.tag for child in case}
+        outcome[case.attrib["name"].split(":")[0]] = (
+            "failure" if "failure" in children else "skipped" if "skipped" in children else "pass")
+    return outcome
+
+
+def test_the_run_page_has_every_section_and_chart(passing_run: TinyRun) -> None:
+    html = (passing_run.folder / "index.html").read_text()
+    for anchor in SECTIONS + CHARTS:
+        assert f'id="{anchor}"' in html, anchor
+    assert html.count('src="data:image/png;base64,') == len(CHARTS)
+    assert "http://" not in html and "https://" not in html   # nothing fetched from a network
+    assert "Every criterion in scope passed" in html
+    assert "home_timeline_seed" in html and "⟵ slowest" in html   # plans rendered as trees
+    assert f"report: {passing_run.folder / 'index.html'}" in passing_run.stdout.replace("\n", "")
+
+
+def test_verdicts_in_the_page_and_junit_follow_the_summary(passing_run: TinyRun,
+                                                           failing_run: TinyRun) -> None:
+    for run in (passing_run, failing_run):
+        statuses = {v["id"]: v["status"] for v in run.summary["criteria"]}
+        expected = {cid: {"pass": "pass", "fail": "failure"}.get(status, "skipped")
+                    for cid, status in statuses.items()}
+        assert junit(run.folder) == expected
+    assert junit(failing_run.folder)["SC3"] == "failure"
+    html = (failing_run.folder / "index.html").read_text()
+    assert 'criteria failed: <a href="#chart-buckets">SC3</a>' in html
+
+
+def test_lab_report_rebuilds_the_page_without_a_database(passing_run: TinyRun,
+                                                         tmp_path: Path) -> None:
+    copy = tmp_path / passing_run.folder.name
+    shutil.copytree(passing_run.folder, copy)
+    (copy / "index.html").unlink()
+    (copy / "junit.xml").unlink()
+    done = lab("report", str(copy), env={"LAB_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"})
+    assert done.returncode == 0, done.stderr
+    assert (copy / "index.html").read_text().count('id="chart-') == len(CHARTS)
+    assert junit(copy) == junit(passing_run.folder)
+    assert (tmp_path / "index.html").exists()
+
+
+def test_lab_report_names_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
+    done = lab("report", str(tmp_path))
+    assert done.returncode == 1 and "not a run folder" in done.stderr
+
+
+def test_the_page_renders_in_a_browser(passing_run: TinyRun, tmp_path: Path) -> None:
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip("chromium is not installed (.ci/run installs Debian's package)")
+    errors: list[str] = []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto((passing_run.folder / "index.html").as_uri())
+            widths = page.evaluate("Array.from(document.images).map(i => i.naturalWidth)")
+            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        finally:
+            browser.close()
+    assert errors == []
+    assert len(widths) == len(CHARTS) and all(w > 0 for w in widths)
+    assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def slowed_copy(run: Path, into: Path, factor: int, later_s: float) -> Path:
+    """A copy of a real run with every latency multiplied (a run `factor` times slower).
+
+    The statistics and the page are recomputed by the lab's own code.
+    """
+    copy = into / f"{run.name}_slowed"
+    shutil.copytree(run, copy)
+    samples = pd.read_parquet(copy / "requests.parquet")
+    samples["latency_us"] = samples["latency_us"] * factor
+    samples.to_parquet(copy / "requests.parquet")
+    summary = json.loads((copy / "summary.json").read_text())
+    summary["stats"] = request_stats(samples)
+    started = time.strptime(summary["started_at"], "%Y-%m-%dT%H:%M:%SZ")
+    summary["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                          time.gmtime(time.mktime(started) + later_s))
+    (copy / "summary.json").write_text(json.dumps(summary))
+    write_run_report(copy)
+    return copy
+
+
+def test_compare_and_the_index_flag_a_regression(passing_run: TinyRun, failing_run: TinyRun,
+                                                 tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    first = reports / passing_run.folder.name
+    second = reports / failing_run.folder.name
+    shutil.copytree(passing_run.folder, first)
+    shutil.copytree(failing_run.folder, second)
+    slowed = slowed_copy(first, reports, factor=5, later_s=3600)
+
+    runs = collect_runs(reports)
+    assert [r.name for r in runs][-1] == slowed.name
+    flagged = regressions(runs)   # one comparable group: mixed, push, tiny, 20 users
+    slowed_flags = [r for r in flagged if r.run == slowed.name]
+    assert any(r.metric == "home_timeline p95 ms" for r in slowed_flags), flagged
+    index = update_index(reports).read_text()
+    assert "⚠ home_timeline p95 ms" in index and slowed.name in index
+    assert index.index(f">{slowed.name}<") < index.index(f">{first.name}<")   # newest first
+
+    rows = {row["name"]: row for row in request_rows([RunFolder.load(first),
+                                                      RunFolder.load(slowed)])}
+    timeline = rows["home_timeline"]["cells"]
+    assert timeline[1]["delta"]["p95"] == pytest.approx(4.0, abs=0.01)
+    done = lab("compare", str(first), str(second), str(slowed), "--out", str(tmp_path / "cmp"))
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "cmp" / "index.html").read_text()
+    assert page.count('src="data:image/png;base64,') == 4
+    assert "+400.0%" in page and "plan shape" in page
+
+
+def test_the_analysis_notebook_runs_on_a_real_run(passing_run: TinyRun,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "analysis.ipynb"
+    monkeypatch.setenv("LAB_RUN_DIR", str(passing_run.folder))
+    nb = nbformat.read(notebook, as_version=4)
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    assert passing_run.folder.name in "".join(o.get("text", "") for o in outputs)
+    assert sum(o["output_type"] == "display_data" and "image/png" in o.get("data", {})
+               for o in outputs) >= 2
