@@ -318,6 +318,14 @@ def _print_facts(facts: dict[str, Any]) -> None:
 # -- the API ----------------------------------------------------------------------
 
 
+# uvicorn closes an idle keep-alive connection after 5 s by default. A client
+# that thinks for about 5 s then sends its next request on a connection the
+# server is closing gets no response (seen: 1 post_tweet in ~39,000 requests
+# per 2-minute mixed run, with think times of 1-5 s). Idle connections must
+# outlive every persona's think time; 75 s is nginx's default.
+KEEP_ALIVE_S = 75
+
+
 @app.command()
 def serve(host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")]
           = "127.0.0.1",
@@ -357,7 +365,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind (loopback by d
                           f"strategy {settings.timeline_strategy}); docs at /docs")
             uvicorn.run("lab.api.main:app", host=host, port=port, workers=workers,
                         loop="uvloop", http="httptools", log_level="warning",
-                        access_log=False)
+                        access_log=False, timeout_keep_alive=KEEP_ALIVE_S)
     _run(action)
 
 
@@ -425,12 +433,16 @@ def explain(names: Annotated[list[str] | None, typer.Argument(
             user: Annotated[int | None, typer.Option(
                 help="Power reader to explain with (default: the seeded user following the "
                      "most).")] = None,
+            compare_naive: Annotated[bool, typer.Option(
+                help="Also build the beginner's schema (schema/variants/naive.sql) from the same "
+                     "data, in a transaction that is rolled back, and compare.")] = False,
             reports: ReportsOption = Path("reports"),
             database: DatabaseOption = None, db: DbOption = None) -> None:
     """Capture EXPLAIN (ANALYZE, BUFFERS) of every statement with representative users, find
     optimization opportunities and write a report page, without a load run."""
     from lab.pg.source import open_server
     from lab.plans.evidence import plan_evidence
+    from lab.plans.naive import naive_evidence
     from lab.report.explain_page import explain_folder, write_explain_page
 
     checked = _run(lambda: _check_strategy(strategy))
@@ -439,12 +451,17 @@ def explain(names: Annotated[list[str] | None, typer.Argument(
         settings = get_settings()
         name = database or settings.db_name
         with open_server(db, settings) as server, server.connect(name) as conn:
-            plans = plan_evidence(conn, checked, settings, user=user, names=names,
-                                  say=_timed_say())
+            say = _timed_say()
+            plans = plan_evidence(conn, checked, settings, user=user, names=names, say=say)
+            if compare_naive:
+                say("naive schema: copying the data into its tables, then explaining")
+                plans["naive"] = naive_evidence(conn, plans)
         return plans, write_explain_page(explain_folder(reports, checked), plans, name)
 
     plans, page = _run(action)
     print_plans(plans, show_trees=bool(names))
+    if "naive" in plans:
+        print_naive_comparison(plans["naive"])
     console.print(f"report: {page}")
 
 
@@ -475,6 +492,17 @@ def print_plans(plans: dict[str, Any], show_trees: bool) -> None:
                               f"{row['inclusive_ms']:.3f} ms, rows {row['actual_rows']:,.0f} "
                               f"of {row['estimated_rows']:,} estimated, loops {row['loops']})",
                               markup=False, highlight=False)
+
+
+def print_naive_comparison(naive: dict[str, Any]) -> None:
+    table = Table("question", "asked for", "real statement", "real ms", "naive ms", "naive / real",
+                  title="the naive schema against the real one (same data, same users)")
+    for row in naive["rows"]:
+        table.add_row(row["question"], row["persona"], row["real"],
+                      "-" if row["real_ms"] is None else f"{row['real_ms']:.3f}",
+                      f"{row['naive_ms']:.3f}",
+                      "-" if row["times"] is None else f"{row['times']:,.1f}x")
+    console.print(table)
 
 
 # -- reports ------------------------------------------------------------------------

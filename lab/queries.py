@@ -27,17 +27,22 @@ def first_page(limit: int) -> dict[str, Any]:
 NAME_LINE = re.compile(r"^-- name: ([a-z_]+)\s*$", re.MULTILINE)
 
 
+def named_statements(path: Path) -> dict[str, str]:
+    """Return {name: sql} from a file of `-- name:` sections, leading comments kept, trailing
+    ';' removed."""
+    parts = NAME_LINE.split(path.read_text())[1:]
+    statements: dict[str, str] = {}
+    for name, body in zip(parts[::2], parts[1::2], strict=True):
+        if name in statements:
+            raise LabError(f"{path}: query {name!r} is defined twice")
+        statements[name] = body.strip().rstrip(";")
+    return statements
+
+
 @lru_cache(maxsize=1)
 def load_queries() -> dict[str, str]:
-    """Return {name: sql} from queries.sql, leading comments kept, trailing ';' removed."""
-    text = QUERIES_FILE.read_text()
-    parts = NAME_LINE.split(text)[1:]
-    queries: dict[str, str] = {}
-    for name, body in zip(parts[::2], parts[1::2], strict=True):
-        if name in queries:
-            raise LabError(f"{QUERIES_FILE}: query {name!r} is defined twice")
-        queries[name] = body.strip().rstrip(";")
-    return queries
+    """Return the named statements of queries.sql."""
+    return named_statements(QUERIES_FILE)
 
 
 def query(name: str) -> str:

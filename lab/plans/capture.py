@@ -53,6 +53,7 @@ class Case:
     persona: str
     description: str
     params: dict[str, Any]
+    sql: str | None = None      # None: the named statement of lab/queries.sql
 
 
 def dataset_personas(conn: psycopg.Connection, user: int | None = None) -> dict[str, Persona]:
@@ -225,7 +226,7 @@ def explain_json(conn: psycopg.Connection, statement: str, params: dict[str, Any
 
 def capture(conn: psycopg.Connection, case: Case, nested: bool) -> dict[str, Any]:
     """Explain a case twice (cold, then warm) and keep the warm plan with its inner plans."""
-    statement = query(case.name)
+    statement = case.sql or query(case.name)
     cold, _ = explain_json(conn, statement, case.params)
     warm, notices = explain_json(conn, statement, case.params)
     return {

@@ -1,0 +1,26 @@
+"""The beginner's schema beside the real one, on the same rows, leaving no trace."""
+
+from __future__ import annotations
+
+from lab.config import Settings
+from lab.pg.server import PgServer
+from lab.plans.evidence import plan_evidence
+from lab.plans.naive import COUNTERPARTS, naive_evidence
+
+
+def test_the_naive_schema_answers_the_same_questions_and_leaves_nothing(
+        pg_server: PgServer, seeded_copy: str) -> None:
+    with pg_server.connect(seeded_copy) as conn:
+        plans = plan_evidence(conn, "pull", Settings())
+        naive = naive_evidence(conn, plans)
+        left = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'naive'")
+        assert left.fetchone() == (0,)
+        real_users = conn.execute("SELECT count(*) FROM users").fetchone()
+    assert {row["question"] for row in naive["rows"]} == set(COUNTERPARTS)
+    for row in naive["rows"]:
+        assert row["naive_ms"] > 0 and row["real_ms"] is not None and row["times"] > 0, row
+    assert naive["copy_s"]["tweets"] >= 0 and real_users and real_users[0] > 0
+    # The naive plans read the single follows table and count likes per view.
+    timeline = next(p for p in naive["plans"] if p["name"] == "home_timeline")
+    assert "follows" in str(timeline["plan"]) and "likes" in str(timeline["plan"])
+    assert all(f["statement"] in COUNTERPARTS for f in naive["findings"])
