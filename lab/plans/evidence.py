@@ -53,8 +53,13 @@ def plan_evidence(conn: psycopg.Connection, strategy: str, settings: Settings,
     """Capture every plan, find what to improve, try the suggested indexes hypothetically."""
     document = capture_plans(conn, strategy, timeline_settings(settings), user, say, names)
     findings: list[Finding] = []
+    seen: set[tuple[str, str, str, str]] = set()
     for captured in document["plans"]:
-        findings.extend(analyse_capture(captured))
+        for finding in analyse_capture(captured):
+            key = (finding.statement, finding.kind, finding.node, finding.inner_query)
+            if key not in seen:     # the same plan problem seen with a second persona
+                seen.add(key)
+                findings.append(finding)
     findings.extend(load_growth(document["plans"], statements or [], strategy))
     document["hypopg"] = try_suggested_indexes(conn, findings) or (
         "suggested indexes tested with hypopg" if any(f.index_sql for f in findings)

@@ -22,7 +22,9 @@ READ_MIN_BLOCKS = 1000
 READ_MIN_SHARE = 0.2
 GROWTH_RATIO = 3.0                # mean under load vs the same statement alone
 GROWTH_MIN_MS = 1.0
-EQUALITY = re.compile(r"\(?\b([a-z_][a-z0-9_]*)\s*=\s*")
+COMPARISON = re.compile(r"(?<![.\w])([a-z_][a-z0-9_]*)\s*(=|<>|<=|>=|<|>)\s*")
+STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
+FOREIGN_REFERENCE = re.compile(r"\$\d|\b[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\b")
 
 
 @dataclass
@@ -47,14 +49,26 @@ def _rows_read(node: Node) -> float:
     return per_loop * max(loops(node), 1)
 
 
-def _equality_columns(condition: str | None) -> list[str]:
-    if not condition:
-        return []
-    columns = []
-    for column in EQUALITY.findall(condition):
-        if column not in columns and column not in ("and", "or", "not"):
-            columns.append(column)
-    return columns
+def _index_columns(condition: str | None) -> tuple[list[str], list[str]]:
+    """Columns a B-tree could serve: those compared with =, then those compared by range."""
+    equal: list[str] = []
+    ranged: list[str] = []
+    for column, operator in COMPARISON.findall(condition or ""):
+        if operator == "<>" or column in ("and", "or", "not") or column in equal + ranged:
+            continue
+        (equal if operator == "=" else ranged).append(column)
+    return equal, ranged
+
+
+def _probe(relation: str, condition: str, equal: list[str]) -> str | None:
+    """A query the candidate index would serve: the filter itself when it stands alone,
+    else each equality against a value from the table."""
+    if not FOREIGN_REFERENCE.search(STRING_LITERAL.sub("''", condition)):
+        return f"SELECT 1 FROM {relation} WHERE {condition}"
+    if equal:
+        return (f"SELECT 1 FROM {relation} WHERE "
+                + " AND ".join(f"{c} = (SELECT {c} FROM {relation} LIMIT 1)" for c in equal))
+    return None
 
 
 def _seq_scan(node: Node) -> Finding | None:
@@ -66,15 +80,16 @@ def _seq_scan(node: Node) -> Finding | None:
     relation = node.get("Relation Name", "?")
     schema = node.get("Schema")
     qualified = f"{schema}.{relation}" if schema else relation
-    columns = _equality_columns(node.get("Filter"))
+    condition = node.get("Filter") or ""
+    equal, ranged = _index_columns(condition)
+    columns = equal + ranged[:1]    # a B-tree serves equalities, then one range
     kept = (actual_rows(node) or 0) * max(loops(node), 1)
     evidence = f"read {read:,.0f} rows"
-    if node.get("Filter"):
-        evidence += f" to keep {kept:,.0f} (filter {node['Filter']})"
-    if columns:
+    if condition:
+        evidence += f" to keep {kept:,.0f} (filter {condition})"
+    probe = _probe(qualified, condition, equal) if columns else None
+    if columns and probe:
         index = f"CREATE INDEX ON {qualified} ({', '.join(columns)})"
-        probe = (f"SELECT 1 FROM {qualified} WHERE "
-                 + " AND ".join(f"{c} = (SELECT {c} FROM {qualified} LIMIT 1)" for c in columns))
         return Finding("seq_scan", "warning", label(node), evidence,
                        f"an index on ({', '.join(columns)}) lets the scan read only matching "
                        "rows", index_sql=index, probe_sql=probe)

@@ -39,17 +39,12 @@ def try_index(conn: psycopg.Connection, finding: Finding) -> dict[str, Any] | No
     """Estimated cost of the finding's probe query before and after its candidate index."""
     if not finding.index_sql or not finding.probe_sql:
         return None
-    autocommit = conn.autocommit
-    conn.autocommit = False
-    try:
-        with conn.transaction(force_rollback=True):
-            conn.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
-            before = _cost(conn, finding.probe_sql)
-            conn.execute("SELECT * FROM hypopg_create_index(%s)", (finding.index_sql,))
-            after = _cost(conn, finding.probe_sql)
-            used = _uses_hypothetical(conn, finding.probe_sql)
-    finally:
-        conn.autocommit = autocommit
+    with conn.transaction(force_rollback=True):
+        conn.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
+        before = _cost(conn, finding.probe_sql)
+        conn.execute("SELECT * FROM hypopg_create_index(%s)", (finding.index_sql,))
+        after = _cost(conn, finding.probe_sql)
+        used = _uses_hypothetical(conn, finding.probe_sql)
     return {"index": finding.index_sql, "probe": finding.probe_sql, "cost_before": before,
             "cost_after": after, "index_used": used}
 

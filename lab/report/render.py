@@ -9,7 +9,6 @@ from typing import Any
 import jinja2
 
 import lab
-
 from lab.plans.tree import rows as plan_rows
 
 

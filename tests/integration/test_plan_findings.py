@@ -70,3 +70,11 @@ def test_a_sort_spilling_to_disk_is_found(conn: psycopg.Connection) -> None:
 
 def test_a_good_plan_has_no_finding(conn: psycopg.Connection) -> None:
     assert kinds(conn, "SELECT * FROM probe WHERE id = 4242") == {}
+
+
+def test_a_range_filter_gets_an_index_suggestion_and_a_probe(conn: psycopg.Connection) -> None:
+    document, _ = explain_json(conn, "SELECT * FROM probe WHERE a > 97")
+    (finding,) = [f for f in analyse_plan(document["Plan"]) if f.kind == "seq_scan"]
+    assert finding.index_sql == "CREATE INDEX ON probe (a)"
+    assert finding.probe_sql == "SELECT 1 FROM probe WHERE (a > 97)"
+    conn.execute(finding.probe_sql)   # the probe is valid SQL
