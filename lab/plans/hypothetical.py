@@ -43,8 +43,13 @@ def try_index(conn: psycopg.Connection, finding: Finding) -> dict[str, Any] | No
         conn.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
         before = _cost(conn, finding.probe_sql)
         conn.execute("SELECT * FROM hypopg_create_index(%s)", (finding.index_sql,))
-        after = _cost(conn, finding.probe_sql)
-        used = _uses_hypothetical(conn, finding.probe_sql)
+        try:
+            after = _cost(conn, finding.probe_sql)
+            used = _uses_hypothetical(conn, finding.probe_sql)
+        finally:
+            # The index lives in the backend's memory, not in the rolled-back catalog:
+            # left there, it would haunt the next plan ("cache lookup failed").
+            conn.execute("SELECT hypopg_reset()")
     return {"index": finding.index_sql, "probe": finding.probe_sql, "cost_before": before,
             "cost_after": after, "index_used": used}
 

@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 from lab.migrate import schema_dir
-from lab.plans.capture import PAGE, Case, Persona, capture
+from lab.plans.capture import PAGE, Case, capture
 from lab.plans.findings import analyse_capture
 from lab.plans.hypothetical import try_suggested_indexes
 from lab.queries import first_page, named_statements
@@ -68,31 +68,25 @@ def build_naive_schema(conn: psycopg.Connection) -> dict[str, float]:
     return timings
 
 
-def naive_cases(people: dict[str, Persona], real: list[dict[str, Any]]) -> list[Case]:
-    """The naive statements with the parameters the real captures used (same users, tweets)."""
+def naive_cases(real: list[dict[str, Any]], strategy: str) -> list[Case]:
+    """The naive statements with exactly the parameters of their real counterparts' captures."""
     statements = naive_statements()
-    by_name = {captured["name"]: captured for captured in real if "params" in captured}
-    reader, celebrity = people["power_reader"], people["celebrity"]
-    tweet = by_name.get("get_tweet", {}).get("params", {}).get("tweet_id", 1)
-    chosen = {"home_timeline": ("power_reader", reader.description, reader.user_id),
-              "user_tweets": ("celebrity", celebrity.description, celebrity.user_id),
-              "followers_page": ("celebrity", celebrity.description, celebrity.user_id),
-              "following_page": ("power_reader", reader.description, reader.user_id),
-              "profile": ("celebrity", celebrity.description, celebrity.user_id),
-              "get_tweet": ("celebrity", f"the newest tweet of {celebrity.description}",
-                            celebrity.user_id)}
-    return [Case(name, persona, description,
-                 {**first_page(PAGE), "user_id": user, "tweet_id": tweet},
-                 sql=statements[name])
-            for name, (persona, description, user) in chosen.items()]
+    cases = []
+    for name, counterpart in COUNTERPARTS.items():
+        target = counterpart.format(strategy=strategy)
+        match = next((r for r in real if r["name"] == target and "params" in r), None)
+        if match is not None:
+            cases.append(Case(name, match["persona"], match["description"],
+                              {**first_page(PAGE), **match["params"]}, sql=statements[name]))
+    return cases
 
 
-def capture_naive(conn: psycopg.Connection, people: dict[str, Persona],
-                  real: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def capture_naive(conn: psycopg.Connection, real: list[dict[str, Any]],
+                  strategy: str) -> list[dict[str, Any]]:
     """Explain each naive statement with search_path on the naive tables."""
     conn.execute(sql.SQL("SET search_path = {}, public").format(sql.Identifier(SCHEMA)))
     try:
-        return [capture(conn, case, nested=False) for case in naive_cases(people, real)]
+        return [capture(conn, case, nested=False) for case in naive_cases(real, strategy)]
     finally:
         conn.execute("RESET search_path")
 
@@ -105,9 +99,6 @@ def comparison_rows(real: list[dict[str, Any]], naive: list[dict[str, Any]],
         counterpart = COUNTERPARTS[captured["name"]].format(strategy=strategy)
         match = next((r for r in real if r["name"] == counterpart
                       and r["persona"] == captured["persona"] and "execution_ms" in r), None)
-        if match is None:
-            match = next((r for r in real if r["name"] == counterpart and "execution_ms" in r),
-                         None)
         real_ms = match["execution_ms"] if match else None
         naive_ms = captured["execution_ms"]
         rows.append({"question": captured["name"], "persona": captured["description"],
@@ -119,13 +110,12 @@ def comparison_rows(real: list[dict[str, Any]], naive: list[dict[str, Any]],
 def naive_evidence(conn: psycopg.Connection, plans: dict[str, Any]) -> dict[str, Any]:
     """Build the naive tables, explain their statements, compare; leave the database unchanged.
 
-    `plans` is a captured document (lab.plans.capture): its personas and
-    parameters are reused so both schemas answer the same questions.
+    `plans` is a captured document (lab.plans.capture): each naive statement
+    runs with the persona and parameters of its real counterpart.
     """
-    people = {role: Persona(**persona) for role, persona in plans["personas"].items()}
     with conn.transaction(force_rollback=True):
         copy_s = build_naive_schema(conn)
-        captured = capture_naive(conn, people, plans["plans"])
+        captured = capture_naive(conn, plans["plans"], plans["strategy"])
         found = [f for c in captured for f in analyse_capture(c)]
         conn.execute(sql.SQL("SET LOCAL search_path = {}, public").format(
             sql.Identifier(SCHEMA)))
