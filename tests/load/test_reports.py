@@ -64,7 +64,9 @@ def test_verdicts_in_the_page_and_junit_follow_the_summary(passing_run: TinyRun,
         assert junit(run.folder) == expected
     assert junit(failing_run.folder)["SC3"] == "failure"
     html = (failing_run.folder / "index.html").read_text()
-    assert 'criteria failed: <a href="#chart-buckets">SC3</a>' in html
+    failed = sum(v["status"] == "fail" for v in failing_run.summary["criteria"])
+    word = "criterion" if failed == 1 else "criteria"
+    assert f'{failed} {word} failed: <a href="#chart-buckets">SC3</a>' in html
 
 
 def test_lab_report_rebuilds_the_page_without_a_database(passing_run: TinyRun,
