@@ -509,12 +509,17 @@ def print_naive_comparison(naive: dict[str, Any]) -> None:
 
 
 @app.command()
-def report(run_folder: Annotated[Path, typer.Argument(help="A run folder (reports/<run>).")]
-           ) -> None:
+def report(run_folder: Annotated[Path, typer.Argument(
+               help="A run folder (reports/<run>) or a `lab connections` folder.")]) -> None:
     """Regenerate a run's HTML report and junit.xml from its folder alone (no database)."""
+    from lab.connections.results import RESULTS_FILE
+    from lab.report.connections_page import write_connections_report
     from lab.report.run_page import write_run_report
     from lab.report.trends import update_index
 
+    if (run_folder / RESULTS_FILE).exists() and not (run_folder / "summary.json").exists():
+        console.print(f"report: {_run(lambda: write_connections_report(run_folder))}")
+        return
     page = _run(lambda: write_run_report(run_folder))
     index = _run(lambda: update_index(run_folder.resolve().parent))
     console.print(f"report: {page}\nindex: {index}")
@@ -624,6 +629,15 @@ def run_command(
         compare_strategies: Annotated[bool, typer.Option(
             help="Run once per timeline strategy (pull, push, hybrid) on identical fresh "
                  "copies and write the comparison page.")] = False,
+        connections: Annotated[bool, typer.Option(
+            help="After the load, run the connection experiment (SC4, as `lab connections` "
+                 "with its defaults) on the run database; its section joins the report.")]
+        = False,
+        connection_levels: Annotated[str, typer.Option(
+            help="With --connections: concurrent clients per level.")]
+        = "10,50,100,250,500,1000",
+        connection_duration: Annotated[str, typer.Option(
+            help="With --connections: length of each level.")] = "20s",
 ) -> None:
     """Run a load test headless and judge it against the success criteria.
 
@@ -631,15 +645,23 @@ def run_command(
     failed; 3 the run is invalid (unexpected failures, or the load generator was
     the bottleneck); 1 the run could not be carried out; 130 interrupted.
     """
+    from lab.connections.experiment import ConnectionsConfig
     from lab.load.run import RunConfig, execute
 
+    experiment = None
+    if connections:
+        experiment = ConnectionsConfig(
+            levels=_run(lambda: _csv_ints(connection_levels, "--connection-levels")),
+            duration_s=_run(lambda: _parse_duration(connection_duration,
+                                                    "--connection-duration")))
+        _run(experiment.check)
     config = RunConfig(
         scenario=scenario, users=users, spawn_rate=spawn_rate,
         run_time_s=_run(lambda: _parse_duration(run_time, "--run-time")), scale=scale,
         strategy=_run(lambda: _check_strategy(strategy)), db=db, api_workers=api_workers,
         locust_workers=locust_workers, tag=tag, shape=shape,
         thresholds=_run(lambda: _parse_thresholds(threshold or [])), strict=strict,
-        reports_dir=reports, keep_database=keep_database)
+        reports_dir=reports, keep_database=keep_database, connections=experiment)
 
     def action() -> Any:
         progress = Progress(TextColumn("  {task.description}"), BarColumn(),
@@ -675,6 +697,99 @@ def run_command(
 def worst_exit_code(codes: list[int]) -> int:
     """An invalid run (3) outranks a failed criterion (2), which outranks a pass (0)."""
     return 3 if 3 in codes else 2 if 2 in codes else max(codes, default=0)
+
+
+def _csv_ints(text: str, option: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise LabError(f"{option} {text!r}: give whole numbers separated by commas") from None
+
+
+def _csv(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+@app.command()
+def connections(
+        levels: Annotated[str, typer.Option(help="Concurrent clients per level.")]
+        = "10,50,100,250,500,1000",
+        duration: Annotated[str, typer.Option(help="Length of each level: 20, 20s, 1m.")] = "20s",
+        paths: Annotated[str, typer.Option(
+            help="direct (a session per client), api (HTTP to lab serve and its pool), "
+                 "pgbouncer (transaction pooling).")] = "direct,api,pgbouncer",
+        modes: Annotated[str, typer.Option(
+            help="paced (each client at --pace) and/or saturating (no pause).")]
+        = "paced,saturating",
+        query: Annotated[str, typer.Option(help="home_timeline, profile or mixed.")]
+        = "home_timeline",
+        pace: Annotated[float, typer.Option(
+            help="Paced mode: requests per second per client (0.25: one every 4 s).")] = 0.25,
+        scale: ScaleOption = "small",
+        strategy: StrategyOption = "push",
+        db: DbOption = None,
+        reports: ReportsOption = Path("reports")) -> None:
+    """SC4: the same workload at rising concurrency, direct vs the API's pool vs PgBouncer.
+
+    Writes reports/<time>_connections_<query>/ (connections.json, index.html). Exit
+    status 0 when SC4 holds on some path at the highest level, 2 when it does not.
+    """
+    from lab.connections.experiment import ConnectionsConfig, run_experiment
+    from lab.load.run import RunConfig, run_target
+    from lab.report.connections_page import write_connections_report
+
+    config = ConnectionsConfig(
+        levels=_run(lambda: _csv_ints(levels, "--levels")),
+        duration_s=_run(lambda: _parse_duration(duration, "--duration")),
+        paths=_csv(paths), modes=_csv(modes), query=query, pace_per_s=pace,
+        strategy=_run(lambda: _check_strategy(strategy)))
+    _run(config.check)
+
+    def action() -> Any:
+        from lab.connections.workload import Workload
+
+        Workload(config.query, config.strategy, 1)     # a bad --query fails before any set-up
+        say = _timed_say()
+        folder = reports / time.strftime(f"%Y%m%dT%H%M%SZ_connections_{config.query}",
+                                          time.gmtime())
+        setup = RunConfig(scale=scale, strategy=config.strategy, db=db, reports_dir=reports)
+        with run_target(setup, get_settings(), Reporter(), say) as target:
+            document = run_experiment(config, target, get_settings(), folder, say)
+        return document, write_connections_report(folder)
+
+    try:
+        document, page = _run(action)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: everything the experiment started has been stopped")
+        raise typer.Exit(130) from None
+    print_connection_table(document)
+    console.print(f"report: {page}")
+    raise typer.Exit(0 if document["sc4"]["status"] == "pass" else 2)
+
+
+def print_connection_table(document: dict[str, Any]) -> None:
+    table = Table(title="connections (latency ms)")
+    for column in ("mode", "path", "clients", "req/s", "p50", "p95", "p99", "errors",
+                   "backends", "PSS MB"):
+        table.add_column(column, justify="left" if column in ("mode", "path", "errors")
+                         else "right")
+    for r in document["results"]:
+        if r["status"] != "measured":
+            table.add_row(r["mode"], r["path"], f"{r['clients']:,}", "stopped", "", "", "",
+                          r["note"], "", "")
+            continue
+        lat = r["latency_ms"]
+        table.add_row(r["mode"], r["path"], f"{r['clients']:,}", f"{r['throughput_per_s']:,.1f}",
+                      *("-" if lat[k] is None else f"{lat[k]:,.1f}" for k in ("p50", "p95", "p99")),
+                      ", ".join(f"{k} {v:,}" for k, v in r["errors"].items()) or "0",
+                      f"{r['backends_max'] or 0:,}",
+                      "-" if r["server_pss_mb"] is None else f"{r['server_pss_mb']:,.0f}")
+    console.print(table)
+    for p in document["paths"]:
+        console.print(f"  {p['path']}: paced {p['paced']} ({p['paced_text']}); saturating "
+                      f"{p['saturating']} ({p['saturating_text']})")
+    sc4 = document["sc4"]
+    console.print(f"SC4 {sc4['status']}: {sc4['measured']} ({sc4['note']})")
 
 
 @app.command()

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 import lab
 from lab.api_process import api_process, free_port, stop_process
 from lab.config import Settings, get_settings
+from lab.connections.experiment import ConnectionsConfig, run_experiment
 from lab.errors import LabError
 from lab.integrity import run_checks
 from lab.load import criteria
@@ -85,6 +86,7 @@ class RunConfig:
     strict: bool = False
     reports_dir: Path = Path("reports")
     keep_database: bool = False
+    connections: ConnectionsConfig | None = None   # also run the connection experiment (SC4)
 
 
 @dataclass
@@ -216,7 +218,29 @@ def execute(config: RunConfig, settings: Settings, reporter: Reporter, say: Say)
     folder = run_folder(config, started)
     say(f"run folder {folder}")
     with run_target(config, settings, reporter, say, step="[1/5] ") as target:
-        return _run_test(config, scenario, target, folder, started, say)
+        result = _run_test(config, scenario, target, folder, started, say)
+        if config.connections is None:
+            return result
+        config.connections.strategy = config.strategy
+        say("connection experiment (SC4) on the run database")
+        document = run_experiment(config.connections, target, settings, folder, say)
+        return judged_with_connections(result, document, config.strict)
+
+
+def judged_with_connections(result: RunResult, document: dict[str, Any],
+                            strict: bool) -> RunResult:
+    """Put the connection experiment's SC4 verdict into the run: summary, exit code, report."""
+    summary = result.summary
+    verdicts = [criteria.Verdict(**v) for v in summary["criteria"]]
+    verdicts = [criteria.Verdict(**document["sc4"]) if v.id == "SC4" else v for v in verdicts]
+    code = criteria.exit_code(verdicts, strict)
+    summary["criteria"] = [v.as_dict() for v in verdicts]
+    summary["scenario"]["criteria"] = sorted({*summary["scenario"]["criteria"], "SC4"})
+    summary["exit_code"] = code
+    (result.folder / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    report = write_run_report(result.folder)
+    update_index(result.folder.parent)
+    return RunResult(result.folder, code, verdicts, summary, report)
 
 
 @dataclass

@@ -100,10 +100,13 @@ class Status:
 class EmbeddedPostgres:
     """Init, start, stop and inspect the embedded server in one data folder."""
 
-    def __init__(self, pgdata: Path, port: int) -> None:
+    def __init__(self, pgdata: Path, port: int,
+                 overrides: dict[str, str] | None = None) -> None:
         self.pgdata = pgdata.resolve()
         self.port = port
         self.bin = bin_dir()
+        # Settings that replace the lab's own (tests: a server with few connection slots).
+        self.overrides = dict(overrides or {})
 
     # -- public lifecycle -------------------------------------------------
 
@@ -229,7 +232,8 @@ class EmbeddedPostgres:
 
     def _write_config(self) -> None:
         path = self.pgdata / CONF_NAME
-        path.write_text(render_conf(server_settings(self.port, psutil.virtual_memory().total)))
+        path.write_text(render_conf(server_settings(self.port, psutil.virtual_memory().total)
+                                    | self.overrides))
         user = self._server_user()
         if user is not None:
             os.chown(path, user.pw_uid, user.pw_gid)

@@ -232,3 +232,32 @@ def data_uri(figure: Figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+PATH_COLOURS = {"direct": "tab:red", "api": "tab:blue", "pgbouncer": "tab:green"}
+
+
+def concurrency_sweep(title: str, levels: pd.DataFrame, column: str, unit: str,
+                      log_y: bool = False) -> Figure:
+    """One panel per mode (paced, saturating), one line per path, clients on a log axis.
+
+    `levels` has a row per measured level: path, mode, clients and `column`.
+    """
+    modes = [m for m in ("paced", "saturating") if m in set(levels["mode"])] or ["paced"]
+    figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=96, layout="constrained")
+    figure.suptitle(title, fontsize=11, x=0.01, ha="left")
+    panels = figure.subplots(1, len(modes), squeeze=False)[0]
+    for axes, mode in zip(panels, modes, strict=True):
+        axes.set_title(mode, fontsize=9, loc="left")
+        axes.grid(True, alpha=0.3)
+        for path, rows in levels[levels["mode"] == mode].groupby("path", sort=False):
+            rows = rows.sort_values("clients")
+            axes.plot(rows["clients"], rows[column], marker="o", markersize=4, label=str(path),
+                      color=PATH_COLOURS.get(str(path)))
+        axes.set_xscale("log")
+        if log_y:
+            axes.set_yscale("log")
+        axes.set_xlabel("concurrent clients (log)")
+        axes.set_ylabel(unit)
+        axes.legend(fontsize=8)
+    return figure

@@ -11,6 +11,7 @@ import pandas as pd
 
 from lab.load.criteria import DEFAULT_THRESHOLDS
 from lab.report import charts
+from lab.report.connections_page import load_results, section_context
 from lab.report.folder import JUNIT_FILE, REPORT_FILE, RunFolder
 from lab.report.junit import write_junit
 from lab.report.render import write_page
@@ -165,6 +166,11 @@ def context(folder: RunFolder) -> dict[str, Any]:
     verdicts = [{**v, "anchor": EVIDENCE_ANCHORS.get(v["id"], "")} for v in summary["criteria"]]
     failed = [v for v in verdicts if v["status"] == "fail"]
     plans = folder.plans
+    experiment = load_results(folder.path)
+    if experiment is not None:
+        for verdict in verdicts:
+            if verdict["id"] == "SC4":
+                verdict["anchor"] = "connections"
     return {
         "title": f"{summary['scenario']['name']} · {summary['config']['strategy']} · "
                  f"{summary['started_at']}",
@@ -175,6 +181,7 @@ def context(folder: RunFolder) -> dict[str, Any]:
         "statements": statement_rows(folder), "plans": plans,
         "findings": (plans or {}).get("findings", []),
         "integrity": summary.get("integrity", []), "problems": problems(folder),
+        "connections": None if experiment is None else section_context(experiment),
         "locust_report": "locust/report.html"
         if (folder.path / "locust" / "report.html").exists() else None,
     }

@@ -1,0 +1,222 @@
+"""`lab connections`: the same workload at rising concurrency over three paths, judged for SC4.
+
+- direct: every client has its own PostgreSQL session (a backend process each);
+- api: every client has its own keep-alive HTTP connection to `lab serve`, whose small
+  pool is all the database sees;
+- pgbouncer: every client has its own session with PgBouncer (transaction mode), which
+  shares as many server sessions as the API's pool has.
+Each path is driven paced (a human pace per client) and saturating (flat out). A path
+whose next level cannot fit in the server's connection slots stops there and says why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from psycopg.conninfo import make_conninfo
+
+from lab.api_process import api_process, free_port
+from lab.config import Settings
+from lab.connections import paced, saturating
+from lab.connections.pgbouncer import find_pgbouncer, pgbouncer
+from lab.connections.results import MODES, PATHS, RESULTS_FILE, STOPPED, LevelResult
+from lab.connections.server import LevelWatch, session_headroom
+from lab.connections.verdict import as_dicts, judge_paths, sc4_verdict
+from lab.connections.workload import Workload, issue_tokens
+from lab.errors import LabError
+from lab.pg.embedded import bin_dir
+
+DEFAULT_LEVELS = (10, 50, 100, 250, 500, 1000)
+DEFAULT_PACE_PER_S = 0.25     # one request every 4 s per client: the mixed scenario's think time
+PAUSE_BETWEEN_LEVELS_S = 1.0  # let the previous level's backends exit
+PACED_MIN_REQUESTS = 200      # a p95 needs samples: few clients at a human pace run longer...
+PACED_MAX_STRETCH = 4         # ...but never more than 4 x --duration
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class ConnectionsConfig:
+    levels: list[int] = field(default_factory=lambda: list(DEFAULT_LEVELS))
+    duration_s: int = 20
+    paths: list[str] = field(default_factory=lambda: list(PATHS))
+    modes: list[str] = field(default_factory=lambda: list(MODES))
+    query: str = "home_timeline"
+    pace_per_s: float = DEFAULT_PACE_PER_S
+    strategy: str = "push"
+
+    def check(self) -> None:
+        if not self.levels or any(level < 1 for level in self.levels):
+            raise LabError("--levels: give client counts >= 1, e.g. 10,50,100")
+        for name, chosen, known in (("--paths", self.paths, PATHS), ("--modes", self.modes, MODES)):
+            unknown = [x for x in chosen if x not in known]
+            if unknown or not chosen:
+                raise LabError(f"{name} {','.join(chosen)!r}: choose from {', '.join(known)}")
+        if self.pace_per_s <= 0:
+            raise LabError("--pace must be above 0 requests/s per client")
+        if self.duration_s < 1:
+            raise LabError("--duration must be at least 1 s")
+        self.levels = sorted(set(self.levels))
+
+
+@dataclass
+class Endpoints:
+    """Where each path's clients connect."""
+
+    direct: str | None = None
+    pgbouncer: str | None = None
+    api: tuple[str, int] | None = None
+    skipped: dict[str, str] = field(default_factory=dict)   # path -> why it was not measured
+
+
+@contextmanager
+def endpoints(server_url: str, config: ConnectionsConfig, target_server: Any, database: str,
+              pool_size: int, log_dir: Path, say: Say) -> Iterator[Endpoints]:
+    """Start what the chosen paths need (the API, PgBouncer); stop them afterwards."""
+    found = Endpoints()
+    with ExitStack() as stack:
+        if "direct" in config.paths:
+            found.direct = server_url
+        if "api" in config.paths:
+            port = free_port()
+            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+            stack.enter_context(api_process(target_server, database, config.strategy, port, env,
+                                            1, log_dir / "api.log"))
+            found.api = ("127.0.0.1", port)
+            say(f"  API on 127.0.0.1:{port} (pool of {pool_size} connections)")
+        if "pgbouncer" in config.paths:
+            if find_pgbouncer() is None:
+                found.skipped["pgbouncer"] = ("PgBouncer is not installed (apt-get install "
+                                              "pgbouncer on Debian/Ubuntu)")
+                say(f"  pgbouncer path skipped: {found.skipped['pgbouncer']}")
+            else:
+                host, port = stack.enter_context(
+                    pgbouncer(target_server, pool_size, max(config.levels) + 50))
+                found.pgbouncer = make_conninfo(server_url, host=host, port=port)
+                say(f"  PgBouncer on {host}:{port} (transaction mode, {pool_size} server "
+                    "sessions)")
+        yield found
+
+
+def level_seconds(mode: str, clients: int, config: ConnectionsConfig) -> int:
+    """--duration, stretched for paced levels too small to give PACED_MIN_REQUESTS samples."""
+    if mode != "paced":
+        return config.duration_s
+    needed = PACED_MIN_REQUESTS / (clients * config.pace_per_s)
+    return int(min(max(config.duration_s, needed), config.duration_s * PACED_MAX_STRETCH))
+
+
+def measure_level(path: str, mode: str, clients: int, found: Endpoints, workload: Workload,
+                  config: ConnectionsConfig) -> LevelResult:
+    duration = level_seconds(mode, clients, config)
+    if mode == "paced":
+        if path == "api":
+            assert found.api is not None
+            opener = paced.http_opener(*found.api)
+        else:
+            url = found.direct if path == "direct" else found.pgbouncer
+            assert url is not None
+            opener = paced.database_opener(url, workload)
+        return paced.run_paced(path, opener, clients, workload, config.pace_per_s, duration)
+    if path == "api":
+        assert found.api is not None
+        host, port = found.api
+        return saturating.wrk_level(f"http://{host}:{port}", workload, clients, duration)
+    url = found.direct if path == "direct" else found.pgbouncer
+    assert url is not None
+    return saturating.pgbench_level(bin_dir() / "pgbench", url, workload, path, clients,
+                                    duration)
+
+
+def sweep(config: ConnectionsConfig, found: Endpoints, workload: Workload, target: Any,
+          say: Say) -> list[LevelResult]:
+    """Every level of every measured path and mode, lowest first; a path stops at its limit."""
+    results: list[LevelResult] = []
+    for mode in config.modes:
+        for path in config.paths:
+            if path in found.skipped:
+                continue
+            if path == "api" and mode == "saturating" and not saturating.wrk_available():
+                found.skipped["api (saturating)"] = ("wrk is not installed (apt-get install wrk "
+                                                     "on Debian/Ubuntu)")
+                say(f"  api saturating skipped: {found.skipped['api (saturating)']}")
+                continue
+            for clients in config.levels:
+                if path == "direct":
+                    with target.server.connect(target.database) as conn:
+                        free, limit = session_headroom(conn)
+                    if clients > free:
+                        results.append(LevelResult(
+                            path, mode, clients, status=STOPPED,
+                            note=f"the server takes {free:,} more sessions ({limit}); "
+                                 f"stopped at {clients:,}"))
+                        say(f"  {mode:10} {path:9} {clients:5,} clients: stopped, the server "
+                            f"takes {free:,} more sessions ({limit})")
+                        break
+                watch = LevelWatch(target.server, target.database, target.postgres_pid,
+                                   memory_after_s=level_seconds(mode, clients, config) * 0.4)
+                watch.start()
+                try:
+                    result = measure_level(path, mode, clients, found, workload, config)
+                finally:
+                    watch.stop()
+                result.backends_max = watch.backends_max
+                result.server_rss_mb, result.server_pss_mb = watch.rss_mb, watch.pss_mb
+                results.append(result)
+                say(progress_line(result))
+                time.sleep(PAUSE_BETWEEN_LEVELS_S)
+                if result.status == STOPPED or result.errors.get("refused"):
+                    break    # more clients would only be refused more
+    return results
+
+
+def progress_line(r: LevelResult) -> str:
+    p95 = "-" if r.p95_ms is None else f"{r.p95_ms:,.1f} ms"
+    errors = f", {r.error_count:,} errors {r.errors}" if r.error_count else ""
+    stopped = f" (stopped: {r.note})" if r.status == STOPPED else ""
+    return (f"  {r.mode:10} {r.path:9} {r.clients:5,} clients: {r.throughput_per_s:8,.1f}/s, "
+            f"p95 {p95}, {r.backends_max or 0:,} backends{errors}{stopped}")
+
+
+def run_experiment(config: ConnectionsConfig, target: Any, settings: Settings, folder: Path,
+                   say: Say) -> dict[str, Any]:
+    """Measure every level on `target` (a prepared run database); write connections.json."""
+    config.check()
+    folder.mkdir(parents=True, exist_ok=True)
+    with target.server.connect(target.database) as conn:
+        users = issue_tokens(conn)
+    workload = Workload(config.query, config.strategy, users)
+    pool_size = settings.pool_max
+    server_url = target.server.url(target.database)
+    started = time.time()
+    offered = ", ".join(f"{n * config.pace_per_s:g}/s" for n in config.levels)
+    say(f"connections: levels {', '.join(map(str, config.levels))}; {config.duration_s} s each; "
+        f"paced at {config.pace_per_s:g} requests/s per client (offered {offered})")
+    with endpoints(server_url, config, target.server, target.database, pool_size, folder,
+                   say) as found:
+        results = sweep(config, found, workload, target, say)
+    paths = [p for p in config.paths if p not in found.skipped]
+    per_path = judge_paths(results, paths, max(config.levels))
+    verdict = sc4_verdict(per_path, min(config.levels), max(config.levels))
+    document = {
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "config": asdict(config),
+        "workload_users": users,
+        "pool_size": pool_size,
+        "skipped_paths": found.skipped,
+        "postgres": {"url": target.server.display_url(target.database),
+                     "settings": target.pg_settings},
+        "results": [r.as_dict() for r in results],
+        "paths": as_dicts(per_path),
+        "sc4": verdict.as_dict(),
+    }
+    (folder / RESULTS_FILE).write_text(json.dumps(document, indent=1, default=str))
+    return document

@@ -1,0 +1,67 @@
+"""One measured level of the connection experiment: a path, a mode, a client count."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lab.load.stats import latency_summary
+
+RESULTS_FILE = "connections.json"
+PATHS = ("direct", "api", "pgbouncer")
+MODES = ("paced", "saturating")
+ERROR_KINDS = ("refused", "timeout", "http_5xx", "http_other", "sql")
+MEASURED, STOPPED = "measured", "stopped"
+
+
+@dataclass
+class LevelResult:
+    path: str
+    mode: str
+    clients: int
+    status: str = MEASURED
+    duration_s: float = 0.0
+    requests: int = 0                      # successful requests in the measured window
+    throughput_per_s: float = 0.0
+    latency_ms: dict[str, float | None] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    connect_ms: dict[str, float | None] = field(default_factory=dict)   # p50, max
+    backends_max: int | None = None        # client backends on the server, all databases
+    server_rss_mb: float | None = None     # postgres processes: RSS counts shared pages each
+    server_pss_mb: float | None = None     # time, PSS shares them out (the honest total)
+    client_cpu_percent: float | None = None   # the load generator, % of one core
+    tool: str = ""
+    note: str = ""
+
+    @property
+    def p95_ms(self) -> float | None:
+        return self.latency_ms.get("p95")
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LevelResult:
+        return cls(**data)
+
+
+def with_latencies(result: LevelResult, latency_us: np.ndarray, seconds: float) -> LevelResult:
+    """Fill throughput and exact percentiles from every successful request's latency."""
+    result.duration_s = round(seconds, 3)
+    result.requests = int(len(latency_us))
+    result.throughput_per_s = round(len(latency_us) / seconds, 2) if seconds > 0 else 0.0
+    summary = latency_summary(latency_us)
+    result.latency_ms = {key: summary[key] for key in ("p50", "p95", "p99", "max")}
+    return result
+
+
+def connect_summary(connect_ms: list[float]) -> dict[str, float | None]:
+    if not connect_ms:
+        return {"p50": None, "max": None}
+    return {"p50": round(float(np.median(connect_ms)), 2), "max": round(max(connect_ms), 2)}

@@ -1,0 +1,119 @@
+"""Saturating clients: N connections asking as fast as answers come back.
+
+C load generators, so the client is not what saturates: pgbench for the database
+paths (direct and through PgBouncer), wrk for the API. Both send the workload's
+requests (workload.py); pgbench logs every transaction, so its percentiles are
+exact; wrk's come from its own latency histogram.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import resource
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from lab.connections.results import STOPPED, LevelResult, with_latencies
+from lab.connections.workload import Workload
+from lab.errors import LabError
+
+WRK_TIMEOUT_S = 10
+REFUSED = re.compile(r"too many (clients|connections)|could not connect|connection refused|"
+                     r"remaining connection slots", re.IGNORECASE)
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def pgbench_level(pgbench: Path, url: str, workload: Workload, path: str, clients: int,
+                  duration_s: int) -> LevelResult:
+    """Run pgbench with `clients` sessions for `duration_s`; every transaction is logged.
+
+    The extended protocol without prepared statements (PgBouncer 1.18 in transaction
+    mode cannot carry them), the same on both database paths.
+    """
+    result = LevelResult(path=path, mode="saturating", clients=clients, tool="pgbench")
+    with tempfile.TemporaryDirectory() as folder:
+        argv = [str(pgbench), "-n", "-M", "extended", "-c", str(clients), "-j",
+                str(min(clients, 2)), "-T", str(duration_s), "-l", "--log-prefix",
+                str(Path(folder) / "log")]
+        for number, (script, weight) in enumerate(workload.pgbench_scripts()):
+            script_path = Path(folder) / f"script{number}.sql"
+            script_path.write_text(script)
+            argv += ["-f", f"{script_path}@{weight}"]
+        cpu_before = _children_cpu_s()
+        done = subprocess.run([*argv, url], capture_output=True, text=True,
+                              timeout=duration_s + 300, check=False)
+        result.client_cpu_percent = round((_children_cpu_s() - cpu_before) / duration_s * 100, 1)
+        latencies = [int(line.split()[2]) for log in Path(folder).glob("log*")
+                     for line in log.read_text().splitlines() if line.strip()]
+    if done.returncode != 0:
+        message = (done.stderr.strip().splitlines() or ["pgbench failed"])
+        refused = next((line for line in message if REFUSED.search(line)), None)
+        result.status = STOPPED
+        result.errors = {"refused" if refused else "sql": max(1, clients - len(latencies))}
+        result.note = (refused or message[-1])[-300:]
+        return with_latencies(result, np.array(latencies, dtype=np.int64), duration_s)
+    out = done.stdout
+    connect = re.search(r"initial connection time = ([\d.]+) ms", out)
+    failed = re.search(r"number of failed transactions: (\d+)", out)
+    if failed and int(failed.group(1)):
+        result.errors = {"sql": int(failed.group(1))}
+    if connect:
+        # pgbench reports the time to open all of a thread's sessions, not one.
+        result.connect_ms = {"p50": None, "max": float(connect.group(1))}
+    return with_latencies(result, np.array(latencies, dtype=np.int64), duration_s)
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def require_wrk() -> str:
+    path = shutil.which("wrk")
+    if path is None:
+        raise LabError("the api path's saturating mode needs wrk: apt-get install wrk "
+                       "(Debian/Ubuntu), or leave it out with --paths direct,pgbouncer")
+    return path
+
+
+def wrk_level(url: str, workload: Workload, clients: int, duration_s: int) -> LevelResult:
+    """Run wrk with `clients` keep-alive connections for `duration_s`.
+
+    Non-2xx answers count as http_5xx: every request names an existing user with a
+    valid token, so the only refusal the API gives is 503 (no pooled connection free).
+    """
+    wrk = require_wrk()
+    result = LevelResult(path="api", mode="saturating", clients=clients,
+                         tool="wrk (latency from its histogram)")
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "workload.lua"
+        script.write_text(workload.wrk_script())
+        cpu_before = _children_cpu_s()
+        done = subprocess.run(
+            [wrk, "-t", str(min(clients, 2)), "-c", str(clients), "-d", f"{duration_s}s",
+             "--timeout", f"{WRK_TIMEOUT_S}s", "-s", str(script), url],
+            capture_output=True, text=True, timeout=duration_s + 120, check=False)
+        result.client_cpu_percent = round((_children_cpu_s() - cpu_before) / duration_s * 100, 1)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("LABJSON ")), None)
+    if done.returncode != 0 or line is None:
+        raise LabError(f"wrk failed: {(done.stderr or done.stdout).strip()[-300:]}")
+    data = json.loads(line.removeprefix("LABJSON "))
+    seconds = data["duration_us"] / 1e6
+    errors = {"refused": data["connect"] + data["read"] + data["write"],
+              "timeout": data["timeout"], "http_5xx": data["status"]}
+    result.errors = {kind: count for kind, count in errors.items() if count}
+    ok = data["requests"] - data["status"]
+    result.duration_s = round(seconds, 3)
+    result.requests = ok
+    result.throughput_per_s = round(ok / seconds, 2) if seconds else 0.0
+    result.latency_ms = {key: round(data[f"{key}_us"] / 1000, 3)
+                         for key in ("p50", "p95", "p99", "max")}
+    return result

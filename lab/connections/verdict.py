@@ -1,0 +1,121 @@
+"""SC4 from the connection experiment's levels, per path and overall (DESIGN.md).
+
+(a) paced: p95 at the most clients <= 1.5 x p95 at the fewest, at the same per-client pace;
+(b) saturating: throughput at the most clients >= 90 % of the best throughput of the sweep.
+A level with errors has degraded whatever its numbers say. SC4 passes when some path holds
+both at the highest level asked for: that path is how the system should take 1000 users.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from lab.connections.results import MEASURED, LevelResult
+from lab.load.criteria import FAIL, NOT_MEASURED, PASS, TITLES, Verdict
+
+PACED_P95_RATIO_MAX = 1.5
+SATURATING_SHARE_MIN = 0.9
+
+
+@dataclass
+class PathVerdict:
+    path: str
+    paced: str                 # pass | fail | not measured
+    paced_text: str
+    saturating: str
+    saturating_text: str
+    highest_clients: int | None
+
+    @property
+    def status(self) -> str:
+        if PASS == self.paced == self.saturating:
+            return PASS
+        return FAIL if FAIL in (self.paced, self.saturating) else NOT_MEASURED
+
+
+def _levels(results: list[LevelResult], path: str, mode: str) -> list[LevelResult]:
+    return sorted((r for r in results if r.path == path and r.mode == mode),
+                  key=lambda r: r.clients)
+
+
+def _stop_reason(levels: list[LevelResult]) -> str | None:
+    last = levels[-1] if levels else None
+    return None if last is None or last.status == MEASURED else (
+        f"stopped below {last.clients:,} clients: {last.note or 'errors'}")
+
+
+def _not_run(high: LevelResult) -> str:
+    why = f" after {high.error_count:,} errors" if high.error_count else ""
+    return f"not run beyond {high.clients:,} clients{why}"
+
+
+def _paced(levels: list[LevelResult], target: int) -> tuple[str, str]:
+    measured = [r for r in levels if r.status == MEASURED and r.p95_ms is not None]
+    if len(measured) < 2:
+        stopped = _stop_reason(levels)
+        return (FAIL, stopped) if stopped else (NOT_MEASURED,
+                                                "fewer than two paced levels measured")
+    low, high = measured[0], measured[-1]
+    ratio = high.p95_ms / low.p95_ms if low.p95_ms else float("inf")  # type: ignore[operator]
+    text = (f"p95 {high.p95_ms:.1f} ms at {high.clients:,} vs {low.p95_ms:.1f} ms at "
+            f"{low.clients:,} clients ({ratio:.2f}x)")
+    if high.clients < target:
+        return FAIL, f"{text}; {_stop_reason(levels) or _not_run(high)}"
+    if high.error_count:
+        return FAIL, f"{text}; {high.error_count:,} errors at {high.clients:,} clients"
+    return (PASS if ratio <= PACED_P95_RATIO_MAX else FAIL), text
+
+
+def _saturating(levels: list[LevelResult], target: int) -> tuple[str, str]:
+    measured = [r for r in levels if r.status == MEASURED]
+    if not measured:
+        return (FAIL, _stop_reason(levels) or "") if _stop_reason(levels) else (
+            NOT_MEASURED, "no saturating level measured")
+    peak = max(measured, key=lambda r: r.throughput_per_s)
+    high = measured[-1]
+    share = high.throughput_per_s / peak.throughput_per_s if peak.throughput_per_s else 0.0
+    text = (f"{high.throughput_per_s:,.0f}/s at {high.clients:,} clients = {share:.0%} of the "
+            f"peak {peak.throughput_per_s:,.0f}/s at {peak.clients:,}")
+    if high.clients < target:
+        return FAIL, f"{text}; {_stop_reason(levels) or _not_run(high)}"
+    if high.error_count:
+        return FAIL, f"{text}; {high.error_count:,} errors at {high.clients:,} clients"
+    return (PASS if share >= SATURATING_SHARE_MIN else FAIL), text
+
+
+def judge_paths(results: list[LevelResult], paths: list[str], target: int
+                ) -> list[PathVerdict]:
+    verdicts = []
+    for path in paths:
+        paced, paced_text = _paced(_levels(results, path, "paced"), target)
+        saturating, saturating_text = _saturating(_levels(results, path, "saturating"), target)
+        reached = [r.clients for r in results if r.path == path and r.status == MEASURED]
+        verdicts.append(PathVerdict(path, paced, paced_text, saturating, saturating_text,
+                                    max(reached, default=None)))
+    return verdicts
+
+
+def sc4_verdict(paths: list[PathVerdict], lowest: int, target: int) -> Verdict:
+    """The run-level SC4 verdict: which paths hold, which do not."""
+    holding = [p.path for p in paths if p.status == PASS]
+    failing = [p.path for p in paths if p.status == FAIL]
+    if holding:
+        status = PASS
+    elif failing:
+        status = FAIL
+    else:
+        status = NOT_MEASURED
+    measured = "; ".join(f"{p.path}: {p.status}" for p in paths) or "no path measured"
+    note = f"levels {lowest:,} to {target:,} clients"
+    if (lowest, target) != (10, 1000):
+        note += " (the criterion names 10 to 1000)"
+    if holding:
+        note += f"; holds through {', '.join(holding)}"
+    return Verdict("SC4", TITLES["SC4"], status, measured,
+                   f"paced p95({target}) <= {PACED_P95_RATIO_MAX:g} x p95({lowest}); "
+                   f"saturating >= {SATURATING_SHARE_MIN:.0%} of peak", "same", note=note)
+
+
+def as_dicts(paths: list[PathVerdict]) -> list[dict[str, Any]]:
+    return [{**asdict(p), "status": p.status} for p in paths]

@@ -1,0 +1,84 @@
+"""The connection experiment's page (and its section in a run report): SC4, charts, table."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lab.connections.results import MEASURED, RESULTS_FILE
+from lab.errors import LabError
+from lab.report import charts
+from lab.report.folder import REPORT_FILE
+from lab.report.render import write_page
+
+
+def load_results(folder: Path) -> dict[str, Any] | None:
+    """connections.json of `folder`, or None when the folder has none."""
+    path = folder / RESULTS_FILE
+    if not path.exists():
+        return None
+    try:
+        return dict(json.loads(path.read_text()))
+    except json.JSONDecodeError as exc:
+        raise LabError(f"{path} is not valid JSON: {exc}") from exc
+
+
+def measured_levels(document: dict[str, Any]) -> pd.DataFrame:
+    rows = [{"path": r["path"], "mode": r["mode"], "clients": r["clients"],
+             "throughput_per_s": r["throughput_per_s"], "p95_ms": r["latency_ms"].get("p95")}
+            for r in document["results"] if r["status"] == MEASURED]
+    return pd.DataFrame(rows, columns=["path", "mode", "clients", "throughput_per_s", "p95_ms"])
+
+
+def sweep_charts(document: dict[str, Any]) -> list[dict[str, str]]:
+    levels = measured_levels(document)
+    if levels.empty:
+        return []
+    figures = [
+        ("chart-conn-throughput", "Throughput against concurrent clients",
+         charts.concurrency_sweep("Throughput against concurrent clients", levels,
+                                  "throughput_per_s", "successful requests/s")),
+        ("chart-conn-p95", "p95 latency against concurrent clients",
+         charts.concurrency_sweep("p95 latency against concurrent clients", levels, "p95_ms",
+                                  "ms (log)", log_y=True)),
+    ]
+    return [{"anchor": anchor, "title": title, "src": charts.data_uri(figure)}
+            for anchor, title, figure in figures]
+
+
+def memory_per_session_mb(document: dict[str, Any]) -> float | None:
+    """Extra server memory (PSS) per extra direct session, from the fewest to the most."""
+    direct = sorted((r for r in document["results"] if r["path"] == "direct"
+                     and r["status"] == MEASURED and r["server_pss_mb"] and r["backends_max"]),
+                    key=lambda r: r["backends_max"])
+    if len(direct) < 2 or direct[-1]["backends_max"] == direct[0]["backends_max"]:
+        return None
+    low, high = direct[0], direct[-1]
+    return round((high["server_pss_mb"] - low["server_pss_mb"])
+                 / (high["backends_max"] - low["backends_max"]), 2)
+
+
+def section_context(document: dict[str, Any]) -> dict[str, Any]:
+    """What the connections section shows, for its own page and for a run report."""
+    cpus = os.cpu_count() or 1
+    return {
+        "doc": document, "config": document["config"], "sc4": document["sc4"],
+        "paths": document["paths"], "results": document["results"],
+        "charts": sweep_charts(document), "cpus": cpus,
+        "wiki_connections": cpus * 2, "memory_per_session_mb": memory_per_session_mb(document),
+    }
+
+
+def write_connections_report(folder: Path | str) -> Path:
+    """(Re)write index.html of a `lab connections` folder from connections.json alone."""
+    folder = Path(folder)
+    document = load_results(folder)
+    if document is None:
+        raise LabError(f"{folder} has no {RESULTS_FILE}: it was not made by `lab connections`")
+    context = {"title": f"connections · {document['config']['query']} · "
+                        f"{document['started_at']}", "connections": section_context(document)}
+    return write_page("connections.html.j2", context, folder / REPORT_FILE)

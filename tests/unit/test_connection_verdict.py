@@ -1,0 +1,44 @@
+"""SC4 judged from connection levels: ratios, peaks, errors and stopped paths."""
+
+from __future__ import annotations
+
+from lab.connections.results import STOPPED, LevelResult
+from lab.connections.verdict import judge_paths, sc4_verdict
+
+
+def level(path: str, mode: str, clients: int, p95: float, per_s: float,
+          errors: dict[str, int] | None = None) -> LevelResult:
+    return LevelResult(path, mode, clients, latency_ms={"p50": p95 / 2, "p95": p95},
+                       throughput_per_s=per_s, errors=errors or {})
+
+
+def test_a_path_holds_when_p95_stays_within_1_5x_and_throughput_within_90_percent() -> None:
+    results = [level("api", "paced", 10, 10.0, 2.5), level("api", "paced", 1000, 14.9, 250),
+               level("api", "saturating", 10, 5.0, 500), level("api", "saturating", 100, 9.0, 600),
+               level("api", "saturating", 1000, 90.0, 545)]
+    (api,) = judge_paths(results, ["api"], 1000)
+    assert (api.paced, api.saturating, api.status) == ("pass", "pass", "pass")
+    assert "1.49x" in api.paced_text and "91% of the peak 600/s at 100" in api.saturating_text
+    verdict = sc4_verdict([api], 10, 1000)
+    assert verdict.status == "pass" and "holds through api" in verdict.note
+    assert "the criterion names" not in verdict.note
+
+
+def test_degradation_errors_and_a_stopped_sweep_each_fail() -> None:
+    results = [
+        level("direct", "paced", 10, 10.0, 2.5), level("direct", "paced", 1000, 15.1, 250),
+        level("direct", "saturating", 10, 5.0, 1000), level("direct", "saturating", 1000, 9, 890),
+        level("api", "paced", 10, 10.0, 2.5),
+        level("api", "paced", 1000, 11.0, 240, errors={"http_5xx": 3}),
+        level("pgbouncer", "paced", 10, 10.0, 2.5),
+        LevelResult("pgbouncer", "paced", 1000, status=STOPPED, note="max_connections = 100"),
+    ]
+    direct, api, bouncer = judge_paths(results, ["direct", "api", "pgbouncer"], 1000)
+    assert direct.paced == "fail" and "1.51x" in direct.paced_text
+    assert direct.saturating == "fail" and "89% of the peak" in direct.saturating_text
+    assert api.paced == "fail" and "3 errors at 1,000 clients" in api.paced_text
+    assert api.saturating == "not measured"
+    assert bouncer.paced == "fail" and "max_connections = 100" in bouncer.paced_text
+    verdict = sc4_verdict([direct, api, bouncer], 10, 1000)
+    assert verdict.status == "fail"
+    assert verdict.measured == "direct: fail; api: fail; pgbouncer: fail"
