@@ -28,6 +28,7 @@ class LevelResult:
     latency_ms: dict[str, float | None] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     connect_ms: dict[str, float | None] = field(default_factory=dict)   # p50, max
+    first_request_ms: dict[str, float | None] = field(default_factory=dict)  # a new session's
     backends_max: int | None = None        # client backends on the server, all databases
     server_rss_mb: float | None = None     # postgres processes: RSS counts shared pages each
     server_pss_mb: float | None = None     # time, PSS shares them out (the honest total)
@@ -46,10 +47,6 @@ class LevelResult:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LevelResult:
-        return cls(**data)
-
 
 def with_latencies(result: LevelResult, latency_us: np.ndarray, seconds: float) -> LevelResult:
     """Fill throughput and exact percentiles from every successful request's latency."""
@@ -61,7 +58,8 @@ def with_latencies(result: LevelResult, latency_us: np.ndarray, seconds: float) 
     return result
 
 
-def connect_summary(connect_ms: list[float]) -> dict[str, float | None]:
-    if not connect_ms:
+def connect_summary(times_ms: list[float]) -> dict[str, float | None]:
+    """Median and worst of per-session times (connecting, or the first request)."""
+    if not times_ms:
         return {"p50": None, "max": None}
-    return {"p50": round(float(np.median(connect_ms)), 2), "max": round(max(connect_ms), 2)}
+    return {"p50": round(float(np.median(times_ms)), 2), "max": round(max(times_ms), 2)}

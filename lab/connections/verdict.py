@@ -50,6 +50,16 @@ def _not_run(high: LevelResult) -> str:
     return f"not run beyond {high.clients:,} clients{why}"
 
 
+def _judged(levels: list[LevelResult], high: LevelResult, target: int, within: bool,
+            text: str) -> tuple[str, str]:
+    """Fail a sweep that stopped short of `target` or erred at its top; else the rule decides."""
+    if high.clients < target:
+        return FAIL, f"{text}; {_stop_reason(levels) or _not_run(high)}"
+    if high.error_count:
+        return FAIL, f"{text}; {high.error_count:,} errors at {high.clients:,} clients"
+    return (PASS if within else FAIL), text
+
+
 def _paced(levels: list[LevelResult], target: int) -> tuple[str, str]:
     measured = [r for r in levels if r.status == MEASURED and r.p95_ms is not None]
     if len(measured) < 2:
@@ -60,11 +70,7 @@ def _paced(levels: list[LevelResult], target: int) -> tuple[str, str]:
     ratio = high.p95_ms / low.p95_ms if low.p95_ms else float("inf")  # type: ignore[operator]
     text = (f"p95 {high.p95_ms:.1f} ms at {high.clients:,} vs {low.p95_ms:.1f} ms at "
             f"{low.clients:,} clients ({ratio:.2f}x)")
-    if high.clients < target:
-        return FAIL, f"{text}; {_stop_reason(levels) or _not_run(high)}"
-    if high.error_count:
-        return FAIL, f"{text}; {high.error_count:,} errors at {high.clients:,} clients"
-    return (PASS if ratio <= PACED_P95_RATIO_MAX else FAIL), text
+    return _judged(levels, high, target, ratio <= PACED_P95_RATIO_MAX, text)
 
 
 def _saturating(levels: list[LevelResult], target: int) -> tuple[str, str]:
@@ -77,11 +83,7 @@ def _saturating(levels: list[LevelResult], target: int) -> tuple[str, str]:
     share = high.throughput_per_s / peak.throughput_per_s if peak.throughput_per_s else 0.0
     text = (f"{high.throughput_per_s:,.0f}/s at {high.clients:,} clients = {share:.0%} of the "
             f"peak {peak.throughput_per_s:,.0f}/s at {peak.clients:,}")
-    if high.clients < target:
-        return FAIL, f"{text}; {_stop_reason(levels) or _not_run(high)}"
-    if high.error_count:
-        return FAIL, f"{text}; {high.error_count:,} errors at {high.clients:,} clients"
-    return (PASS if share >= SATURATING_SHARE_MIN else FAIL), text
+    return _judged(levels, high, target, share >= SATURATING_SHARE_MIN, text)
 
 
 def judge_paths(results: list[LevelResult], paths: list[str], target: int
