@@ -763,7 +763,9 @@ def connections(
         err_console.print("interrupted: everything the experiment started has been stopped")
         raise typer.Exit(130) from None
     print_connection_table(document)
-    console.print(f"report: {page}")
+    from lab.report.trends import update_index
+
+    console.print(f"report: {page}\nindex: {_run(lambda: update_index(reports))}")
     raise typer.Exit(0 if document["sc4"]["status"] == "pass" else 2)
 
 

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from lab.connections.results import MEASURED, RESULTS_FILE
@@ -51,15 +52,16 @@ def sweep_charts(document: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def memory_per_session_mb(document: dict[str, Any]) -> float | None:
-    """Extra server memory (PSS) per extra direct session, from the fewest to the most."""
-    direct = sorted((r for r in document["results"] if r["path"] == "direct"
-                     and r["status"] == MEASURED and r["server_pss_mb"] and r["backends_max"]),
-                    key=lambda r: r["backends_max"])
-    if len(direct) < 2 or direct[-1]["backends_max"] == direct[0]["backends_max"]:
+    """Extra server memory (PSS) per extra direct session: the slope of a line fitted
+    through the paced direct levels (sessions held steady, measured mid-level)."""
+    points = [(r["backends_max"], r["server_pss_mb"]) for r in document["results"]
+              if r["path"] == "direct" and r["mode"] == "paced" and r["status"] == MEASURED
+              and r["server_pss_mb"] and r["backends_max"]]
+    if len({backends for backends, _ in points}) < 2:
         return None
-    low, high = direct[0], direct[-1]
-    return round((high["server_pss_mb"] - low["server_pss_mb"])
-                 / (high["backends_max"] - low["backends_max"]), 2)
+    backends, pss = zip(*points, strict=True)
+    slope = float(np.polyfit(np.array(backends, dtype=float), np.array(pss, dtype=float), 1)[0])
+    return round(slope, 2)
 
 
 def section_context(document: dict[str, Any]) -> dict[str, Any]:

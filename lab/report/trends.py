@@ -8,11 +8,13 @@ shared machine is not an alarm); a plan regresses when its shape changes.
 
 from __future__ import annotations
 
+import json
 import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from lab.connections.results import RESULTS_FILE
 from lab.report import charts
 from lab.report.folder import REPORT_FILE, RunFolder
 from lab.report.render import write_page
@@ -152,6 +154,27 @@ def run_row(run: RunFolder, flagged: list[Regression]) -> dict[str, Any]:
             "regressions": [r.describe() for r in flagged if r.run == run.name]}
 
 
+def experiment_rows(reports: Path) -> list[dict[str, Any]]:
+    """`lab connections` folders (a connections.json without a run's summary.json), newest
+    first, with their SC4 verdicts."""
+    rows = []
+    for path in reports.glob(f"*/{RESULTS_FILE}"):
+        if (path.parent / "summary.json").exists():
+            continue        # a load run with --connections: listed as a run
+        try:
+            document = json.loads(path.read_text())
+            rows.append({"name": path.parent.name, "started_at": document["started_at"],
+                         "query": document["config"]["query"],
+                         "levels": document["config"]["levels"],
+                         "status": document["sc4"]["status"],
+                         "paths": [(p["path"], p["status"]) for p in document["paths"]],
+                         "report": f"{path.parent.name}/{REPORT_FILE}"
+                         if (path.parent / REPORT_FILE).exists() else None})
+        except (OSError, ValueError, KeyError):
+            continue    # a broken folder must not hide the others
+    return sorted(rows, key=lambda r: r["started_at"], reverse=True)
+
+
 def update_index(reports: Path) -> Path:
     """(Re)write reports/index.html from the run folders under it."""
     runs = collect_runs(reports)
@@ -165,7 +188,8 @@ def update_index(reports: Path) -> Path:
                        "charts": trend_charts(group, flagged) if len(group) > 1 else [],
                        "regressions": [asdict(r) | {"text": r.describe()} for r in flagged]})
     context = {"title": "All runs", "runs": [run_row(r, flagged_all) for r in reversed(runs)],
-               "groups": groups, "baseline_runs": BASELINE_RUNS,
+               "groups": groups, "experiments": experiment_rows(reports),
+               "baseline_runs": BASELINE_RUNS,
                "latency_limit": LATENCY_LIMIT, "throughput_limit": THROUGHPUT_LIMIT,
                "min_delta_ms": LATENCY_MIN_DELTA_MS}
     return write_page("index.html.j2", context, reports / "index.html")

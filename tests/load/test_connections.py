@@ -79,6 +79,8 @@ def test_every_path_and_mode_is_measured_and_judged(pg_server: PgServer, seeded_
     assert page.count('src="data:image/png;base64,') == 2
     assert "Why the pooled paths hold" in page and "core_count × 2" in page
     assert "SC4" in done.stdout and f"report: {folder / 'index.html'}" in done.stdout
+    index = (tmp_path / "index.html").read_text()       # the experiment is listed with its verdict
+    assert f'<a href="{folder.name}/index.html">{folder.name}</a>' in index
     assert helpers_running() <= before                  # every process it started is gone
     assert not [d for d in list_lab_databases(pg_server) if d.startswith("timeline_lab_run_")]
 
