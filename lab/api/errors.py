@@ -8,9 +8,12 @@ no free connection is a 503 with Retry-After, never a hang or a 500.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg import errors as pg_errors
 from psycopg_pool import PoolTimeout
@@ -26,16 +29,40 @@ class ApiError(Exception):
     """An error with an HTTP status, a stable code, a message and optionally a field."""
 
     def __init__(self, status: int, code: str, message: str, field: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None,
+                 problems: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
-        self.headers = headers
+        self.headers, self.problems = headers, problems
 
     def response(self) -> JSONResponse:
         body: dict[str, object] = {"detail": self.message, "code": self.code}
         if self.field:
             body["field"] = self.field
+        if self.problems:
+            body["errors"] = self.problems
         return JSONResponse(body, status_code=self.status, headers=self.headers)
+
+
+REQUEST_PARTS = ("body", "query", "path", "header")
+
+
+def invalid_request(errors: Sequence[Any]) -> ApiError:
+    """FastAPI's validation errors in the API's one error shape: 422, each field and problem.
+
+    The first problem is the message; `errors` lists them all. Inputs are not echoed.
+    """
+    problems = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ())]
+        if location and location[0] in REQUEST_PARTS:
+            location = location[1:]
+        problems.append({"field": ".".join(location) or "body", "message": str(error["msg"])})
+    if not problems:
+        problems = [{"field": "body", "message": "invalid request"}]
+    first = problems[0]
+    return ApiError(422, "invalid", f"{first['field']}: {first['message']}", first["field"],
+                    problems=problems)
 
 
 def unavailable(reason: str) -> ApiError:
@@ -57,6 +84,10 @@ def from_database(exc: psycopg.Error) -> ApiError:
         return ApiError(422, "invalid", message)
     if isinstance(exc, psycopg.OperationalError):
         return unavailable("the database is unavailable")
+    if isinstance(exc, psycopg.DataError):
+        # SQLSTATE class 22 (data exception), or a value psycopg refuses to send
+        # (a NUL character in text): the input's fault, never the server's.
+        return ApiError(422, "invalid", message)
     log.exception("unexpected database error", exc_info=exc)
     return ApiError(500, "internal", "unexpected database error")
 
@@ -67,6 +98,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return invalid_request(exc.errors()).response()
 
     @app.exception_handler(PoolTimeout)
     async def pool_timeout(_: Request, exc: PoolTimeout) -> JSONResponse:

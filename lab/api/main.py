@@ -12,6 +12,7 @@ import lab
 from lab.api import errors, fanout
 from lab.api.db import make_pool
 from lab.api.limits import BodyLimit
+from lab.api.models import ERROR_RESPONSES
 from lab.api.routes import graph, system, timeline, tweets, users
 from lab.config import Settings, get_settings
 from lab.errors import LabError
@@ -51,7 +52,7 @@ def create_app(dsn: str | None = None, settings: Settings | None = None) -> Fast
     errors.install(app)
     app.add_middleware(BodyLimit)
     for module in (users, graph, tweets, timeline, system):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
     return app
 
 

@@ -8,17 +8,26 @@ test checks real responses against them.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lab.queries import MAX_ID
 
 
 class Strict(BaseModel):
-    """Unknown fields are an error, not silently ignored."""
+    """Unknown fields are an error, not silently ignored; text holds no NUL character
+    (PostgreSQL text cannot store one: refused here with the field's name, not at the
+    database)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain the NUL character (\\u0000)")
+        return value
 
 
 class RegisterIn(Strict):
@@ -113,3 +122,27 @@ class Stats(BaseModel):
     fanout_mode: Literal["inline", "queue"]
     fanout: dict[str, float] = Field(description="Background deliveries and their lag.")
     pool: dict[str, int]
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every error the API answers: a message, a stable code, the field at fault, and for
+    invalid requests each field's problem."""
+
+    detail: str
+    code: str
+    field: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+# Documented on every route: what any status besides the route's own may carry.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "default": {"model": ErrorOut,
+                "description": "An error: 401 no or bad token, 403 not allowed, 404 not found "
+                               "or not visible, 409 conflict, 413 body too large, 422 invalid "
+                               "value, 503 database unavailable (with Retry-After)."}}
+

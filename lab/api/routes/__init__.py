@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Response
+from fastapi.responses import JSONResponse
 
 from lab.api.errors import ApiError
 
 
-class RawJSON(Response):
-    """A response whose body is JSON already built (by PostgreSQL)."""
+class RawJSON(JSONResponse):
+    """A response whose body is JSON already built (by PostgreSQL), sent as is.
 
-    media_type = "application/json"
+    A JSONResponse so FastAPI documents the route's model as its schema (for any
+    other response class it declares the body a plain string).
+    """
+
+    def render(self, content: Any) -> bytes:
+        return bytes(content)
 
 
 def raw_json(body: bytes | None, status_code: int = 200, missing: str = "not found") -> RawJSON:
