@@ -13,25 +13,24 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from pathlib import Path
 
 import httpx
 import numpy as np
 
+from lab import generators
 from lab.api.deps import token_hash
 from lab.api_process import api_process
 from lab.errors import LabError
+from lab.generators import pgbench_sql, require_wrk
 from lab.migrate import migrate
-from lab.pg.embedded import bin_dir
 from lab.pg.server import PgServer
-from lab.queries import first_page, query
+from lab.queries import first_page
 
 PAGE = 50
 POSTERS = 500
@@ -87,44 +86,19 @@ class Measure:
     errors: int
 
 
-def require_tools() -> Path:
-    """Return pgbench's path; fail clearly when wrk is missing."""
-    if shutil.which("wrk") is None:
-        raise LabError("lab bench api needs wrk: apt-get install wrk (Debian/Ubuntu)")
-    return bin_dir() / "pgbench"
-
-
 def pgbench_script(name: str, user_id: int) -> str:
-    """Turn a named statement into a pgbench script (psycopg placeholders -> :variables)."""
-    sql = query(name)
-    values = {**first_page(PAGE), "user_id": user_id, "viewer_id": user_id}
-    for key, value in values.items():
-        literal = f"'{value.isoformat()}'" if isinstance(value, datetime) else str(value)
-        sql = sql.replace(f"%({key})s", literal)
-    if "%(" in sql:
-        raise LabError(f"query {name} has parameters the benchmark does not fill")
-    return sql + ";\n"
+    """Turn a named statement into a pgbench script for `user_id`'s first page."""
+    return pgbench_sql(name, {**first_page(PAGE), "user_id": user_id, "viewer_id": user_id})
 
 
-def run_pgbench(pgbench: Path, server: PgServer, database: str, script: str,
-                clients: int, seconds: int) -> tuple[float, np.ndarray, int]:
-    """Run pgbench; return (tps, latencies in ms, failed transactions)."""
-    with tempfile.TemporaryDirectory() as folder:
-        script_path = Path(folder) / "bench.sql"
-        script_path.write_text(script)
-        url = server.display_url(database)
-        result = subprocess.run(
-            [str(pgbench), "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)),
-             "-T", str(seconds), "-f", str(script_path), "-l", "--log-prefix",
-             str(Path(folder) / "log"), url],
-            capture_output=True, text=True, timeout=seconds + 120, check=False)
-        if result.returncode != 0:
-            raise LabError(f"pgbench failed: {result.stderr.strip()[-400:]}")
-        tps = float(re.search(r"tps = ([\d.]+)", result.stdout).group(1))  # type: ignore[union-attr]
-        failed = re.search(r"number of failed transactions: (\d+)", result.stdout)
-        latencies = [int(line.split()[2]) / 1000 for log in Path(folder).glob("log*")
-                     for line in log.read_text().splitlines() if line.strip()]
-    return tps, np.array(latencies), int(failed.group(1)) if failed else 0
+def run_pgbench(server: PgServer, database: str, script: str, clients: int,
+                seconds: int) -> tuple[float, np.ndarray, int]:
+    """Run pgbench (prepared, as the API's pool); return (tps, latencies in ms, failed)."""
+    run = generators.run_pgbench(server.display_url(database), [(script, 1)], clients, seconds,
+                                 "prepared")
+    if run.returncode != 0 or run.tps is None:
+        raise LabError(f"pgbench failed: {run.stderr.strip()[-400:]}")
+    return run.tps, run.latency_us / 1000, run.failed
 
 
 def run_wrk(url: str, connections: int, seconds: int, script: str | None = None,
@@ -186,7 +160,7 @@ def bench_api(server: PgServer, database: str, strategies: list[str], seconds: i
               connections: int, moderate: int, port: int,
               progress: Callable[[Measure], None]) -> list[Measure]:
     """Run the whole comparison; return every measure."""
-    pgbench = require_tools()
+    require_wrk("lab bench api")
     with server.connect(database) as conn:
         migrate(conn)  # pgbench runs before `lab serve` would migrate
     reader, tokens, max_user = prepare_tokens(server, database)
@@ -201,7 +175,7 @@ def bench_api(server: PgServer, database: str, strategies: list[str], seconds: i
         progress(measure)
 
     def pg(name: str, strategy: str, statement: str) -> None:
-        tps, lat, failed = run_pgbench(pgbench, server, database,
+        tps, lat, failed = run_pgbench(server, database,
                                        pgbench_script(statement, reader), connections, seconds)
         record(name, "pgbench", strategy, connections, tps, float(np.percentile(lat, 50)),
                float(np.percentile(lat, 99)), failed)
@@ -233,9 +207,9 @@ def bench_api(server: PgServer, database: str, strategies: list[str], seconds: i
                     record("profile", "http", strategy, clients,
                            *run_wrk(url, clients, seconds, script=profile))
         if strategy == strategies[0]:
-            script = f"\\set user_id random(1, {max_user})\n" + query("profile").replace(
-                "%(user_id)s", ":user_id") + ";\n"
-            tps, lat, failed = run_pgbench(pgbench, server, database, script, connections,
+            script = (f"\\set user_id random(1, {max_user})\n"
+                      + pgbench_sql("profile", {"user_id": ":user_id"}))
+            tps, lat, failed = run_pgbench(server, database, script, connections,
                                            seconds)
             record("profile", "pgbench", strategy, connections, tps,
                    float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), failed)

@@ -391,7 +391,7 @@ def bench_api(strategies: Annotated[str, typer.Option(help="Comma-separated stra
 
     def action() -> None:
         settings = get_settings()
-        chosen = [name.strip() for name in strategies.split(",") if name.strip()]
+        chosen = _csv(strategies)
         unknown = set(chosen) - {"pull", "push", "hybrid"}
         if unknown:
             raise LabError(f"unknown strategies {sorted(unknown)}: use pull, push, hybrid")

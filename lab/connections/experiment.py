@@ -31,7 +31,7 @@ from lab.connections.server import LevelWatch, session_headroom
 from lab.connections.verdict import as_dicts, judge_paths, sc4_verdict
 from lab.connections.workload import Workload, issue_tokens
 from lab.errors import LabError
-from lab.pg.embedded import bin_dir
+from lab.generators import wrk_available
 
 DEFAULT_LEVELS = (10, 50, 100, 250, 500, 1000)
 DEFAULT_PACE_PER_S = 0.25     # one request every 4 s per client: the mixed scenario's think time
@@ -75,12 +75,19 @@ class Endpoints:
     api: tuple[str, int] | None = None
     skipped: dict[str, str] = field(default_factory=dict)   # path -> why it was not measured
 
+    def database_url(self, path: str) -> str:
+        """The conninfo of a database path (direct or pgbouncer)."""
+        url = self.direct if path == "direct" else self.pgbouncer
+        assert url is not None, f"{path} has no database endpoint"
+        return url
+
 
 @contextmanager
-def endpoints(server_url: str, config: ConnectionsConfig, target_server: Any, database: str,
-              pool_size: int, log_dir: Path, say: Say) -> Iterator[Endpoints]:
+def endpoints(config: ConnectionsConfig, target_server: Any, database: str, pool_size: int,
+              log_dir: Path, say: Say) -> Iterator[Endpoints]:
     """Start what the chosen paths need (the API, PgBouncer); stop them afterwards."""
     found = Endpoints()
+    server_url = target_server.url(database)
     with ExitStack() as stack:
         if "direct" in config.paths:
             found.direct = server_url
@@ -113,26 +120,21 @@ def level_seconds(mode: str, clients: int, config: ConnectionsConfig) -> int:
     return int(min(max(config.duration_s, needed), config.duration_s * PACED_MAX_STRETCH))
 
 
-def measure_level(path: str, mode: str, clients: int, found: Endpoints, workload: Workload,
-                  config: ConnectionsConfig) -> LevelResult:
-    duration = level_seconds(mode, clients, config)
+def measure_level(path: str, mode: str, clients: int, duration_s: int, found: Endpoints,
+                  workload: Workload, config: ConnectionsConfig) -> LevelResult:
     if mode == "paced":
         if path == "api":
             assert found.api is not None
             opener = paced.http_opener(*found.api)
         else:
-            url = found.direct if path == "direct" else found.pgbouncer
-            assert url is not None
-            opener = paced.database_opener(url, workload)
-        return paced.run_paced(path, opener, clients, workload, config.pace_per_s, duration)
+            opener = paced.database_opener(found.database_url(path), workload)
+        return paced.run_paced(path, opener, clients, workload, config.pace_per_s, duration_s)
     if path == "api":
         assert found.api is not None
         host, port = found.api
-        return saturating.wrk_level(f"http://{host}:{port}", workload, clients, duration)
-    url = found.direct if path == "direct" else found.pgbouncer
-    assert url is not None
-    return saturating.pgbench_level(bin_dir() / "pgbench", url, workload, path, clients,
-                                    duration)
+        return saturating.wrk_level(f"http://{host}:{port}", workload, clients, duration_s)
+    return saturating.pgbench_level(found.database_url(path), workload, path, clients,
+                                    duration_s)
 
 
 def sweep(config: ConnectionsConfig, found: Endpoints, workload: Workload, target: Any,
@@ -143,7 +145,7 @@ def sweep(config: ConnectionsConfig, found: Endpoints, workload: Workload, targe
         for path in config.paths:
             if path in found.skipped:
                 continue
-            if path == "api" and mode == "saturating" and not saturating.wrk_available():
+            if path == "api" and mode == "saturating" and not wrk_available():
                 found.skipped["api (saturating)"] = ("wrk is not installed (apt-get install wrk "
                                                      "on Debian/Ubuntu)")
                 say(f"  api saturating skipped: {found.skipped['api (saturating)']}")
@@ -160,11 +162,12 @@ def sweep(config: ConnectionsConfig, found: Endpoints, workload: Workload, targe
                         say(f"  {mode:10} {path:9} {clients:5,} clients: stopped, the server "
                             f"takes {free:,} more sessions ({limit})")
                         break
+                seconds = level_seconds(mode, clients, config)
                 watch = LevelWatch(target.server, target.database, target.postgres_pid,
-                                   memory_after_s=level_seconds(mode, clients, config) * 0.4)
+                                   memory_after_s=seconds * 0.4)
                 watch.start()
                 try:
-                    result = measure_level(path, mode, clients, found, workload, config)
+                    result = measure_level(path, mode, clients, seconds, found, workload, config)
                 finally:
                     watch.stop()
                 result.backends_max = watch.backends_max
@@ -194,13 +197,11 @@ def run_experiment(config: ConnectionsConfig, target: Any, settings: Settings, f
         users = issue_tokens(conn)
     workload = Workload(config.query, config.strategy, users)
     pool_size = settings.pool_max
-    server_url = target.server.url(target.database)
     started = time.time()
     offered = ", ".join(f"{n * config.pace_per_s:g}/s" for n in config.levels)
     say(f"connections: levels {', '.join(map(str, config.levels))}; {config.duration_s} s each; "
         f"paced at {config.pace_per_s:g} requests/s per client (offered {offered})")
-    with endpoints(server_url, config, target.server, target.database, pool_size, folder,
-                   say) as found:
+    with endpoints(config, target.server, target.database, pool_size, folder, say) as found:
         results = sweep(config, found, workload, target, say)
     paths = [p for p in config.paths if p not in found.skipped]
     per_path = judge_paths(results, paths, max(config.levels))

@@ -12,7 +12,6 @@ from lab.load.stats import latency_summary
 RESULTS_FILE = "connections.json"
 PATHS = ("direct", "api", "pgbouncer")
 MODES = ("paced", "saturating")
-ERROR_KINDS = ("refused", "timeout", "http_5xx", "http_other", "sql")
 MEASURED, STOPPED = "measured", "stopped"
 
 

@@ -10,29 +10,21 @@ from __future__ import annotations
 
 import json
 import re
-import resource
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from lab.connections.results import STOPPED, LevelResult, with_latencies
 from lab.connections.workload import Workload
 from lab.errors import LabError
+from lab.generators import children_cpu_s, require_wrk, run_pgbench
 
 WRK_TIMEOUT_S = 10
 REFUSED = re.compile(r"too many (clients|connections)|could not connect|connection refused|"
                      r"remaining connection slots", re.IGNORECASE)
 
 
-def _children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def pgbench_level(pgbench: Path, url: str, workload: Workload, path: str, clients: int,
+def pgbench_level(url: str, workload: Workload, path: str, clients: int,
                   duration_s: int) -> LevelResult:
     """Run pgbench with `clients` sessions for `duration_s`; every transaction is logged.
 
@@ -40,48 +32,21 @@ def pgbench_level(pgbench: Path, url: str, workload: Workload, path: str, client
     mode cannot carry them), the same on both database paths.
     """
     result = LevelResult(path=path, mode="saturating", clients=clients, tool="pgbench")
-    with tempfile.TemporaryDirectory() as folder:
-        argv = [str(pgbench), "-n", "-M", "extended", "-c", str(clients), "-j",
-                str(min(clients, 2)), "-T", str(duration_s), "-l", "--log-prefix",
-                str(Path(folder) / "log")]
-        for number, (script, weight) in enumerate(workload.pgbench_scripts()):
-            script_path = Path(folder) / f"script{number}.sql"
-            script_path.write_text(script)
-            argv += ["-f", f"{script_path}@{weight}"]
-        cpu_before = _children_cpu_s()
-        done = subprocess.run([*argv, url], capture_output=True, text=True,
-                              timeout=duration_s + 300, check=False)
-        result.client_cpu_percent = round((_children_cpu_s() - cpu_before) / duration_s * 100, 1)
-        latencies = [int(line.split()[2]) for log in Path(folder).glob("log*")
-                     for line in log.read_text().splitlines() if line.strip()]
-    if done.returncode != 0:
-        message = (done.stderr.strip().splitlines() or ["pgbench failed"])
+    run = run_pgbench(url, workload.pgbench_scripts(), clients, duration_s, "extended")
+    result.client_cpu_percent = round(run.cpu_s / duration_s * 100, 1)
+    if run.returncode != 0:
+        message = (run.stderr.strip().splitlines() or ["pgbench failed"])
         refused = next((line for line in message if REFUSED.search(line)), None)
         result.status = STOPPED
-        result.errors = {"refused" if refused else "sql": max(1, clients - len(latencies))}
+        result.errors = {"refused" if refused else "sql": max(1, clients - len(run.latency_us))}
         result.note = (refused or message[-1])[-300:]
-        return with_latencies(result, np.array(latencies, dtype=np.int64), duration_s)
-    out = done.stdout
-    connect = re.search(r"initial connection time = ([\d.]+) ms", out)
-    failed = re.search(r"number of failed transactions: (\d+)", out)
-    if failed and int(failed.group(1)):
-        result.errors = {"sql": int(failed.group(1))}
-    if connect:
+        return with_latencies(result, run.latency_us, duration_s)
+    if run.failed:
+        result.errors = {"sql": run.failed}
+    if run.connect_ms is not None:
         # pgbench reports the time to open all of a thread's sessions, not one.
-        result.connect_ms = {"p50": None, "max": float(connect.group(1))}
-    return with_latencies(result, np.array(latencies, dtype=np.int64), duration_s)
-
-
-def wrk_available() -> bool:
-    return shutil.which("wrk") is not None
-
-
-def require_wrk() -> str:
-    path = shutil.which("wrk")
-    if path is None:
-        raise LabError("the api path's saturating mode needs wrk: apt-get install wrk "
-                       "(Debian/Ubuntu), or leave it out with --paths direct,pgbouncer")
-    return path
+        result.connect_ms = {"p50": None, "max": run.connect_ms}
+    return with_latencies(result, run.latency_us, duration_s)
 
 
 def wrk_level(url: str, workload: Workload, clients: int, duration_s: int) -> LevelResult:
@@ -90,18 +55,18 @@ def wrk_level(url: str, workload: Workload, clients: int, duration_s: int) -> Le
     Non-2xx answers count as http_5xx: every request names an existing user with a
     valid token, so the only refusal the API gives is 503 (no pooled connection free).
     """
-    wrk = require_wrk()
+    wrk = require_wrk("the api path's saturating mode")
     result = LevelResult(path="api", mode="saturating", clients=clients,
                          tool="wrk (latency from its histogram)")
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "workload.lua"
         script.write_text(workload.wrk_script())
-        cpu_before = _children_cpu_s()
+        cpu_before = children_cpu_s()
         done = subprocess.run(
             [wrk, "-t", str(min(clients, 2)), "-c", str(clients), "-d", f"{duration_s}s",
              "--timeout", f"{WRK_TIMEOUT_S}s", "-s", str(script), url],
             capture_output=True, text=True, timeout=duration_s + 120, check=False)
-        result.client_cpu_percent = round((_children_cpu_s() - cpu_before) / duration_s * 100, 1)
+        result.client_cpu_percent = round((children_cpu_s() - cpu_before) / duration_s * 100, 1)
     line = next((x for x in done.stdout.splitlines() if x.startswith("LABJSON ")), None)
     if done.returncode != 0 or line is None:
         raise LabError(f"wrk failed: {(done.stderr or done.stdout).strip()[-300:]}")

@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 
 from lab.errors import LabError
+from lab.generators import pgbench_sql
 from lab.queries import first_page, query
 
 QUERIES = ("home_timeline", "profile", "mixed")
@@ -61,15 +62,8 @@ class Workload:
     def pgbench_scripts(self) -> list[tuple[str, int]]:
         """pgbench scripts and their weights: the same statements, a random user each time."""
         def script(statement: str) -> str:
-            sql = query(statement)
             values = {**first_page(PAGE), "user_id": ":user_id"}
-            for key, value in values.items():
-                literal = value if isinstance(value, str) else (
-                    f"'{value.isoformat()}'" if hasattr(value, "isoformat") else str(value))
-                sql = sql.replace(f"%({key})s", literal)
-            if "%(" in sql:
-                raise LabError(f"query {statement} has parameters pgbench cannot fill")
-            return f"\\set user_id random(1, {self.users})\n{sql};\n"
+            return f"\\set user_id random(1, {self.users})\n" + pgbench_sql(statement, values)
 
         timeline = script(f"home_timeline_{self.strategy}")
         if self.query == "profile":

@@ -8,14 +8,15 @@ shared machine is not an alarm); a plan regresses when its shape changes.
 
 from __future__ import annotations
 
-import json
 import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from lab.connections.results import RESULTS_FILE
+from lab.errors import LabError
 from lab.report import charts
+from lab.report.connections_page import load_results
 from lab.report.folder import REPORT_FILE, RunFolder
 from lab.report.render import write_page
 from lab.report.shapes import plan_shapes
@@ -162,7 +163,7 @@ def experiment_rows(reports: Path) -> list[dict[str, Any]]:
         if (path.parent / "summary.json").exists():
             continue        # a load run with --connections: listed as a run
         try:
-            document = json.loads(path.read_text())
+            document = load_results(path.parent) or {}
             rows.append({"name": path.parent.name, "started_at": document["started_at"],
                          "query": document["config"]["query"],
                          "levels": document["config"]["levels"],
@@ -170,7 +171,7 @@ def experiment_rows(reports: Path) -> list[dict[str, Any]]:
                          "paths": [(p["path"], p["status"]) for p in document["paths"]],
                          "report": f"{path.parent.name}/{REPORT_FILE}"
                          if (path.parent / REPORT_FILE).exists() else None})
-        except (OSError, ValueError, KeyError):
+        except (OSError, LabError, KeyError):
             continue    # a broken folder must not hide the others
     return sorted(rows, key=lambda r: r["started_at"], reverse=True)
 
