@@ -18,7 +18,7 @@ import pytest
 from lab.load.stats import request_stats
 from lab.report.compare import request_rows
 from lab.report.folder import RunFolder
-from lab.report.run_page import write_run_report
+from lab.report.run_page import EVIDENCE_ANCHORS, write_run_report
 from lab.report.trends import collect_runs, regressions, update_index
 from tests.load.conftest import TinyRun
 
@@ -64,9 +64,11 @@ def test_verdicts_in_the_page_and_junit_follow_the_summary(passing_run: TinyRun,
         assert junit(run.folder) == expected
     assert junit(failing_run.folder)["SC3"] == "failure"
     html = (failing_run.folder / "index.html").read_text()
-    failed = sum(v["status"] == "fail" for v in failing_run.summary["criteria"])
-    word = "criterion" if failed == 1 else "criteria"
-    assert f'{failed} {word} failed: <a href="#chart-buckets">SC3</a>' in html
+    failed = [v["id"] for v in failing_run.summary["criteria"] if v["status"] == "fail"]
+    links = ", ".join(f'<a href="#{EVIDENCE_ANCHORS[cid]}">{cid}</a>' for cid in failed)
+    word = "criterion" if len(failed) == 1 else "criteria"
+    assert f"{len(failed)} {word} failed: {links}." in html      # every failed one, linked
+    assert '<a href="#chart-buckets">SC3</a>' in links
 
 
 def test_lab_report_rebuilds_the_page_without_a_database(passing_run: TinyRun,
