@@ -357,7 +357,7 @@ def finish_test(config: RunConfig, scenario: Scenario, target: Target, folder: P
     """Judge one finished test and write its run folder (used by `lab run` and `lab ui`)."""
     statements = statements_delta(statements_before, target.statements_now())
     with target.server.connect(target.database) as conn:
-        checks = run_checks(conn)
+        checks = run_checks(conn, config.strategy)
     violations = sum(c.violations for c in checks)
     plans = capture_run_plans(target, config.strategy, statements, say)
     merged = merge_samples(test_folder, folder / MERGED_FILE)

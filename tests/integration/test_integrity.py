@@ -33,3 +33,35 @@ def test_a_broken_mirror_and_a_drifted_counter_are_each_reported(
     assert found["followers rows missing from following"] == 0
     # The lost followers row also leaves that account's followers_count one too high.
     assert found["users.followers_count differs from followers rows"] == 1
+
+
+def test_cache_entries_an_owner_may_not_see_are_reported_under_push_only(
+        pg_server: PgServer, seeded_copy: str) -> None:
+    with pg_server.connect(seeded_copy) as conn:
+        # A reader, and a protected author they do not follow, with a tweet.
+        reader, author, tweet, created = conn.execute("""
+            SELECT r.id, a.id, t.id, t.created_at FROM users r, users a
+            JOIN tweets t ON t.user_id = a.id
+            WHERE a.is_protected AND r.id <> a.id AND NOT EXISTS (
+                SELECT 1 FROM following f WHERE f.follower_id = r.id AND f.followee_id = a.id)
+            LIMIT 1""").fetchone()
+        conn.execute("INSERT INTO home_timeline VALUES (%s, %s, %s)", (reader, created, tweet))
+        # An entry whose tweet no longer exists, and one of a user who never did.
+        conn.execute("INSERT INTO home_timeline VALUES (%s, now(), -1)", (reader,))
+        conn.execute("INSERT INTO home_timeline VALUES (-7, now(), -1)")
+        conn.commit()
+    found = violations(pg_server, seeded_copy)
+    assert found["home_timeline entries of protected accounts the owner may not see"] == 1
+    assert found["home_timeline entries from accounts the owner does not follow"] == 1
+    assert found["home_timeline entries of deleted tweets"] == 2
+    assert found["home_timeline entries of unknown users"] == 1
+    assert author != reader
+
+    with pg_server.connect(seeded_copy) as conn:
+        under_pull = {r.name: r for r in run_checks(conn, "pull")}
+    skipped = {name for name, r in under_pull.items() if r.skipped}
+    assert skipped == {"home_timeline entries of protected accounts the owner may not see",
+                       "home_timeline entries from accounts the owner does not follow",
+                       "home_timeline entries of deleted tweets"}
+    # Orphans are orphans under every strategy.
+    assert under_pull["home_timeline entries of unknown users"].violations == 1
