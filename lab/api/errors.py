@@ -79,6 +79,12 @@ def from_database(exc: psycopg.Error) -> ApiError:
     if isinstance(exc, pg_errors.UniqueViolation):
         field = UNIQUE_FIELDS.get(exc.diag.constraint_name or "")
         return ApiError(409, "conflict", f"{field or 'value'} is already taken", field)
+    if isinstance(exc, pg_errors.ForeignKeyViolation):
+        # The functions lock what they refer to (migration 0005), so this means a
+        # path that does not yet: still the race's answer, not a server fault.
+        log.warning("foreign key race: %s", message)
+        return ApiError(409, "conflict", "something this request refers to was removed "
+                        "meanwhile; retry")
     if isinstance(exc, pg_errors.InvalidParameterValue | pg_errors.CheckViolation
                   | pg_errors.StringDataRightTruncation | pg_errors.NumericValueOutOfRange):
         return ApiError(422, "invalid", message)
