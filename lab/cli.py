@@ -38,7 +38,7 @@ DatabaseOption = Annotated[str | None, typer.Option(
 
 # Options shared by `lab run` and `lab ui` (the same set-up before the load).
 ScenarioOption = Annotated[str, typer.Option(
-    help="mixed, posting, registration, timeline or viral (locustfiles/scenarios.toml).")]
+    help="mixed, posting, registration, storm, timeline or viral (locustfiles/scenarios.toml).")]
 UsersOption = Annotated[int, typer.Option(min=1, help="Concurrent simulated users.")]
 SpawnRateOption = Annotated[float, typer.Option(min=0.1, help="Users started per second.")]
 ScaleOption = Annotated[str, typer.Option(help="Dataset: tiny, small, medium, large.")]

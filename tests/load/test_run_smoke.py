@@ -18,7 +18,7 @@ import pytest
 
 from lab.pg.databases import list_lab_databases
 from lab.pg.server import PgServer
-from tests.load.conftest import TinyRun
+from tests.load.conftest import TinyRun, lab_run
 
 
 def check_run_folder(summary: dict[str, Any], folder: Path, workers: int) -> None:
@@ -69,3 +69,19 @@ def test_master_and_two_workers_with_an_impossible_threshold_fail(
     assert {v["id"]: v["status"] for v in summary["criteria"]}["SC3"] == "fail"
     assert failing_run.exit_code == 2
     no_leftovers(pg_server)
+
+
+def test_the_storm_scenario_collides_without_a_5xx_or_a_violation(
+        pg_server: PgServer, seeded_template: str, tmp_path: Path) -> None:
+    run = lab_run(pg_server, tmp_path, "--scenario", "storm", "--users", "30",
+                  "--spawn-rate", "30")
+    assert run.exit_code == 0, run.stdout
+    integrity = run.summary["integrity"]
+    assert [c["name"] for c in integrity if c["violations"]] == []
+    # Under push every timeline cache check ran (none skipped).
+    assert not any(c.get("skipped") for c in integrity)
+    samples = pd.read_parquet(run.folder / "requests.parquet")
+    assert not (samples["status"] >= 500).any()
+    # The storm really collided: the same usernames were wanted by several users at once.
+    registrations = samples[samples["name"] == "register_user"]["status"]
+    assert (registrations == 409).any() and (registrations == 201).any()

@@ -11,7 +11,7 @@ import pytest
 from lab.errors import LabError
 from lab.load.scenarios import LOCUSTFILES, load_scenarios
 
-SCENARIOS = ["mixed", "posting", "registration", "timeline", "viral"]
+SCENARIOS = ["mixed", "posting", "registration", "storm", "timeline", "viral"]
 
 
 def test_every_scenario_has_its_locustfile_and_paced_ones_a_target_rate() -> None:
