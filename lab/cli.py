@@ -638,6 +638,11 @@ def run_command(
         = "10,50,100,250,500,1000",
         connection_duration: Annotated[str, typer.Option(
             help="With --connections: length of each level.")] = "20s",
+        fault: Annotated[list[str] | None, typer.Option(
+            help="Break the database mid-run: KIND[@START][+HOLD] with KIND restart-db "
+                 "(embedded server only), kill-backends or pool-exhaust, e.g. "
+                 "restart-db@30s; repeatable. The report shows the outage, the recovery "
+                 "and the acknowledged writes lost.")] = None,
 ) -> None:
     """Run a load test headless and judge it against the success criteria.
 
@@ -661,7 +666,9 @@ def run_command(
         strategy=_run(lambda: _check_strategy(strategy)), db=db, api_workers=api_workers,
         locust_workers=locust_workers, tag=tag, shape=shape,
         thresholds=_run(lambda: _parse_thresholds(threshold or [])), strict=strict,
-        reports_dir=reports, keep_database=keep_database, connections=experiment)
+        reports_dir=reports, keep_database=keep_database, connections=experiment,
+        faults=fault or [])
+    _run(config.fault_specs)
 
     def action() -> Any:
         progress = Progress(TextColumn("  {task.description}"), BarColumn(),

@@ -74,7 +74,8 @@ CHECKS: tuple[Check, ...] = (
           AND connamespace = 'public'::regnamespace"""),
     # home_timeline and its floors carry no foreign keys (they would cost every
     # fan-out insert a lookup), so their orphans are looked for here.
-    Check("home_timeline entries of unknown users", orphan_check("home_timeline", "user_id", "users")),
+    Check("home_timeline entries of unknown users",
+          orphan_check("home_timeline", "user_id", "users")),
     Check("home_timeline_floors of unknown users",
           orphan_check("home_timeline_floors", "user_id", "users")),
     Check("home_timeline entries of deleted tweets", """

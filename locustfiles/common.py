@@ -134,7 +134,8 @@ def _record(request_type: str, name: str, response_time: float, response_length:
     recorder.record(name, request_type, start_time or time.time() - response_time / 1000,
                     response_time, int(getattr(response, "status_code", 0) or 0),
                     int(response_length or 0), None if exception is None else str(exception),
-                    context.get("persona"), context.get("bucket"))
+                    context.get("persona"), context.get("bucket"), context.get("created_id"),
+                    context.get("deleted_id"))
 
 
 # -- the live success-criteria tab in Locust's web UI -------------------------------
@@ -230,6 +231,12 @@ def action(function: Callable[[LabUser], None]) -> Callable[[LabUser], None]:
     return function
 
 
+def created_id(data: dict[str, Any]) -> int | None:
+    """The id a 201 body announces: the new tweet's, or the new account's."""
+    created = data.get("tweet") or data.get("user") or {}
+    return int(created["id"]) if "id" in created else None
+
+
 class LabUser(FastHttpUser):
     """One simulated person acting as a seeded (or freshly registered) account."""
 
@@ -275,14 +282,17 @@ class LabUser(FastHttpUser):
 
     def call(self, method: str, path: str, name: str, *, expect: int = 200,
              allowed: tuple[int, ...] = (), body: dict[str, Any] | None = None,
-             key: str | None = None) -> dict[str, Any] | None:
+             key: str | None = None, deletes: int | None = None) -> dict[str, Any] | None:
         """Send a request and check it; return its JSON when it was the expected answer.
 
         `allowed` statuses are legitimate in context: a success, but no data.
+        A 201's new id (and the tweet a delete names, `deletes`) goes into the
+        request's record: the ledger of acknowledged writes a run verifies.
         """
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         with self.client.request(method, path, name=name, json=body, headers=headers,
-                                 catch_response=True) as response:
+                                 catch_response=True,
+                                 context={"deleted_id": deletes}) as response:
             status = response.status_code
             if status == expect:
                 try:
@@ -293,6 +303,8 @@ class LabUser(FastHttpUser):
                 if key is not None and key not in data:
                     response.failure(f"{name}: no {key!r} in the body")
                     return None
+                if status == 201:
+                    response.request_meta["context"]["created_id"] = created_id(data)
                 response.success()
                 return data  # type: ignore[no-any-return]
             if status in allowed:
@@ -539,8 +551,9 @@ def post_then_delete(user: LabUser) -> None:
     user.post_tweet()
     page = user.call("GET", f"/users/{user.me()}/tweets?limit=1", "user_tweets", key="tweets")
     if page and page["tweets"] and random.random() < 0.5:
-        user.call("DELETE", f"/tweets/{page['tweets'][0]['id']}", "delete_tweet", expect=204,
-                  allowed=(404,))
+        tweet = page["tweets"][0]["id"]
+        user.call("DELETE", f"/tweets/{tweet}", "delete_tweet", expect=204, allowed=(404,),
+                  deletes=tweet)
 
 
 @action

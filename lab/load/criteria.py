@@ -31,8 +31,10 @@ TITLES = {
     "SC5": "100 tweets/s with sub-100 ms responses",
     "SC6": "plans documented, optimizations identified",
     "T1": "lab target: every request name p99 < 50 ms",
+    "R": "no acknowledged write lost; faults survived",
     "V": "the run is valid",
 }
+RECOVERY_LIMIT_S = 5.0   # "recovers on its own within a few seconds" (issue 7)
 PASS, FAIL, NOT_MEASURED, NOT_IN_SCOPE = "pass", "fail", "not measured", "not in scope"
 
 
@@ -64,6 +66,20 @@ class RunEvidence:
     posting_p95_ms: float | None
     posting_p99_ms: float | None
     plans: PlanSummary | None = None     # None: no plans captured (the live UI view)
+    reliability: Reliability | None = None   # None: no ledger checked (the live UI view)
+    excused_failures: int = 0     # a fault run's outage 503s, judged by R instead of V
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """What R is judged on: the ledger of acknowledged writes and the faults injected."""
+
+    acknowledged: int
+    lost: int
+    duplicated: int
+    faults: int
+    faults_not_injected: int      # the injector failed: the run did not test what it claims
+    worst_recover_s: float | None
 
 
 @dataclass(frozen=True)
@@ -149,6 +165,9 @@ def judge(evidence: RunEvidence, scope: list[str],
         "no samples" if worst is None else f"worst p99 {worst[1]:.1f} ms ({worst[0]})",
         "n/a (lab target)", f"p99 < {LAB_P99_MS:g} ms")
 
+    add("R", *_reliability(evidence.reliability), "0 lost, 0 duplicated",
+        f"faults: recovered within {RECOVERY_LIMIT_S:g} s")
+
     cpu, ratio = evidence.generator_cpu_max_percent, evidence.schedule_ratio
     problems = []
     if evidence.unexpected_failures:
@@ -159,10 +178,29 @@ def judge(evidence: RunEvidence, scope: list[str],
         problems.append(f"generator-bound: {ratio:.0%} of the target rate")
     cpu_text = "CPU not sampled" if cpu is None else f"Locust CPU max {cpu:.0f} %"
     rate_text = "" if ratio is None else f", {ratio:.0%} of target rate"
-    add("V", not problems, f"{evidence.unexpected_failures} failures, {cpu_text}{rate_text}",
+    excused = (f" (+{evidence.excused_failures} outage 503s, judged by R)"
+               if evidence.excused_failures else "")
+    add("V", not problems,
+        f"{evidence.unexpected_failures} failures{excused}, {cpu_text}{rate_text}",
         f"0 failures, CPU < {GENERATOR_CPU_LIMIT_PERCENT:g} %, >= "
         f"{SCHEDULE_MIN_RATIO:.0%} of target rate", "same", note="; ".join(problems))
     return verdicts
+
+
+def _reliability(r: Reliability | None) -> tuple[bool | None, str]:
+    """R's outcome and measured text: writes kept always; with faults, recovery too."""
+    if r is None:
+        return None, "no ledger"
+    ok = r.lost == 0 and r.duplicated == 0 and r.faults_not_injected == 0
+    text = f"{r.acknowledged:,} writes acknowledged, {r.lost} lost, {r.duplicated} duplicated"
+    if r.faults:
+        recovered = r.worst_recover_s is not None and r.worst_recover_s <= RECOVERY_LIMIT_S
+        ok = ok and recovered
+        worst = "-" if r.worst_recover_s is None else f"{r.worst_recover_s:.1f} s"
+        text += f"; {r.faults} fault(s), slowest recovery {worst}"
+        if r.faults_not_injected:
+            text += f", {r.faults_not_injected} not injected"
+    return ok, text
 
 
 # Exit codes of `lab run` (documented in the README).

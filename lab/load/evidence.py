@@ -20,11 +20,14 @@ def steady_start(samples: pd.DataFrame, users: int, spawn_rate: float) -> float:
 def evidence_from(samples: pd.DataFrame, stats: dict[str, Any], server: list[dict[str, Any]],
                   scenario: Scenario, users: int, steady_from: float,
                   integrity_violations: int | None,
-                  plans: dict[str, Any] | None = None) -> criteria.RunEvidence:
+                  plans: dict[str, Any] | None = None,
+                  reliability: criteria.Reliability | None = None,
+                  excused_failures: int = 0) -> criteria.RunEvidence:
     """Turn raw samples and server samples into what the criteria judge.
 
     Server samples may be empty (the live view in Locust's UI has none): the
-    generator's CPU is then not judged.
+    generator's CPU is then not judged. `excused_failures` are the 503s a
+    fault run's outage owes its clients: judged by R, not counted against V.
     """
     steady_server = [s for s in server if s["ts"] >= steady_from]
     cpu = [s["locust_cpu_max_process_percent"] for s in steady_server
@@ -43,9 +46,10 @@ def evidence_from(samples: pd.DataFrame, stats: dict[str, Any], server: list[dic
     return criteria.RunEvidence(
         stats=stats, integrity_violations=integrity_violations,
         generator_cpu_max_percent=max(cpu) if cpu else None,
-        unexpected_failures=stats["total"]["failures"], schedule_ratio=ratio,
+        unexpected_failures=stats["total"]["failures"] - excused_failures, schedule_ratio=ratio,
         posting_rate=rate, posting_p95_ms=p95, posting_p99_ms=p99,
-        plans=plan_summary(plans))
+        plans=plan_summary(plans), reliability=reliability,
+        excused_failures=excused_failures)
 
 
 def plan_summary(plans: dict[str, Any] | None) -> criteria.PlanSummary | None:

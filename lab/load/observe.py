@@ -90,15 +90,30 @@ class ServerSampler(threading.Thread):
         return self.samples
 
     def run(self) -> None:
+        conn: psycopg.Connection | None = None
         try:
-            with self.server.connect(self.database, autocommit=True) as conn, \
-                    httpx.Client(timeout=2) as http:
+            with httpx.Client(timeout=2) as http:
                 for group in self.groups.values():
                     group.sample()  # prime cpu_percent
                 while not self._stop_event.wait(self.interval_s):
-                    self.samples.append(self.sample(conn, http))
+                    try:
+                        # Reconnect after a lost connection: a fault run restarts the
+                        # database or kills its backends, and sampling goes on after.
+                        if conn is None or conn.closed:
+                            conn = self.server.connect(self.database, autocommit=True)
+                        self.samples.append(self.sample(conn, http))
+                    except psycopg.OperationalError as exc:
+                        first_line = (str(exc).strip().splitlines() or [""])[0]
+                        self.errors.append(f"{time.time():.1f} {type(exc).__name__}: "
+                                           f"{first_line}")
+                        if conn is not None:
+                            conn.close()
+                        conn = None
         except Exception as exc:  # noqa: BLE001 - sampling must never break the run
             self.errors.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            if conn is not None:
+                conn.close()
 
     def sample(self, conn: psycopg.Connection, http: httpx.Client) -> dict[str, Any]:
         row: dict[str, Any] = {"ts": time.time()}

@@ -36,6 +36,16 @@ from lab.integrity import run_checks
 from lab.load import criteria
 from lab.load.credentials import issue_credentials, write_credentials
 from lab.load.evidence import evidence_from, steady_start
+from lab.load.faults import (
+    FaultEvent,
+    FaultInjector,
+    FaultSpec,
+    check_faults,
+    excused_failures,
+    outages_seen,
+    parse_fault,
+)
+from lab.load.ledger import IdsBefore, check_ledger, ids_before
 from lab.load.observe import (
     ServerSampler,
     enable_statements,
@@ -50,7 +60,7 @@ from lab.load.stats import request_stats
 from lab.migrate import migrate
 from lab.pg.databases import drop_database
 from lab.pg.server import PgServer
-from lab.pg.source import open_server
+from lab.pg.source import choose_source, open_server
 from lab.plans.evidence import plan_evidence
 from lab.report.folder import PLANS_FILE
 from lab.report.run_page import write_run_report
@@ -87,6 +97,10 @@ class RunConfig:
     reports_dir: Path = Path("reports")
     keep_database: bool = False
     connections: ConnectionsConfig | None = None   # also run the connection experiment (SC4)
+    faults: list[str] = field(default_factory=list)  # --fault KIND[@START][+HOLD]
+
+    def fault_specs(self) -> list[FaultSpec]:
+        return [parse_fault(text) for text in self.faults]
 
 
 @dataclass
@@ -214,6 +228,8 @@ def execute(config: RunConfig, settings: Settings, reporter: Reporter, say: Say)
     scenario = get_scenario(config.scenario)
     if config.shape and config.shape not in SHAPES:
         raise LabError(f"--shape {config.shape!r}: choose one of {', '.join(SHAPES)}")
+    check_faults(config.fault_specs(), choose_source(config.db, settings).kind,
+                 config.run_time_s)
     started = time.time()
     folder = run_folder(config, started)
     say(f"run folder {folder}")
@@ -256,6 +272,7 @@ class Target:
     pg_settings: dict[str, str]
     facts: dict[str, Any]
     copy_seconds: float
+    ids_before: IdsBefore
 
     def statements_now(self) -> dict[int, dict[str, Any]]:
         if self.statements_problem:
@@ -272,8 +289,9 @@ def prepare_target(server: PgServer, database: str, copy_seconds: float) -> Targ
         before = {} if problem else statements_snapshot(conn, database)
         postgres_pid = postmaster_pid(conn)
         pg_settings = server_facts(conn)
+        written_before = ids_before(conn)
     return Target(server, database, credentials, problem, before, postgres_pid, pg_settings,
-                  read_facts(server, database), copy_seconds)
+                  read_facts(server, database), copy_seconds, written_before)
 
 
 def sampler_for(target: Target, host: str, api_pid: int, locust_pid: int) -> ServerSampler:
@@ -340,36 +358,49 @@ def _run_test(config: RunConfig, scenario: Scenario, target: Target, folder: Pat
         with locust_process(argv, folder / "locust.log", api.env) as locust:
             sampler = sampler_for(target, api.host, api.process.pid, locust.pid)
             sampler.start()
+            injector = FaultInjector(config.fault_specs(), target.server, target.database,
+                                     get_settings(), say)
+            injector.start()
             try:
                 locust_exit = wait_for_locust(locust, config, folder / "samples", say)
             finally:
+                faults = injector.stop()
                 sampler.stop()
-    say("[4/5] statements, integrity check, samples")
+    say("[4/5] statements, integrity check, ledger, samples")
     return finish_test(config, scenario, target, folder, _only_test(folder), started,
                        sampler.samples, sampler.errors, argv, locust_exit,
-                       target.statements_before, say)
+                       target.statements_before, say, faults)
 
 
 def finish_test(config: RunConfig, scenario: Scenario, target: Target, folder: Path,
                 test_folder: Path, started: float, server_samples: list[dict[str, Any]],
                 sampler_errors: list[str], argv: list[str], locust_exit: int | None,
-                statements_before: dict[int, dict[str, Any]], say: Say) -> RunResult:
+                statements_before: dict[int, dict[str, Any]], say: Say,
+                faults: list[FaultEvent] | None = None) -> RunResult:
     """Judge one finished test and write its run folder (used by `lab run` and `lab ui`)."""
     statements = statements_delta(statements_before, target.statements_now())
-    with target.server.connect(target.database) as conn:
-        checks = run_checks(conn, config.strategy)
-    violations = sum(c.violations for c in checks)
-    plans = capture_run_plans(target, config.strategy, statements, say)
     merged = merge_samples(test_folder, folder / MERGED_FILE)
     samples = pd.read_parquet(folder / MERGED_FILE)
     if samples.empty:
         raise LabError(f"Locust recorded no requests (exit {locust_exit}); see "
                        f"{folder / 'locust.log'}")
+    with target.server.connect(target.database) as conn:
+        checks = run_checks(conn, config.strategy)
+        ledger = check_ledger(conn, samples, target.ids_before)
+    violations = sum(c.violations for c in checks)
+    outages = outages_seen(faults or [], samples)
+    plans = capture_run_plans(target, config.strategy, statements, say)
     stats = request_stats(samples)
     steady_from = steady_start(samples, config.users, config.spawn_rate)
+    reliability = criteria.Reliability(
+        ledger.acknowledged, ledger.lost, ledger.duplicated, len(outages),
+        sum(o["injected_ts"] is None or o["error"] is not None for o in outages),
+        max((o["recover_s"] for o in outages if o["recover_s"] is not None), default=None))
     evidence = evidence_from(samples, stats, server_samples, scenario, config.users,
-                             steady_from, violations, plans)
-    verdicts = criteria.judge(evidence, scenario.criteria, config.thresholds)
+                             steady_from, violations, plans, reliability,
+                             excused_failures(outages))
+    scope = [*scenario.criteria, "R"]
+    verdicts = criteria.judge(evidence, scope, config.thresholds)
     code = criteria.exit_code(verdicts, config.strict)
 
     say("[5/5] summary and report")
@@ -386,7 +417,7 @@ def finish_test(config: RunConfig, scenario: Scenario, target: Target, folder: P
         "config": {**asdict(config), "reports_dir": str(config.reports_dir),
                    "database": target.database, "locust_argv": argv[1:]},
         "scenario": {"name": scenario.name, "description": scenario.description,
-                     "criteria": scenario.criteria,
+                     "criteria": scope,
                      "target_rate_per_s": scenario.target_rate(config.users)},
         "git": git_state(),
         "machine": machine(),
@@ -402,6 +433,8 @@ def finish_test(config: RunConfig, scenario: Scenario, target: Target, folder: P
                     "unfinished_workers": merged.unfinished},
         "server_sampling": {"samples": len(server_samples), "errors": sampler_errors},
         "integrity": [asdict(c) for c in checks],
+        "ledger": ledger.as_dict(),
+        "faults": outages,
         "statements_top": statements[:20],
         "stats": stats,
         "criteria": [v.as_dict() for v in verdicts],

@@ -28,6 +28,8 @@ SCHEMA = pa.schema([
     ("persona", pa.string()),
     ("bucket", pa.string()),         # the caller's follow count: 0-99, 100-999, 1000+
     ("worker", pa.string()),
+    ("created_id", pa.int64()),      # the id a 201 announced (the ledger of acknowledged writes)
+    ("deleted_id", pa.int64()),      # the tweet a 204 deleted
 ])
 MERGED_FILE = "requests.parquet"
 FLUSH_ROWS = 20_000
@@ -55,7 +57,8 @@ class SampleRecorder:
 
     def record(self, name: str, method: str, start_ts: float, latency_ms: float, status: int,
                nbytes: int, failure: str | None, persona: str | None,
-               bucket: str | None) -> None:
+               bucket: str | None, created_id: int | None = None,
+               deleted_id: int | None = None) -> None:
         rows = self.rows
         rows["name"].append(name)
         rows["method"].append(method)
@@ -67,6 +70,8 @@ class SampleRecorder:
         rows["persona"].append(persona)
         rows["bucket"].append(bucket)
         rows["worker"].append(self.worker)
+        rows["created_id"].append(created_id)
+        rows["deleted_id"].append(deleted_id)
         if len(rows["name"]) >= self.flush_rows:
             self.flush()
 

@@ -38,6 +38,17 @@ def _mark_steady(axes: Axes, steady_s: float | None) -> None:
                   fontsize=8, color="grey", va="top")
 
 
+Outage = tuple[float, float, str]     # start and end, seconds since the run's origin; label
+
+
+def _mark_outages(axes: Axes, outages: list[Outage]) -> None:
+    """Shade each fault's outage, as clients saw it, and name the fault."""
+    for start, end, label in outages:
+        axes.axvspan(start, max(end, start + 0.5), color="tab:red", alpha=0.15, linewidth=0)
+        axes.text(start, 0.92, f" {label}", transform=axes.get_xaxis_transform(),
+                  fontsize=8, color="tab:red", va="top")
+
+
 def _seconds(samples: pd.DataFrame, origin: float) -> pd.Series:
     return (samples["start_ts"] - origin).astype(int)
 
@@ -51,7 +62,8 @@ def _top_names(samples: pd.DataFrame) -> list[str]:
 
 
 def requests_per_second(samples: pd.DataFrame, origin: float,
-                        steady_s: float | None = None) -> Figure:
+                        steady_s: float | None = None,
+                        outages: list[Outage] | None = None) -> Figure:
     """Completed requests per second, one line per request name (the busiest few)."""
     figure, axes = _figure("Requests per second by request name")
     seconds = _seconds(samples, origin)
@@ -64,11 +76,13 @@ def requests_per_second(samples: pd.DataFrame, origin: float,
     axes.set_ylabel("requests/s")
     axes.legend(fontsize=7, ncol=3, loc="upper left")
     _mark_steady(axes, steady_s)
+    _mark_outages(axes, outages or [])
     return figure
 
 
 def latency_over_time(samples: pd.DataFrame, origin: float,
-                      steady_s: float | None = None) -> Figure:
+                      steady_s: float | None = None,
+                      outages: list[Outage] | None = None) -> Figure:
     """p50, p95 and p99 of all successful requests, second by second."""
     figure, axes = _figure("Latency percentiles per second (all requests)")
     ok = _ok(samples)
@@ -81,6 +95,7 @@ def latency_over_time(samples: pd.DataFrame, origin: float,
     axes.set_ylabel("ms")
     axes.legend(fontsize=8)
     _mark_steady(axes, steady_s)
+    _mark_outages(axes, outages or [])
     return figure
 
 

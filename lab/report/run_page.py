@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from lab.api.models import FUZZ_EXAMPLES_PER_OPERATION
 from lab.load.criteria import DEFAULT_THRESHOLDS
 from lab.report import charts
 from lab.report.connections_page import load_results, section_context
@@ -19,7 +20,7 @@ from lab.report.statements import label_statements
 
 EVIDENCE_ANCHORS = {"SC1": "requests", "SC2": "integrity", "SC3": "chart-buckets",
                     "SC4": "database", "SC5": "requests", "SC6": "plans", "T1": "requests",
-                    "V": "chart-cpu"}
+                    "R": "reliability", "V": "chart-cpu"}
 TOP_STATEMENTS = 15
 
 
@@ -114,15 +115,35 @@ def statement_rows(folder: RunFolder) -> list[dict[str, Any]]:
                             folder.summary["config"]["strategy"])[:TOP_STATEMENTS]
 
 
+def outage_spans(faults: list[dict[str, Any]], origin: float) -> list[charts.Outage]:
+    """Each injected fault from its injection to its end or its clients' last error."""
+    spans = []
+    for fault in faults:
+        if fault.get("injected_ts") is None:
+            continue
+        end = max(fault["restored_ts"], fault.get("last_error_end_ts") or 0.0)
+        spans.append((fault["injected_ts"] - origin, end - origin, fault["kind"]))
+    return spans
+
+
+def reliability(summary: dict[str, Any]) -> dict[str, Any]:
+    """The reliability section: faults and how they were survived, the ledger, bad inputs."""
+    return {"faults": summary.get("faults", []), "ledger": summary.get("ledger"),
+            "violations": sum(c["violations"] for c in summary.get("integrity", [])),
+            "fuzz_examples": FUZZ_EXAMPLES_PER_OPERATION,
+            "origin": float(summary.get("load_started_ts") or 0.0)}
+
+
 def run_charts(folder: RunFolder) -> list[dict[str, str]]:
     """Every chart of the run page, as (anchor, title, inline image)."""
     samples, server, origin = folder.samples, folder.server, folder.origin_ts
     steady = folder.summary.get("steady_from_ts")
     steady_s = None if steady is None else float(steady) - origin
     sc3 = folder.summary["config"].get("thresholds", {}).get("SC3", DEFAULT_THRESHOLDS["SC3"])
+    outages = outage_spans(folder.summary.get("faults", []), origin)
     figures = [
-        ("chart-rps", charts.requests_per_second(samples, origin, steady_s)),
-        ("chart-latency", charts.latency_over_time(samples, origin, steady_s)),
+        ("chart-rps", charts.requests_per_second(samples, origin, steady_s, outages)),
+        ("chart-latency", charts.latency_over_time(samples, origin, steady_s, outages)),
     ]
     if not folder.user_history.empty:
         figures.append(("chart-users", charts.active_users(folder.user_history, origin)))
@@ -181,6 +202,7 @@ def context(folder: RunFolder) -> dict[str, Any]:
         "statements": statement_rows(folder), "plans": plans,
         "findings": (plans or {}).get("findings", []),
         "integrity": summary.get("integrity", []), "problems": problems(folder),
+        "reliability": reliability(summary),
         "connections": None if experiment is None else section_context(experiment),
         "locust_report": "locust/report.html"
         if (folder.path / "locust" / "report.html").exists() else None,

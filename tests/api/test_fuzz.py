@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from lab.api.models import FUZZ_EXAMPLES_PER_OPERATION
+
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
@@ -14,7 +16,7 @@ from lab.pg.server import PgServer  # noqa: E402
 from tests.api.conftest import Api, running_api  # noqa: E402
 from tests.conftest import copy_of  # noqa: E402
 
-EXAMPLES_PER_OPERATION = 50    # bounded so the whole fuzz fits in CI
+EXAMPLES_PER_OPERATION = FUZZ_EXAMPLES_PER_OPERATION   # bounded so the whole fuzz fits in CI
 # Reading routes take a token optionally (public data anonymously, protected data with
 # the right token), which FastAPI documents as required; tests/api/test_privacy.py
 # checks who may read what.

@@ -130,9 +130,10 @@ def test_approving_requests_while_they_are_withdrawn(api: Api, pg_server: PgServ
     assert seen["request_withdrawn"] == seen["no_request"]
     assert seen["approved"] + seen["request_withdrawn"] == len(requesters)
     with pg_server.connect(storm_db) as conn:
-        left = conn.execute("SELECT (SELECT count(*) FROM follow_requests WHERE followee_id = %(o)s),"
-                            " (SELECT count(*) FROM following WHERE followee_id = %(o)s)",
-                            {"o": owner.id}).fetchone()
+        left = conn.execute(
+            "SELECT (SELECT count(*) FROM follow_requests WHERE followee_id = %(o)s),"
+            " (SELECT count(*) FROM following WHERE followee_id = %(o)s)",
+            {"o": owner.id}).fetchone()
     assert left == (0, 0)
     assert_audit_clean(pg_server, storm_db)
 

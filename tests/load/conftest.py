@@ -30,11 +30,13 @@ class TinyRun:
     stdout: str
 
 
-def lab_run(server: PgServer, reports: Path, *args: str) -> TinyRun:
-    done = subprocess.run([sys.executable, "-m", "lab.cli", "run", *RUN, "--db", server.url(),
-                           "--reports", str(reports), *args],
+def lab_run(server: PgServer, reports: Path, *args: str, db: str | None = None,
+            env: dict[str, str] | None = None) -> TinyRun:
+    """`lab run` on `server` (or on the source `db` names, with `env` added)."""
+    done = subprocess.run([sys.executable, "-m", "lab.cli", "run", *RUN,
+                           "--db", db or server.url(), "--reports", str(reports), *args],
                           capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "COLUMNS": "200"})
+                          env={**os.environ, "COLUMNS": "200", **(env or {})})
     folders = sorted(p for p in reports.iterdir() if p.is_dir())
     assert folders, done.stdout + done.stderr
     folder = folders[-1]

@@ -80,3 +80,25 @@ def test_posting_needs_both_the_rate_and_the_latency() -> None:
     assert by_id(fast_but_few)["SC5"].status == "fail"
     enough = judge(evidence(posting_rate=120.0, posting_p95_ms=10.0, posting_p99_ms=20.0), scope)
     assert by_id(enough)["SC5"].status == "pass" and by_id(enough)["SC5"].lab_met is True
+
+
+def test_r_fails_on_a_lost_write_or_a_slow_recovery_and_needs_faults_injected() -> None:
+    from dataclasses import replace
+
+    from lab.load.criteria import Reliability, judge
+
+    base = evidence()
+    kept = Reliability(acknowledged=90, lost=0, duplicated=0, faults=2, faults_not_injected=0,
+                       worst_recover_s=0.4)
+
+    def r_status(reliability: Reliability) -> str:
+        verdicts = judge(replace(base, reliability=reliability), [*SCOPE, "R"])
+        return by_id(verdicts)["R"].status
+
+    assert r_status(kept) == "pass"
+    assert r_status(replace(kept, lost=1)) == "fail"
+    assert r_status(replace(kept, duplicated=1)) == "fail"
+    assert r_status(replace(kept, worst_recover_s=12.0)) == "fail"
+    assert r_status(replace(kept, faults_not_injected=1)) == "fail"
+    # Without faults, only the ledger counts.
+    assert r_status(replace(kept, faults=0, worst_recover_s=None)) == "pass"

@@ -1,0 +1,211 @@
+"""Faults injected into a load run, and what the clients saw of each.
+
+`lab run --fault KIND[@START][+HOLD]` breaks the database under the API
+START seconds into the load, for HOLD seconds:
+
+- restart-db      the embedded PostgreSQL stopped (fast: sessions cut) and
+                  started again; only a server the lab started may be restarted
+- kill-backends   every session on the run database terminated at once
+- pool-exhaust    an exclusive lock on `users` that every request waits
+                  behind, so the pool runs dry and requests time out
+
+During the outage the API should answer 503 with Retry-After, and recover
+by itself once the fault is over. `outage_seen` measures that from the
+recorded requests: when clients started and stopped getting errors, and how
+long after the fault's end the last error came.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pandas as pd
+
+from lab.config import Settings
+from lab.errors import LabError
+from lab.pg.server import PgServer
+
+KINDS = {
+    "restart-db": "PostgreSQL stopped (fast shutdown) and started again",
+    "kill-backends": "every session on the run database terminated",
+    "pool-exhaust": "an exclusive lock on users holds every pool connection",
+}
+DEFAULT_START_S = 30.0
+DEFAULT_HOLD_S = {"restart-db": 0.0, "kill-backends": 0.0, "pool-exhaust": 10.0}
+LOCK_WAIT_S = 10           # pool-exhaust: most time to wait for the lock itself
+# Errors this long after a fault's end still count as its outage (and against recovery).
+ATTRIBUTION_S = 60.0
+SPEC = re.compile(r"^(?P<kind>[a-z-]+)(?:@(?P<start>\d+(?:\.\d+)?)s?)?"
+                  r"(?:\+(?P<hold>\d+(?:\.\d+)?)s?)?$")
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    kind: str
+    start_s: float
+    hold_s: float
+
+    @property
+    def label(self) -> str:
+        hold = f"+{self.hold_s:g}s" if self.hold_s else ""
+        return f"{self.kind}@{self.start_s:g}s{hold}"
+
+
+def parse_fault(text: str) -> FaultSpec:
+    """Read `kind[@START][+HOLD]`, e.g. restart-db@30s or pool-exhaust@20s+5s."""
+    match = SPEC.match(text.strip())
+    if not match or match["kind"] not in KINDS:
+        raise LabError(f"--fault {text!r}: use KIND[@START][+HOLD] with KIND one of "
+                       f"{', '.join(KINDS)} (e.g. restart-db@30s, pool-exhaust@20s+5s)")
+    kind = match["kind"]
+    start = float(match["start"]) if match["start"] else DEFAULT_START_S
+    hold = float(match["hold"]) if match["hold"] else DEFAULT_HOLD_S[kind]
+    return FaultSpec(kind, start, hold)
+
+
+def check_faults(specs: list[FaultSpec], server_kind: str, run_time_s: float) -> None:
+    """Refuse faults the run cannot inject or would not see, before anything starts."""
+    for spec in specs:
+        if spec.kind == "restart-db" and server_kind != "embedded":
+            raise LabError("--fault restart-db restarts the embedded PostgreSQL only: the lab "
+                           "does not stop a server it did not start (use --db embedded)")
+        if spec.start_s + spec.hold_s >= run_time_s:
+            raise LabError(f"--fault {spec.label}: the fault would end after the load "
+                           f"({run_time_s:g} s); start it earlier or run longer")
+
+
+@dataclass
+class FaultEvent:
+    """One injected fault: when it began and ended (epoch seconds) and what it did."""
+
+    kind: str
+    label: str
+    injected_ts: float | None = None
+    restored_ts: float | None = None
+    detail: str = ""
+    error: str | None = None
+
+
+class FaultInjector(threading.Thread):
+    """Inject each fault at its time after start(); the run joins it before judging."""
+
+    def __init__(self, specs: list[FaultSpec], server: PgServer, database: str,
+                 settings: Settings, say: Callable[[str], None]) -> None:
+        super().__init__(name="fault-injector", daemon=True)
+        self.specs = sorted(specs, key=lambda s: s.start_s)
+        self.server, self.database, self.settings, self.say = server, database, settings, say
+        self.events = [FaultEvent(s.kind, s.label) for s in self.specs]
+        self._stop_event = threading.Event()
+
+    def stop(self) -> list[FaultEvent]:
+        self._stop_event.set()
+        self.join(timeout=120)
+        return self.events
+
+    def run(self) -> None:
+        started = time.monotonic()
+        for spec, event in zip(self.specs, self.events, strict=True):
+            if self._stop_event.wait(max(0.0, spec.start_s - (time.monotonic() - started))):
+                return
+            self.say(f"  fault {spec.label}: {KINDS[spec.kind]}")
+            try:
+                INJECT[spec.kind](self, spec, event)
+            except Exception as exc:  # noqa: BLE001 - reported with the run, never fatal
+                event.error = f"{type(exc).__name__}: {exc}"
+            event.restored_ts = event.restored_ts or time.time()
+            self.say(f"  fault {spec.label} over: {event.detail or event.error}")
+
+    def restart_db(self, spec: FaultSpec, event: FaultEvent) -> None:
+        from lab.pg.embedded import EmbeddedPostgres
+
+        embedded = EmbeddedPostgres(self.settings.embedded_pgdata, self.settings.pg_port)
+        event.injected_ts = time.time()
+        embedded.stop()
+        down = time.time()
+        self._stop_event.wait(spec.hold_s)
+        embedded.start()
+        event.restored_ts = time.time()
+        event.detail = (f"down {down - event.injected_ts:.1f} s to stop, "
+                        f"{event.restored_ts - down:.1f} s until it accepted connections again")
+
+    def kill_backends(self, spec: FaultSpec, event: FaultEvent) -> None:
+        with self.server.connect(self.database, autocommit=True) as conn:
+            event.injected_ts = time.time()
+            row = conn.execute(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND backend_type = 'client backend'").fetchone()
+        self._stop_event.wait(spec.hold_s)
+        event.restored_ts = time.time()
+        event.detail = f"{row[0] if row else 0} sessions terminated"
+
+    def pool_exhaust(self, spec: FaultSpec, event: FaultEvent) -> None:
+        with self.server.connect(self.database) as conn:
+            conn.execute(f"SET lock_timeout = '{LOCK_WAIT_S}s'")
+            conn.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+            event.injected_ts = time.time()
+            self._stop_event.wait(spec.hold_s)
+            conn.rollback()
+            event.restored_ts = time.time()
+        event.detail = f"users locked for {event.restored_ts - event.injected_ts:.1f} s"
+
+
+INJECT: dict[str, Callable[[FaultInjector, FaultSpec, FaultEvent], None]] = {
+    "restart-db": FaultInjector.restart_db,
+    "kill-backends": FaultInjector.kill_backends,
+    "pool-exhaust": FaultInjector.pool_exhaust,
+}
+
+
+def is_outage_error(samples: pd.DataFrame) -> pd.Series:
+    """Requests that got no answer or a 5xx: what an outage looks like to a client."""
+    return (samples["status"] == 0) | (samples["status"] >= 500)
+
+
+def outages_seen(events: list[FaultEvent], samples: pd.DataFrame) -> list[dict[str, Any]]:
+    """What clients saw of each fault; a fault's window ends where the next one begins."""
+    starts = [e.injected_ts for e in events[1:]] + [None]
+    return [outage_seen(event, samples, next_start) for event, next_start in zip(
+        events, starts, strict=True)]
+
+
+def outage_seen(event: FaultEvent, samples: pd.DataFrame,
+                next_fault_ts: float | None = None) -> dict[str, Any]:
+    """What clients saw of one fault, from the recorded requests.
+
+    The outage is the span from the first to the end of the last failed
+    request sent from the injection to ATTRIBUTION_S after the fault's end
+    (or to the next fault); recovery is how long after the fault's end that
+    last failure ended.
+    """
+    seen: dict[str, Any] = asdict(event)
+    if event.injected_ts is None or event.restored_ts is None:
+        return seen | {"errors": None, "outage_s": None, "recover_s": None}
+    ends = samples["start_ts"] + samples["latency_us"] / 1e6
+    until = event.restored_ts + ATTRIBUTION_S
+    if next_fault_ts is not None:
+        until = min(until, next_fault_ts)
+    # Requests in flight at the injection belong to it too.
+    window = (ends >= event.injected_ts) & (samples["start_ts"] < until)
+    failed = samples[window & is_outage_error(samples)]
+    statuses = {str(k): int(v) for k, v in failed["status"].value_counts().sort_index().items()}
+    if failed.empty:
+        return seen | {"errors": 0, "statuses": {}, "outage_s": 0.0, "recover_s": 0.0,
+                       "first_error_ts": None, "last_error_end_ts": None}
+    first = float(failed["start_ts"].min())
+    last_end = float(ends[failed.index].max())
+    return seen | {"errors": len(failed), "statuses": statuses,
+                   "outage_s": round(last_end - first, 3),
+                   "recover_s": round(max(0.0, last_end - event.restored_ts), 3),
+                   "first_error_ts": first, "last_error_end_ts": last_end,
+                   "answered_503": int((failed["status"] == 503).sum())}
+
+
+def excused_failures(outages: list[dict[str, Any]]) -> int:
+    """503s inside a fault's window: the answer the API owes clients then, not a defect."""
+    return sum(int(o.get("answered_503") or 0) for o in outages)

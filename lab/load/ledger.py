@@ -1,0 +1,81 @@
+"""The client-side ledger of acknowledged writes, checked against the database after a run.
+
+Every tweet and account the API acknowledged (201 with the new id) is
+recorded with the request (`created_id`), and every tweet a client deleted
+(204, `deleted_id`). After the run each acknowledged write must be in the
+database unless its own client deleted it: a 201 is a promise. Writes that
+landed without an acknowledgement (the answer was lost to a fault) are
+counted, and a post body that appears twice means one request wrote twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pandas as pd
+import psycopg
+
+# Request names whose 201 creates a row of this table.
+CREATES = {"post_tweet": "tweets", "register_user": "users"}
+
+
+@dataclass(frozen=True)
+class IdsBefore:
+    """The highest ids before the load: rows above them were written by the run."""
+
+    tweets: int
+    users: int
+
+
+def ids_before(conn: psycopg.Connection) -> IdsBefore:
+    row = conn.execute("SELECT (SELECT coalesce(max(id), 0) FROM tweets),"
+                       " (SELECT coalesce(max(id), 0) FROM users)").fetchone()
+    assert row is not None
+    return IdsBefore(int(row[0]), int(row[1]))
+
+
+@dataclass(frozen=True)
+class LedgerCheck:
+    acknowledged: int          # creates answered 201 with an id
+    deleted_by_clients: int    # of those, deleted later by a 204
+    found: int
+    lost: int                  # acknowledged, not deleted, not in the database
+    lost_ids: list[int]        # a sample, to look them up
+    unacknowledged_landed: int  # rows the run wrote that no client was told about
+    duplicated: int            # post bodies written more than once
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def acknowledged_ids(samples: pd.DataFrame, table: str) -> set[int]:
+    names = [name for name, target in CREATES.items() if target == table]
+    rows = samples[samples["name"].isin(names) & (samples["status"] == 201)]
+    return {int(i) for i in rows["created_id"].dropna()}
+
+
+def check_ledger(conn: psycopg.Connection, samples: pd.DataFrame,
+                 before: IdsBefore) -> LedgerCheck:
+    """Compare what clients were told with what the database holds."""
+    if "created_id" not in samples.columns:
+        samples = samples.assign(created_id=pd.NA, deleted_id=pd.NA)
+    tweets, users = acknowledged_ids(samples, "tweets"), acknowledged_ids(samples, "users")
+    deleted = {int(i) for i in samples.loc[samples["status"] == 204, "deleted_id"].dropna()}
+    present_tweets = {int(r[0]) for r in conn.execute(
+        "SELECT id FROM tweets WHERE id > %s AND body IS NOT NULL", (before.tweets,))}
+    present_users = {int(r[0]) for r in conn.execute(
+        "SELECT id FROM users WHERE id > %s", (before.users,))}
+    expected_tweets = tweets - deleted
+    lost = sorted((expected_tweets - present_tweets) | (users - present_users))
+    row = conn.execute(
+        "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM tweets "
+        "WHERE id > %s AND body IS NOT NULL GROUP BY user_id, body HAVING count(*) > 1) d",
+        (before.tweets,)).fetchone()
+    duplicated = int(row[0]) if row else 0
+    # Rows written by the run that no 201 announced. Replies and quotes count
+    # as posts; retweets (no body) are idempotent and not ledgered.
+    unacknowledged = len(present_tweets - tweets) + len(present_users - users)
+    acknowledged = len(tweets) + len(users)
+    return LedgerCheck(acknowledged, len(tweets & deleted), acknowledged - len(tweets & deleted)
+                       - len(lost), len(lost), lost[:20], unacknowledged, duplicated)

@@ -1,0 +1,64 @@
+"""Fault specs, and the outage arithmetic on recorded requests."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from lab.errors import LabError
+from lab.load.faults import FaultEvent, check_faults, outages_seen, parse_fault
+
+
+def test_fault_specs_have_defaults_and_refuse_the_unknown() -> None:
+    assert parse_fault("restart-db").start_s == 30 and parse_fault("restart-db").hold_s == 0
+    spec = parse_fault("pool-exhaust@20s+5s")
+    assert (spec.kind, spec.start_s, spec.hold_s, spec.label) == (
+        "pool-exhaust", 20, 5, "pool-exhaust@20s+5s")
+    assert parse_fault("pool-exhaust@12").hold_s == 10
+    for bad in ("reboot@3s", "kill-backends@soon", "restart-db@-1s", ""):
+        with pytest.raises(LabError, match="KIND"):
+            parse_fault(bad)
+
+
+def test_faults_the_run_cannot_inject_are_refused_before_it_starts() -> None:
+    with pytest.raises(LabError, match="embedded"):
+        check_faults([parse_fault("restart-db@5s")], "url", 60)
+    with pytest.raises(LabError, match="after the load"):
+        check_faults([parse_fault("pool-exhaust@55s+10s")], "embedded", 60)
+    check_faults([parse_fault("restart-db@5s"), parse_fault("kill-backends@9s")], "embedded", 60)
+
+
+def requests(rows: list[tuple[float, float, int]]) -> pd.DataFrame:
+    """(start s, latency ms, status) rows as recorded samples."""
+    return pd.DataFrame({"start_ts": [r[0] for r in rows],
+                         "latency_us": [int(r[1] * 1000) for r in rows],
+                         "status": [r[2] for r in rows]})
+
+
+def test_each_fault_owns_the_errors_until_the_next_one_begins() -> None:
+    samples = requests([
+        (99.0, 10, 500),                 # before any fault: not an outage error of either
+        (100.2, 50, 503), (100.9, 2000, 503), (101.0, 5, 200),
+        (110.1, 20, 503), (111.0, 5, 200),
+    ])
+    first = FaultEvent("restart-db", "restart-db@100s", injected_ts=100.0, restored_ts=100.5)
+    second = FaultEvent("kill-backends", "kill-backends@110s", injected_ts=110.0,
+                        restored_ts=110.0)
+    seen = outages_seen([first, second], samples)
+    assert seen[0]["errors"] == 2 and seen[0]["statuses"] == {"503": 2}
+    assert seen[0]["outage_s"] == pytest.approx(102.9 - 100.2)
+    assert seen[0]["recover_s"] == pytest.approx(102.9 - 100.5)
+    assert seen[1]["errors"] == 1 and seen[1]["recover_s"] == pytest.approx(0.12)
+
+
+def test_a_fault_clients_never_noticed_recovers_at_once() -> None:
+    samples = requests([(100.1, 5, 200), (100.2, 5, 201)])
+    event = FaultEvent("kill-backends", "kill-backends@100s", injected_ts=100.0,
+                       restored_ts=100.0)
+    seen = outages_seen([event], samples)[0]
+    assert (seen["errors"], seen["outage_s"], seen["recover_s"]) == (0, 0.0, 0.0)
+
+
+def test_a_fault_that_was_not_injected_has_no_outage_numbers() -> None:
+    event = FaultEvent("restart-db", "restart-db@5s", error="LabError: no server")
+    assert outages_seen([event], requests([(1.0, 1, 200)]))[0]["recover_s"] is None
