@@ -169,9 +169,8 @@ def is_outage_error(samples: pd.DataFrame) -> pd.Series:
 
 def outages_seen(events: list[FaultEvent], samples: pd.DataFrame) -> list[dict[str, Any]]:
     """What clients saw of each fault; a fault's window ends where the next one begins."""
-    starts = [e.injected_ts for e in events[1:]] + [None]
-    return [outage_seen(event, samples, next_start) for event, next_start in zip(
-        events, starts, strict=True)]
+    return [outage_seen(event, samples, events[i + 1].injected_ts if i + 1 < len(events)
+                        else None) for i, event in enumerate(events)]
 
 
 def outage_seen(event: FaultEvent, samples: pd.DataFrame,

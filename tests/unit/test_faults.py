@@ -62,3 +62,7 @@ def test_a_fault_clients_never_noticed_recovers_at_once() -> None:
 def test_a_fault_that_was_not_injected_has_no_outage_numbers() -> None:
     event = FaultEvent("restart-db", "restart-db@5s", error="LabError: no server")
     assert outages_seen([event], requests([(1.0, 1, 200)]))[0]["recover_s"] is None
+
+
+def test_a_run_without_faults_has_no_outages() -> None:
+    assert outages_seen([], requests([(1.0, 1, 503)])) == []
