@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lab.config import get_settings
-from lab.errors import LabError
+from lab.errors import LabError, first_line
 from lab.seed.load import LOADED_TABLES, Reporter
 
 app = typer.Typer(help="timeline-lab: load-testing and performance lab for a Twitter-like "
@@ -64,7 +64,7 @@ def _run(action: Callable[[], T]) -> T:
     except LabError as exc:
         _fail(str(exc))
     except psycopg.OperationalError as exc:
-        _fail(f"lost the database: {str(exc).strip().splitlines()[0] if str(exc) else exc!r}")
+        _fail(f"lost the database: {first_line(exc)}")
     raise AssertionError("unreachable")
 
 

@@ -18,6 +18,7 @@ import psycopg
 
 from lab.api.db import session_options
 from lab.config import Settings
+from lab.errors import first_line
 from lab.queries import query
 
 log = logging.getLogger("lab.api.fanout")
@@ -62,7 +63,7 @@ async def run(dsn: str, settings: Settings, stats: FanoutStats, stop: asyncio.Ev
                         await _wait(stop, IDLE_WAIT_S)
         except psycopg.Error as exc:
             stats.errors += 1
-            log.warning("fan-out worker: %s; retrying", str(exc).strip().splitlines()[0])
+            log.warning("fan-out worker: %s; retrying", first_line(exc))
             await _wait(stop, RECONNECT_WAIT_S)
 
 

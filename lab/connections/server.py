@@ -11,6 +11,7 @@ import time
 import psutil
 import psycopg
 
+from lab.errors import first_line
 from lab.pg.server import PgServer
 
 SPARE_SESSIONS = 5      # the lab's own sessions (sampler, API pool refills, psql) must still fit
@@ -77,7 +78,7 @@ class LevelWatch(threading.Thread):
                         self.rss_mb, self.pss_mb = postgres_memory_mb(self.postmaster_pid)
                     self._done.wait(WATCH_INTERVAL_S)
         except psycopg.Error as exc:
-            self.errors.append(str(exc).strip().splitlines()[0] if str(exc) else repr(exc))
+            self.errors.append(first_line(exc))
 
     def stop(self) -> None:
         self._done.set()

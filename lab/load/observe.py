@@ -16,6 +16,7 @@ import httpx
 import psutil
 import psycopg
 
+from lab.errors import first_line
 from lab.pg.server import PgServer
 
 SAMPLE_INTERVAL_S = 2.0
@@ -103,9 +104,8 @@ class ServerSampler(threading.Thread):
                             conn = self.server.connect(self.database, autocommit=True)
                         self.samples.append(self.sample(conn, http))
                     except psycopg.OperationalError as exc:
-                        first_line = (str(exc).strip().splitlines() or [""])[0]
                         self.errors.append(f"{time.time():.1f} {type(exc).__name__}: "
-                                           f"{first_line}")
+                                           f"{first_line(exc)}")
                         if conn is not None:
                             conn.close()
                         conn = None
@@ -161,7 +161,7 @@ def enable_statements(conn: psycopg.Connection) -> str | None:
         conn.commit()
     except psycopg.Error as exc:
         conn.rollback()
-        return str(exc).strip().splitlines()[0]
+        return first_line(exc)
     return None
 
 

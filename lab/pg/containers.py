@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from lab.errors import LabError
+from lab.errors import LabError, first_line
 from lab.pg.server import PgServer
 
 NO_ENGINE = ("--db testcontainers needs a running Docker engine and none answered ({reason}); "
@@ -28,7 +28,7 @@ def docker_engine_error() -> str | None:
         client = docker.from_env(timeout=3)
         client.ping()
     except Exception as exc:  # docker raises many types; all mean "no engine"
-        return str(exc).splitlines()[0][:160]
+        return first_line(exc)[:160]
     return None
 
 

@@ -16,7 +16,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from lab.config import Settings
-from lab.errors import LabError
+from lab.errors import LabError, first_line
 from lab.pg.server import PgServer
 
 SourceKind = Literal["embedded", "url", "testcontainers"]
@@ -65,8 +65,8 @@ def check_reachable(server: PgServer) -> None:
         with server.connect() as conn:
             conn.execute("SELECT 1")
     except psycopg.OperationalError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        raise LabError(f"cannot reach PostgreSQL at {server.display_url()}: {first_line}") from exc
+        raise LabError(f"cannot reach PostgreSQL at {server.display_url()}: "
+                       f"{first_line(exc)}") from exc
 
 
 @contextlib.contextmanager

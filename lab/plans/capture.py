@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from lab.errors import LabError
+from lab.errors import LabError, first_line
 from lab.queries import first_page, query
 
 PAGE = 50
@@ -172,7 +172,7 @@ def enable_nested_plans(conn: psycopg.Connection) -> str | None:
         with conn.transaction():
             conn.execute("LOAD 'auto_explain'")
     except psycopg.Error as exc:
-        return f"auto_explain could not be loaded ({str(exc).strip().splitlines()[0]})"
+        return f"auto_explain could not be loaded ({first_line(exc)})"
     for name, value in AUTO_EXPLAIN_SETTINGS.items():
         conn.execute(sql.SQL("SET {} = {}").format(sql.Identifier(*name.split(".")),
                                                     sql.Literal(value)))

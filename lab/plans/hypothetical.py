@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 
+from lab.errors import first_line
 from lab.plans.findings import Finding
 
 NOT_INSTALLED = ("hypopg is not installed on this server (Debian: postgresql-<version>-hypopg); "
@@ -66,5 +67,5 @@ def try_suggested_indexes(conn: psycopg.Connection, findings: list[Finding]) -> 
             finding.hypothetical = try_index(conn, finding)
         except psycopg.Error as exc:
             finding.hypothetical = {"index": finding.index_sql,
-                                    "error": str(exc).strip().splitlines()[0]}
+                                    "error": first_line(exc)}
     return None
