@@ -651,6 +651,7 @@ def run_command(
     the bottleneck); 1 the run could not be carried out; 130 interrupted.
     """
     from lab.connections.experiment import ConnectionsConfig
+    from lab.load.faults import parse_fault
     from lab.load.run import RunConfig, execute
 
     experiment = None
@@ -667,8 +668,7 @@ def run_command(
         locust_workers=locust_workers, tag=tag, shape=shape,
         thresholds=_run(lambda: _parse_thresholds(threshold or [])), strict=strict,
         reports_dir=reports, keep_database=keep_database, connections=experiment,
-        faults=fault or [])
-    _run(config.fault_specs)
+        faults=_run(lambda: [parse_fault(text) for text in fault or []]))
 
     def action() -> Any:
         progress = Progress(TextColumn("  {task.description}"), BarColumn(),

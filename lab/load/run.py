@@ -43,7 +43,6 @@ from lab.load.faults import (
     check_faults,
     excused_failures,
     outages_seen,
-    parse_fault,
 )
 from lab.load.ledger import IdsBefore, check_ledger, ids_before
 from lab.load.observe import (
@@ -97,10 +96,7 @@ class RunConfig:
     reports_dir: Path = Path("reports")
     keep_database: bool = False
     connections: ConnectionsConfig | None = None   # also run the connection experiment (SC4)
-    faults: list[str] = field(default_factory=list)  # --fault KIND[@START][+HOLD]
-
-    def fault_specs(self) -> list[FaultSpec]:
-        return [parse_fault(text) for text in self.faults]
+    faults: list[FaultSpec] = field(default_factory=list)  # --fault KIND[@START][+HOLD]
 
 
 @dataclass
@@ -228,7 +224,7 @@ def execute(config: RunConfig, settings: Settings, reporter: Reporter, say: Say)
     scenario = get_scenario(config.scenario)
     if config.shape and config.shape not in SHAPES:
         raise LabError(f"--shape {config.shape!r}: choose one of {', '.join(SHAPES)}")
-    check_faults(config.fault_specs(), choose_source(config.db, settings).kind,
+    check_faults(config.faults, choose_source(config.db, settings).kind,
                  config.run_time_s)
     started = time.time()
     folder = run_folder(config, started)
@@ -358,7 +354,7 @@ def _run_test(config: RunConfig, scenario: Scenario, target: Target, folder: Pat
         with locust_process(argv, folder / "locust.log", api.env) as locust:
             sampler = sampler_for(target, api.host, api.process.pid, locust.pid)
             sampler.start()
-            injector = FaultInjector(config.fault_specs(), target.server, target.database,
+            injector = FaultInjector(config.faults, target.server, target.database,
                                      get_settings(), say)
             injector.start()
             try:
