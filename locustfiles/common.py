@@ -266,10 +266,10 @@ class LabUser(FastHttpUser):
     def accounts(self, kind: str) -> list[dict[str, Any]]:
         """The credentials a kind of persona draws from (storm kinds: a few hot ones)."""
         if kind == "hot":
-            return list(self.ids["users"][:HOT_ACCOUNTS])
+            return self.ids["users"][:HOT_ACCOUNTS]
         if kind == "hot_owners":
-            return list(self.ids["protected_owners"][:HOT_OWNERS]) or self.accounts("hot")
-        return list(self.ids[kind])
+            return self.ids["protected_owners"][:HOT_OWNERS] or self.accounts("hot")
+        return self.ids[kind]
 
     def become(self, token: str, following: int) -> None:
         self.token = token
@@ -306,7 +306,7 @@ class LabUser(FastHttpUser):
                 if status == 201:
                     response.request_meta["context"]["created_id"] = created_id(data)
                 response.success()
-                return data  # type: ignore[no-any-return]
+                return data
             if status in allowed:
                 response.success()
                 return None

@@ -58,8 +58,6 @@ def acknowledged_ids(samples: pd.DataFrame, table: str) -> set[int]:
 def check_ledger(conn: psycopg.Connection, samples: pd.DataFrame,
                  before: IdsBefore) -> LedgerCheck:
     """Compare what clients were told with what the database holds."""
-    if "created_id" not in samples.columns:
-        samples = samples.assign(created_id=pd.NA, deleted_id=pd.NA)
     tweets, users = acknowledged_ids(samples, "tweets"), acknowledged_ids(samples, "users")
     deleted = {int(i) for i in samples.loc[samples["status"] == 204, "deleted_id"].dropna()}
     present_tweets = {int(r[0]) for r in conn.execute(
