@@ -6,6 +6,6 @@ COPY pyproject.toml README.md ./
 COPY lab ./lab
 COPY schema ./schema
 COPY locustfiles ./locustfiles
-# Editable, so the package finds locustfiles/ and schema/ beside it in /lab.
-RUN pip install --no-cache-dir -e .
+# The wheel carries schema/ and locustfiles/; they stay in /lab too for `locust -f`.
+RUN pip install --no-cache-dir .
 ENV PYTHONUNBUFFERED=1

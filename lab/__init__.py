@@ -1,3 +1,3 @@
 """timeline-lab: a load-testing and performance lab for a Twitter-like PostgreSQL backbone."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -24,13 +21,13 @@ import httpx
 import numpy as np
 
 from lab import generators
-from lab.api.deps import token_hash
 from lab.api_process import api_process
 from lab.errors import LabError
 from lab.generators import pgbench_sql, require_wrk
 from lab.migrate import migrate
 from lab.pg.server import PgServer
 from lab.queries import first_page
+from lab.security import token_hash
 
 PAGE = 50
 POSTERS = 500
@@ -101,35 +98,13 @@ def run_pgbench(server: PgServer, database: str, script: str, clients: int,
     return run.tps, run.latency_us / 1000, run.failed
 
 
-def run_wrk(url: str, connections: int, seconds: int, script: str | None = None,
-            headers: dict[str, str] | None = None) -> tuple[float, float, float, int]:
+def wrk_measure(url: str, connections: int, seconds: int, script: str | None = None,
+                headers: dict[str, str] | None = None) -> tuple[float, float, float, int]:
     """Run wrk; return (requests/s, p50 ms, p99 ms, non-2xx responses + socket errors)."""
-    with tempfile.TemporaryDirectory() as folder:
-        argv = ["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d",
-                f"{seconds}s", "--latency"]
-        for key, value in (headers or {}).items():
-            argv += ["-H", f"{key}: {value}"]
-        if script:
-            path = Path(folder) / "bench.lua"
-            path.write_text(script)
-            argv += ["-s", str(path)]
-        result = subprocess.run([*argv, url], capture_output=True, text=True,
-                                timeout=seconds + 60, check=False)
-    out = result.stdout
-    if result.returncode != 0 or "Requests/sec" not in out:
-        raise LabError(f"wrk failed: {result.stderr.strip() or out[-400:]}")
-    per_s = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
-    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
-    return per_s, _wrk_ms(out, "50%"), _wrk_ms(out, "99%"), errors
-
-
-def _wrk_ms(out: str, label: str) -> float:
-    match = re.search(rf"{re.escape(label)}\s+([\d.]+)(us|ms|s)", out)
-    if match is None:
-        return float("nan")
-    value, unit = float(match.group(1)), match.group(2)
-    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    run = generators.run_wrk(url, connections, seconds, "lab bench api", script, headers)
+    if not run.ok:
+        raise LabError(f"wrk failed: {run.failure()}")
+    return run.per_s, run.latency_ms("50%"), run.latency_ms("99%"), run.errors
 
 
 def prepare_tokens(server: PgServer, database: str) -> tuple[int, list[str], int]:
@@ -187,11 +162,11 @@ def bench_api(server: PgServer, database: str, strategies: list[str], seconds: i
             url = f"http://127.0.0.1:{port}"
             for clients in (connections * 2, moderate):
                 record("home_timeline", "http", strategy, clients,
-                       *run_wrk(f"{url}/timeline/home", clients, seconds, headers=auth))
+                       *wrk_measure(f"{url}/timeline/home", clients, seconds, headers=auth))
             posting = WRK_SCRIPTS["post_tweet"].format(
                 tokens=", ".join(f'"{t}"' for t in tokens))
             record("post_tweet", "http", strategy, moderate,
-                   *run_wrk(url, moderate, seconds, script=posting))
+                   *wrk_measure(url, moderate, seconds, script=posting))
             stats = httpx.get(f"{url}/stats", timeout=10).json()
             if stats["fanout_mode"] == "queue":
                 # Background delivery: tweets/s delivered, last and worst wait in the queue.
@@ -201,11 +176,11 @@ def bench_api(server: PgServer, database: str, strategies: list[str], seconds: i
             if strategy == strategies[0]:
                 registering = WRK_SCRIPTS["register_user"].format()
                 record("register_user", "http", strategy, moderate,
-                       *run_wrk(url, moderate, seconds, script=registering))
+                       *wrk_measure(url, moderate, seconds, script=registering))
                 profile = WRK_SCRIPTS["profile"].format(max_user=max_user)
                 for clients in (connections * 2, moderate):
                     record("profile", "http", strategy, clients,
-                           *run_wrk(url, clients, seconds, script=profile))
+                           *wrk_measure(url, clients, seconds, script=profile))
         if strategy == strategies[0]:
             script = (f"\\set user_id random(1, {max_user})\n"
                       + pgbench_sql("profile", {"user_id": ":user_id"}))

@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     celebrity_followers: int = Field(
         10_000, ge=1, description="Hybrid: authors with more followers are pulled, not pushed.")
 
+    def timeline_session(self, strategy: str | None = None) -> dict[str, str]:
+        """The custom settings the timeline SQL functions read (migration 0004), as every
+        API connection and every plan capture sets them: how and whether to keep
+        home_timeline is a property of the serving process."""
+        return {"lab.timeline_strategy": strategy or self.timeline_strategy,
+                "lab.timeline_cap": str(self.timeline_cap), "lab.fanout": self.fanout,
+                "lab.celebrity_followers": str(self.celebrity_followers)}
+
     @property
     def embedded_pgdata(self) -> Path:
         """Return the absolute embedded data folder."""

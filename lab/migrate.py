@@ -8,7 +8,6 @@ a fresh one.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,16 +15,11 @@ from pathlib import Path
 import psycopg
 
 from lab.errors import LabError
+from lab.resources import schema_dir
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # Any constant works; it only has to be the same in every lab process.
 MIGRATION_LOCK_KEY = 7_204_118_311
-
-
-def schema_dir() -> Path:
-    """Return the schema folder (LAB_SCHEMA_DIR, or the one beside the package)."""
-    override = os.environ.get("LAB_SCHEMA_DIR")
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "schema"
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from lab.errors import LabError
-from lab.migrate import schema_dir
 from lab.pg.databases import create_database, drop_database
 from lab.pg.server import PgServer
+from lab.resources import schema_dir
 
 
 def variant_names() -> list[str]:

@@ -5,11 +5,7 @@ Personas, weights and pacing live in scenarios.toml. Run alone with
 `lab credentials`, or let `lab run --scenario timeline` do everything.
 """
 
-from common import debug_single_user, users_for
+from lab.swarm.classes import expose
 
 # One Locust user class per persona (ReaderUser, PosterUser, ...), where Locust looks for them.
-USERS = users_for("timeline", __name__)
-globals().update(USERS)
-
-if __name__ == "__main__":
-    debug_single_user(USERS)
+expose("timeline", globals())

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from lab.api_process import free_port  # noqa: F401 - tests import it from here
 from lab.migrate import migrate, schema_checksum
 from lab.pg.databases import (
     create_database,
@@ -27,7 +26,8 @@ from lab.pg.databases import (
 )
 from lab.pg.server import PgServer
 from lab.pg.source import check_reachable, url_server
-from lab.seed.load import Reporter
+from lab.processes import free_port  # noqa: F401 - tests import it from here
+from lab.progress import Reporter
 from lab.seed.scales import get_scale
 from lab.seed.template import ensure_template
 

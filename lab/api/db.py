@@ -43,12 +43,9 @@ def session_options(settings: Settings) -> str:
     The timeline settings tell the SQL functions (migration 0004) whether to
     maintain home_timeline: the strategy is a property of the server process.
     """
-    return " ".join(f"-c {name}={value}" for name, value in (
-        ("statement_timeout", settings.statement_timeout_ms),
-        ("lab.timeline_strategy", settings.timeline_strategy),
-        ("lab.timeline_cap", settings.timeline_cap),
-        ("lab.fanout", settings.fanout),
-        ("lab.celebrity_followers", settings.celebrity_followers)))
+    values = {"statement_timeout": str(settings.statement_timeout_ms),
+              **settings.timeline_session()}
+    return " ".join(f"-c {name}={value}" for name, value in values.items())
 
 
 def make_pool(dsn: str, settings: Settings) -> AsyncConnectionPool:

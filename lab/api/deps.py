@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import AsyncConnectionPool
 
 from lab.api.db import fetch_value
 from lab.api.errors import ApiError
 from lab.queries import END_OF_TIME, MAX_ID, START_OF_TIME
+from lab.security import token_hash
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
@@ -30,11 +30,6 @@ def get_pool(request: Request) -> AsyncConnectionPool:
 
 Pool = Annotated[AsyncConnectionPool, Depends(get_pool)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-
-
-def token_hash(token: str) -> bytes:
-    """Return what is stored for a token: its SHA-256 (the token itself never is)."""
-    return hashlib.sha256(token.encode()).digest()
 
 
 async def optional_user(request: Request, pool: Pool, credentials: Credentials) -> int | None:
@@ -73,6 +68,8 @@ Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size.")]
 Cursor = Annotated[str | None, Query(pattern=CURSOR_PATTERN, max_length=40,
                                      description="next_cursor of the previous page.")]
 AfterId = Annotated[int, Query(ge=0, le=MAX_ID, description="next_cursor of the previous page.")]
+UserPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A user's id.")]
+TweetPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A tweet's id.")]
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,3 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
                                "or not visible, 409 conflict, 413 body too large, 422 invalid "
                                "value, 503 database unavailable (with Retry-After)."}}
 
-
-# Inputs the test suite's fuzzer (tests/api/test_fuzz.py) generates per operation of this
-# schema; the run report quotes it as the bad inputs the API was tried with.
-FUZZ_EXAMPLES_PER_OPERATION = 50

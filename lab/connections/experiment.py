@@ -14,56 +14,33 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from psycopg.conninfo import make_conninfo
 
-from lab.api_process import api_process, free_port
+from lab.api_process import api_process
 from lab.config import Settings
 from lab.connections import paced, saturating
 from lab.connections.pgbouncer import find_pgbouncer, pgbouncer
-from lab.connections.results import MODES, PATHS, RESULTS_FILE, STOPPED, LevelResult
+from lab.connections.results import STOPPED, LevelResult
 from lab.connections.server import LevelWatch, session_headroom
 from lab.connections.verdict import as_dicts, judge_paths, sc4_verdict
 from lab.connections.workload import Workload, issue_tokens
-from lab.errors import LabError
 from lab.generators import wrk_available
+from lab.load.database import RunDatabase
+from lab.pg.server import PgServer
+from lab.processes import free_port
+from lab.progress import Say
+from lab.runconfig import ConnectionsConfig
+from lab.runfolder import CONNECTIONS_FILE, utc_stamp
 
-DEFAULT_LEVELS = (10, 50, 100, 250, 500, 1000)
-DEFAULT_PACE_PER_S = 0.25     # one request every 4 s per client: the mixed scenario's think time
 PAUSE_BETWEEN_LEVELS_S = 1.0  # let the previous level's backends exit
 PACED_MIN_REQUESTS = 200      # a p95 needs samples: few clients at a human pace run longer...
 PACED_MAX_STRETCH = 4         # ...but never more than 4 x --duration
-
-Say = Callable[[str], None]
-
-
-@dataclass
-class ConnectionsConfig:
-    levels: list[int] = field(default_factory=lambda: list(DEFAULT_LEVELS))
-    duration_s: int = 20
-    paths: list[str] = field(default_factory=lambda: list(PATHS))
-    modes: list[str] = field(default_factory=lambda: list(MODES))
-    query: str = "home_timeline"
-    pace_per_s: float = DEFAULT_PACE_PER_S
-    strategy: str = "push"
-
-    def check(self) -> None:
-        if not self.levels or any(level < 1 for level in self.levels):
-            raise LabError("--levels: give client counts >= 1, e.g. 10,50,100")
-        for name, chosen, known in (("--paths", self.paths, PATHS), ("--modes", self.modes, MODES)):
-            unknown = [x for x in chosen if x not in known]
-            if unknown or not chosen:
-                raise LabError(f"{name} {','.join(chosen)!r}: choose from {', '.join(known)}")
-        if self.pace_per_s <= 0:
-            raise LabError("--pace must be above 0 requests/s per client")
-        if self.duration_s < 1:
-            raise LabError("--duration must be at least 1 s")
-        self.levels = sorted(set(self.levels))
 
 
 @dataclass
@@ -83,19 +60,19 @@ class Endpoints:
 
 
 @contextmanager
-def endpoints(config: ConnectionsConfig, target_server: Any, database: str, pool_size: int,
-              log_dir: Path, say: Say) -> Iterator[Endpoints]:
+def endpoints(config: ConnectionsConfig, strategy: str, server: PgServer, database: str,
+              pool_size: int, log_dir: Path, say: Say) -> Iterator[Endpoints]:
     """Start what the chosen paths need (the API, PgBouncer); stop them afterwards."""
     found = Endpoints()
-    server_url = target_server.url(database)
+    server_url = server.url(database)
     with ExitStack() as stack:
         if "direct" in config.paths:
             found.direct = server_url
         if "api" in config.paths:
             port = free_port()
             env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-            stack.enter_context(api_process(target_server, database, config.strategy, port, env,
-                                            1, log_dir / "api.log"))
+            stack.enter_context(api_process(server, database, strategy, port, env, 1,
+                                            log_dir / "api.log"))
             found.api = ("127.0.0.1", port)
             say(f"  API on 127.0.0.1:{port} (pool of {pool_size} connections)")
         if "pgbouncer" in config.paths:
@@ -105,7 +82,7 @@ def endpoints(config: ConnectionsConfig, target_server: Any, database: str, pool
                 say(f"  pgbouncer path skipped: {found.skipped['pgbouncer']}")
             else:
                 host, port = stack.enter_context(
-                    pgbouncer(target_server, pool_size, max(config.levels) + 50))
+                    pgbouncer(server, pool_size, max(config.levels) + 50))
                 found.pgbouncer = make_conninfo(server_url, host=host, port=port)
                 say(f"  PgBouncer on {host}:{port} (transaction mode, {pool_size} server "
                     "sessions)")
@@ -137,8 +114,8 @@ def measure_level(path: str, mode: str, clients: int, duration_s: int, found: En
                                     duration_s)
 
 
-def sweep(config: ConnectionsConfig, found: Endpoints, workload: Workload, target: Any,
-          say: Say) -> list[LevelResult]:
+def sweep(config: ConnectionsConfig, found: Endpoints, workload: Workload,
+          database: RunDatabase, say: Say) -> list[LevelResult]:
     """Every level of every measured path and mode, lowest first; a path stops at its limit."""
     results: list[LevelResult] = []
     for mode in config.modes:
@@ -152,7 +129,7 @@ def sweep(config: ConnectionsConfig, found: Endpoints, workload: Workload, targe
                 continue
             for clients in config.levels:
                 if path == "direct":
-                    with target.server.connect(target.database) as conn:
+                    with database.server.connect(database.name) as conn:
                         free, limit = session_headroom(conn)
                     if clients > free:
                         results.append(LevelResult(
@@ -163,7 +140,7 @@ def sweep(config: ConnectionsConfig, found: Endpoints, workload: Workload, targe
                             f"takes {free:,} more sessions ({limit})")
                         break
                 seconds = level_seconds(mode, clients, config)
-                watch = LevelWatch(target.server, target.database, target.postgres_pid,
+                watch = LevelWatch(database.server, database.name, database.postgres_pid,
                                    memory_after_s=seconds * 0.4)
                 watch.start()
                 try:
@@ -188,36 +165,37 @@ def progress_line(r: LevelResult) -> str:
             f"p95 {p95}, {r.backends_max or 0:,} backends{errors}{stopped}")
 
 
-def run_experiment(config: ConnectionsConfig, target: Any, settings: Settings, folder: Path,
-                   say: Say) -> dict[str, Any]:
-    """Measure every level on `target` (a prepared run database); write connections.json."""
-    config.check()
+def run_experiment(config: ConnectionsConfig, strategy: str, database: RunDatabase,
+                   settings: Settings, folder: Path, say: Say) -> dict[str, Any]:
+    """Measure every level on `database` (a prepared run database); write connections.json."""
     folder.mkdir(parents=True, exist_ok=True)
-    with target.server.connect(target.database) as conn:
+    with database.server.connect(database.name) as conn:
         users = issue_tokens(conn)
-    workload = Workload(config.query, config.strategy, users)
+    workload = Workload(config.query, strategy, users)
     pool_size = settings.pool_max
     started = time.time()
     offered = ", ".join(f"{n * config.pace_per_s:g}/s" for n in config.levels)
     say(f"connections: levels {', '.join(map(str, config.levels))}; {config.duration_s} s each; "
         f"paced at {config.pace_per_s:g} requests/s per client (offered {offered})")
-    with endpoints(config, target.server, target.database, pool_size, folder, say) as found:
-        results = sweep(config, found, workload, target, say)
+    with endpoints(config, strategy, database.server, database.name, pool_size, folder,
+                   say) as found:
+        results = sweep(config, found, workload, database, say)
     paths = [p for p in config.paths if p not in found.skipped]
     per_path = judge_paths(results, paths, max(config.levels))
     verdict = sc4_verdict(per_path, min(config.levels), max(config.levels))
     document = {
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "config": asdict(config),
+        "started_at": utc_stamp(started),
+        "finished_at": utc_stamp(),
+        "config": config.model_dump(mode="json"),
+        "strategy": strategy,
         "workload_users": users,
         "pool_size": pool_size,
         "skipped_paths": found.skipped,
-        "postgres": {"url": target.server.display_url(target.database),
-                     "settings": target.pg_settings},
+        "postgres": {"url": database.server.display_url(database.name),
+                     "settings": database.pg_settings},
         "results": [r.as_dict() for r in results],
         "paths": as_dicts(per_path),
         "sc4": verdict.as_dict(),
     }
-    (folder / RESULTS_FILE).write_text(json.dumps(document, indent=1, default=str))
+    (folder / CONNECTIONS_FILE).write_text(json.dumps(document, indent=1, default=str))
     return document

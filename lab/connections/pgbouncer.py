@@ -21,9 +21,9 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from lab.api_process import free_port
 from lab.errors import LabError
 from lab.pg.server import PgServer
+from lab.processes import free_port
 
 START_TIMEOUT_S = 15
 STOP_TIMEOUT_S = 10
@@ -47,9 +47,9 @@ def require_pgbouncer() -> str:
 def config_text(server: PgServer, port: int, pool_size: int, max_clients: int,
                 folder: Path) -> str:
     """pgbouncer.ini: every database of `server`, `pool_size` server sessions per database."""
-    target = conninfo_to_dict(server.url())
-    login = " ".join(f"{key}={target[key]}" for key in ("host", "port", "user", "password")
-                     if target.get(key))
+    params = conninfo_to_dict(server.url())
+    login = " ".join(f"{key}={params[key]}" for key in ("host", "port", "user", "password")
+                     if params.get(key))
     return f"""[databases]
 * = {login}
 

@@ -7,11 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from lab.load.stats import latency_summary
+from lab.percentiles import latency_summary
 
-RESULTS_FILE = "connections.json"
-PATHS = ("direct", "api", "pgbouncer")
-MODES = ("paced", "saturating")
 MEASURED, STOPPED = "measured", "stopped"
 
 

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import tempfile
-from pathlib import Path
 
 from lab.connections.results import STOPPED, LevelResult, with_latencies
 from lab.connections.workload import Workload
 from lab.errors import LabError
-from lab.generators import children_cpu_s, require_wrk, run_pgbench
+from lab.generators import run_pgbench, run_wrk
 
 WRK_TIMEOUT_S = 10
 REFUSED = re.compile(r"too many (clients|connections)|could not connect|connection refused|"
@@ -55,22 +52,15 @@ def wrk_level(url: str, workload: Workload, clients: int, duration_s: int) -> Le
     Non-2xx answers count as http_5xx: every request names an existing user with a
     valid token, so the only refusal the API gives is 503 (no pooled connection free).
     """
-    wrk = require_wrk("the api path's saturating mode")
     result = LevelResult(path="api", mode="saturating", clients=clients,
                          tool="wrk (latency from its histogram)")
-    with tempfile.TemporaryDirectory() as folder:
-        script = Path(folder) / "workload.lua"
-        script.write_text(workload.wrk_script())
-        cpu_before = children_cpu_s()
-        done = subprocess.run(
-            [wrk, "-t", str(min(clients, 2)), "-c", str(clients), "-d", f"{duration_s}s",
-             "--timeout", f"{WRK_TIMEOUT_S}s", "-s", str(script), url],
-            capture_output=True, text=True, timeout=duration_s + 120, check=False)
-        result.client_cpu_percent = round((children_cpu_s() - cpu_before) / duration_s * 100, 1)
-    line = next((x for x in done.stdout.splitlines() if x.startswith("LABJSON ")), None)
-    if done.returncode != 0 or line is None:
-        raise LabError(f"wrk failed: {(done.stderr or done.stdout).strip()[-300:]}")
-    data = json.loads(line.removeprefix("LABJSON "))
+    run = run_wrk(url, clients, duration_s, "the api path's saturating mode",
+                  script=workload.wrk_script(), timeout_s=WRK_TIMEOUT_S)
+    result.client_cpu_percent = round(run.cpu_s / duration_s * 100, 1)
+    line = run.script_line("LABJSON ")
+    if run.returncode != 0 or line is None:
+        raise LabError(f"wrk failed: {run.failure()}")
+    data = json.loads(line)
     seconds = data["duration_us"] / 1e6
     errors = {"refused": data["connect"] + data["read"] + data["write"],
               "timeout": data["timeout"], "http_5xx": data["status"]}

@@ -1,4 +1,4 @@
-"""SC4 from the connection experiment's levels, per path and overall (DESIGN.md).
+"""SC4 from the connection experiment's levels, per path and overall (docs/criteria.md).
 
 (a) paced: p95 at the most clients <= 1.5 x p95 at the fewest, at the same per-client pace;
 (b) saturating: throughput at the most clients >= 90 % of the best throughput of the sweep.
@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from lab.connections.results import MEASURED, LevelResult
-from lab.load.criteria import FAIL, NOT_MEASURED, PASS, TITLES, Verdict
+from lab.verdicts import FAIL, NOT_MEASURED, PASS, TITLES, Verdict
 
 PACED_P95_RATIO_MAX = 1.5
 SATURATING_SHARE_MIN = 0.9
@@ -50,17 +50,17 @@ def _not_run(high: LevelResult) -> str:
     return f"not run beyond {high.clients:,} clients{why}"
 
 
-def _judged(levels: list[LevelResult], high: LevelResult, target: int, within: bool,
+def _judged(levels: list[LevelResult], high: LevelResult, highest: int, within: bool,
             text: str) -> tuple[str, str]:
-    """Fail a sweep that stopped short of `target` or erred at its top; else the rule decides."""
-    if high.clients < target:
+    """Fail a sweep that stopped short of `highest` or erred at its top; else the rule decides."""
+    if high.clients < highest:
         return FAIL, f"{text}; {_stop_reason(levels) or _not_run(high)}"
     if high.error_count:
         return FAIL, f"{text}; {high.error_count:,} errors at {high.clients:,} clients"
     return (PASS if within else FAIL), text
 
 
-def _paced(levels: list[LevelResult], target: int) -> tuple[str, str]:
+def _paced(levels: list[LevelResult], highest: int) -> tuple[str, str]:
     measured = [r for r in levels if r.status == MEASURED and r.p95_ms is not None]
     if len(measured) < 2:
         stopped = _stop_reason(levels)
@@ -70,10 +70,10 @@ def _paced(levels: list[LevelResult], target: int) -> tuple[str, str]:
     ratio = high.p95_ms / low.p95_ms if low.p95_ms else float("inf")  # type: ignore[operator]
     text = (f"p95 {high.p95_ms:.1f} ms at {high.clients:,} vs {low.p95_ms:.1f} ms at "
             f"{low.clients:,} clients ({ratio:.2f}x)")
-    return _judged(levels, high, target, ratio <= PACED_P95_RATIO_MAX, text)
+    return _judged(levels, high, highest, ratio <= PACED_P95_RATIO_MAX, text)
 
 
-def _saturating(levels: list[LevelResult], target: int) -> tuple[str, str]:
+def _saturating(levels: list[LevelResult], highest: int) -> tuple[str, str]:
     measured = [r for r in levels if r.status == MEASURED]
     if not measured:
         return (FAIL, _stop_reason(levels) or "") if _stop_reason(levels) else (
@@ -83,22 +83,22 @@ def _saturating(levels: list[LevelResult], target: int) -> tuple[str, str]:
     share = high.throughput_per_s / peak.throughput_per_s if peak.throughput_per_s else 0.0
     text = (f"{high.throughput_per_s:,.0f}/s at {high.clients:,} clients = {share:.0%} of the "
             f"peak {peak.throughput_per_s:,.0f}/s at {peak.clients:,}")
-    return _judged(levels, high, target, share >= SATURATING_SHARE_MIN, text)
+    return _judged(levels, high, highest, share >= SATURATING_SHARE_MIN, text)
 
 
-def judge_paths(results: list[LevelResult], paths: list[str], target: int
+def judge_paths(results: list[LevelResult], paths: list[str], highest: int
                 ) -> list[PathVerdict]:
     verdicts = []
     for path in paths:
-        paced, paced_text = _paced(_levels(results, path, "paced"), target)
-        saturating, saturating_text = _saturating(_levels(results, path, "saturating"), target)
+        paced, paced_text = _paced(_levels(results, path, "paced"), highest)
+        saturating, saturating_text = _saturating(_levels(results, path, "saturating"), highest)
         reached = [r.clients for r in results if r.path == path and r.status == MEASURED]
         verdicts.append(PathVerdict(path, paced, paced_text, saturating, saturating_text,
                                     max(reached, default=None)))
     return verdicts
 
 
-def sc4_verdict(paths: list[PathVerdict], lowest: int, target: int) -> Verdict:
+def sc4_verdict(paths: list[PathVerdict], lowest: int, highest: int) -> Verdict:
     """The run-level SC4 verdict: which paths hold, which do not."""
     holding = [p.path for p in paths if p.status == PASS]
     failing = [p.path for p in paths if p.status == FAIL]
@@ -109,13 +109,13 @@ def sc4_verdict(paths: list[PathVerdict], lowest: int, target: int) -> Verdict:
     else:
         status = NOT_MEASURED
     measured = "; ".join(f"{p.path}: {p.status}" for p in paths) or "no path measured"
-    note = f"levels {lowest:,} to {target:,} clients"
-    if (lowest, target) != (10, 1000):
+    note = f"levels {lowest:,} to {highest:,} clients"
+    if (lowest, highest) != (10, 1000):
         note += " (the criterion names 10 to 1000)"
     if holding:
         note += f"; holds through {', '.join(holding)}"
     return Verdict("SC4", TITLES["SC4"], status, measured,
-                   f"paced p95({target}) <= {PACED_P95_RATIO_MAX:g} x p95({lowest}); "
+                   f"paced p95({highest}) <= {PACED_P95_RATIO_MAX:g} x p95({lowest}); "
                    f"saturating >= {SATURATING_SHARE_MIN:.0%} of peak", "same", note=note)
 
 

@@ -17,8 +17,8 @@ import psycopg
 from lab.errors import LabError
 from lab.generators import pgbench_sql
 from lab.queries import first_page, query
+from lab.runconfig import WORKLOAD_QUERIES
 
-QUERIES = ("home_timeline", "profile", "mixed")
 MIXED_PROFILE_SHARE = 0.7     # mixed: 7 profile reads for 3 home timelines
 PAGE = 50
 TOKEN_PREFIX = "conn-"
@@ -41,8 +41,8 @@ class Workload:
     users: int        # seeded users are ids 1..users
 
     def __post_init__(self) -> None:
-        if self.query not in QUERIES:
-            raise LabError(f"--query {self.query!r}: use one of {', '.join(QUERIES)}")
+        if self.query not in WORKLOAD_QUERIES:
+            raise LabError(f"--query {self.query!r}: use one of {', '.join(WORKLOAD_QUERIES)}")
 
     def pick(self, rng: random.Random) -> Request:
         """A request for a random seeded user, of the kind the workload mixes."""

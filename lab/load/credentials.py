@@ -9,14 +9,13 @@ all see the same accounts.
 from __future__ import annotations
 
 import json
-import secrets
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from lab.api.deps import token_hash
 from lab.errors import LabError
+from lab.security import new_token, token_hash
 
 ORDINARY_USERS = 3000
 PROTECTED_OWNERS = 200
@@ -63,7 +62,7 @@ def issue_credentials(conn: psycopg.Connection, ordinary_users: int = ORDINARY_U
     tokens: list[tuple[bytes, int]] = []
 
     def account(user_id: int, following: int | None = None) -> dict[str, Any]:
-        token = secrets.token_urlsafe(24)
+        token = new_token(24)
         tokens.append((token_hash(token), user_id))
         entry: dict[str, Any] = {"id": user_id, "token": token}
         if following is not None:

@@ -17,66 +17,31 @@ long after the fault's end the last error came.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import pandas as pd
 
 from lab.config import Settings
 from lab.errors import LabError
+from lab.load.measurements import Reliability
 from lab.pg.server import PgServer
+from lab.progress import Say
+from lab.runconfig import FAULT_KINDS, FaultSpec
+from lab.runfolder import FaultOutcome
 
-KINDS = {
-    "restart-db": "PostgreSQL stopped (fast shutdown) and started again",
-    "kill-backends": "every session on the run database terminated",
-    "pool-exhaust": "an exclusive lock on users holds every pool connection",
-}
-DEFAULT_START_S = 30.0
-DEFAULT_HOLD_S = {"restart-db": 0.0, "kill-backends": 0.0, "pool-exhaust": 10.0}
 LOCK_WAIT_S = 10           # pool-exhaust: most time to wait for the lock itself
 # Errors this long after a fault's end still count as its outage (and against recovery).
 ATTRIBUTION_S = 60.0
-SPEC = re.compile(r"^(?P<kind>[a-z-]+)(?:@(?P<start>\d+(?:\.\d+)?)s?)?"
-                  r"(?:\+(?P<hold>\d+(?:\.\d+)?)s?)?$")
 
 
-@dataclass(frozen=True)
-class FaultSpec:
-    kind: str
-    start_s: float
-    hold_s: float
-
-    @property
-    def label(self) -> str:
-        hold = f"+{self.hold_s:g}s" if self.hold_s else ""
-        return f"{self.kind}@{self.start_s:g}s{hold}"
-
-
-def parse_fault(text: str) -> FaultSpec:
-    """Read `kind[@START][+HOLD]`, e.g. restart-db@30s or pool-exhaust@20s+5s."""
-    match = SPEC.match(text.strip())
-    if not match or match["kind"] not in KINDS:
-        raise LabError(f"--fault {text!r}: use KIND[@START][+HOLD] with KIND one of "
-                       f"{', '.join(KINDS)} (e.g. restart-db@30s, pool-exhaust@20s+5s)")
-    kind = match["kind"]
-    start = float(match["start"]) if match["start"] else DEFAULT_START_S
-    hold = float(match["hold"]) if match["hold"] else DEFAULT_HOLD_S[kind]
-    return FaultSpec(kind, start, hold)
-
-
-def check_faults(specs: list[FaultSpec], server_kind: str, run_time_s: float) -> None:
-    """Refuse faults the run cannot inject or would not see, before anything starts."""
-    for spec in specs:
-        if spec.kind == "restart-db" and server_kind != "embedded":
-            raise LabError("--fault restart-db restarts the embedded PostgreSQL only: the lab "
-                           "does not stop a server it did not start (use --db embedded)")
-        if spec.start_s + spec.hold_s >= run_time_s:
-            raise LabError(f"--fault {spec.label}: the fault would end after the load "
-                           f"({run_time_s:g} s); start it earlier or run longer")
+def check_fault_source(specs: tuple[FaultSpec, ...], server_kind: str) -> None:
+    """Refuse a fault the run cannot inject on this server, before the load starts."""
+    if server_kind != "embedded" and any(spec.kind == "restart-db" for spec in specs):
+        raise LabError("--fault restart-db restarts the embedded PostgreSQL only: the lab "
+                       "does not stop a server it did not start (use --db embedded)")
 
 
 @dataclass
@@ -94,8 +59,8 @@ class FaultEvent:
 class FaultInjector(threading.Thread):
     """Inject each fault at its time after start(); the run joins it before judging."""
 
-    def __init__(self, specs: list[FaultSpec], server: PgServer, database: str,
-                 settings: Settings, say: Callable[[str], None]) -> None:
+    def __init__(self, specs: tuple[FaultSpec, ...], server: PgServer, database: str,
+                 settings: Settings, say: Say) -> None:
         super().__init__(name="fault-injector", daemon=True)
         self.specs = sorted(specs, key=lambda s: s.start_s)
         self.server, self.database, self.settings, self.say = server, database, settings, say
@@ -112,7 +77,7 @@ class FaultInjector(threading.Thread):
         for spec, event in zip(self.specs, self.events, strict=True):
             if self._stop_event.wait(max(0.0, spec.start_s - (time.monotonic() - started))):
                 return
-            self.say(f"  fault {spec.label}: {KINDS[spec.kind]}")
+            self.say(f"  fault {spec.label}: {FAULT_KINDS[spec.kind]}")
             try:
                 INJECT[spec.kind](self, spec, event)
             except Exception as exc:  # noqa: BLE001 - reported with the run, never fatal
@@ -167,14 +132,14 @@ def is_outage_error(samples: pd.DataFrame) -> pd.Series:
     return (samples["status"] == 0) | (samples["status"] >= 500)
 
 
-def outages_seen(events: list[FaultEvent], samples: pd.DataFrame) -> list[dict[str, Any]]:
+def outages_seen(events: list[FaultEvent], samples: pd.DataFrame) -> list[FaultOutcome]:
     """What clients saw of each fault; a fault's window ends where the next one begins."""
     return [outage_seen(event, samples, events[i + 1].injected_ts if i + 1 < len(events)
                         else None) for i, event in enumerate(events)]
 
 
 def outage_seen(event: FaultEvent, samples: pd.DataFrame,
-                next_fault_ts: float | None = None) -> dict[str, Any]:
+                next_fault_ts: float | None = None) -> FaultOutcome:
     """What clients saw of one fault, from the recorded requests.
 
     The outage is the span from the first to the end of the last failed
@@ -182,9 +147,9 @@ def outage_seen(event: FaultEvent, samples: pd.DataFrame,
     (or to the next fault); recovery is how long after the fault's end that
     last failure ended.
     """
-    seen: dict[str, Any] = asdict(event)
+    seen = asdict(event)
     if event.injected_ts is None or event.restored_ts is None:
-        return seen | {"errors": None, "outage_s": None, "recover_s": None}
+        return FaultOutcome(**seen, errors=None, outage_s=None, recover_s=None)
     ends = samples["start_ts"] + samples["latency_us"] / 1e6
     until = event.restored_ts + ATTRIBUTION_S
     if next_fault_ts is not None:
@@ -194,17 +159,25 @@ def outage_seen(event: FaultEvent, samples: pd.DataFrame,
     failed = samples[window & is_outage_error(samples)]
     statuses = {str(k): int(v) for k, v in failed["status"].value_counts().sort_index().items()}
     if failed.empty:
-        return seen | {"errors": 0, "statuses": {}, "outage_s": 0.0, "recover_s": 0.0,
-                       "first_error_ts": None, "last_error_end_ts": None}
+        return FaultOutcome(**seen, errors=0, outage_s=0.0, recover_s=0.0)
     first = float(failed["start_ts"].min())
     last_end = float(ends[failed.index].max())
-    return seen | {"errors": len(failed), "statuses": statuses,
-                   "outage_s": round(last_end - first, 3),
-                   "recover_s": round(max(0.0, last_end - event.restored_ts), 3),
-                   "first_error_ts": first, "last_error_end_ts": last_end,
-                   "answered_503": int((failed["status"] == 503).sum())}
+    return FaultOutcome(**seen, errors=len(failed), statuses=statuses,
+                        outage_s=round(last_end - first, 3),
+                        recover_s=round(max(0.0, last_end - event.restored_ts), 3),
+                        first_error_ts=first, last_error_end_ts=last_end,
+                        answered_503=int((failed["status"] == 503).sum()))
 
 
-def excused_failures(outages: list[dict[str, Any]]) -> int:
+def excused_failures(outages: list[FaultOutcome]) -> int:
     """503s inside a fault's window: the answer the API owes clients then, not a defect."""
-    return sum(int(o.get("answered_503") or 0) for o in outages)
+    return sum(o.answered_503 for o in outages)
+
+
+def reliability(acknowledged: int, lost: int, duplicated: int,
+                outages: list[FaultOutcome]) -> Reliability:
+    """What R judges: the ledger's outcome and how each fault was survived."""
+    recovered = [o.recover_s for o in outages if o.recover_s is not None]
+    return Reliability(acknowledged, lost, duplicated, len(outages),
+                       sum(o.injected_ts is None or o.error is not None for o in outages),
+                       max(recovered, default=None))

@@ -10,11 +10,12 @@ counted, and a post body that appears twice means one request wrote twice.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import pandas as pd
 import psycopg
+
+from lab.runfolder import Ledger
 
 # Request names whose 201 creates a row of this table.
 CREATES = {"post_tweet": "tweets", "register_user": "users"}
@@ -35,28 +36,14 @@ def ids_before(conn: psycopg.Connection) -> IdsBefore:
     return IdsBefore(int(row[0]), int(row[1]))
 
 
-@dataclass(frozen=True)
-class LedgerCheck:
-    acknowledged: int          # creates answered 201 with an id
-    deleted_by_clients: int    # of those, deleted later by a 204
-    found: int
-    lost: int                  # acknowledged, not deleted, not in the database
-    lost_ids: list[int]        # a sample, to look them up
-    unacknowledged_landed: int  # rows the run wrote that no client was told about
-    duplicated: int            # post bodies written more than once
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 def acknowledged_ids(samples: pd.DataFrame, table: str) -> set[int]:
-    names = [name for name, target in CREATES.items() if target == table]
+    names = [name for name, created_in in CREATES.items() if created_in == table]
     rows = samples[samples["name"].isin(names) & (samples["status"] == 201)]
     return {int(i) for i in rows["created_id"].dropna()}
 
 
 def check_ledger(conn: psycopg.Connection, samples: pd.DataFrame,
-                 before: IdsBefore) -> LedgerCheck:
+                 before: IdsBefore) -> Ledger:
     """Compare what clients were told with what the database holds."""
     tweets, users = acknowledged_ids(samples, "tweets"), acknowledged_ids(samples, "users")
     deleted = {int(i) for i in samples.loc[samples["status"] == 204, "deleted_id"].dropna()}
@@ -75,5 +62,7 @@ def check_ledger(conn: psycopg.Connection, samples: pd.DataFrame,
     # as posts; retweets (no body) are idempotent and not ledgered.
     unacknowledged = len(present_tweets - tweets) + len(present_users - users)
     acknowledged = len(tweets) + len(users)
-    return LedgerCheck(acknowledged, len(tweets & deleted), acknowledged - len(tweets & deleted)
-                       - len(lost), len(lost), lost[:20], unacknowledged, duplicated)
+    deleted_by_clients = len(tweets & deleted)
+    return Ledger(acknowledged=acknowledged, deleted_by_clients=deleted_by_clients,
+                  found=acknowledged - deleted_by_clients - len(lost), lost=len(lost),
+                  lost_ids=lost[:20], unacknowledged_landed=unacknowledged, duplicated=duplicated)

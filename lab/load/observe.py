@@ -147,57 +147,6 @@ class ServerSampler(threading.Thread):
         return row
 
 
-# -- pg_stat_statements ---------------------------------------------------------------
-
-STATEMENT_COLUMNS = ("calls", "total_exec_time", "rows", "shared_blks_hit", "shared_blks_read",
-                     "temp_blks_written")
-
-
-def enable_statements(conn: psycopg.Connection) -> str | None:
-    """Create pg_stat_statements in the run database; return why not when it can't be used."""
-    try:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        conn.execute("SELECT 1 FROM pg_stat_statements LIMIT 1")
-        conn.commit()
-    except psycopg.Error as exc:
-        conn.rollback()
-        return first_line(exc)
-    return None
-
-
-def statements_snapshot(conn: psycopg.Connection, database: str) -> dict[int, dict[str, Any]]:
-    """Cumulative statistics of every statement run in `database`, by query id."""
-    rows = conn.execute(
-        f"SELECT queryid, query, {', '.join(STATEMENT_COLUMNS)} FROM pg_stat_statements "
-        "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = %s) AND queryid IS NOT NULL",
-        (database,)).fetchall()
-    snapshot: dict[int, dict[str, Any]] = {}
-    for queryid, query, *values in rows:
-        entry = snapshot.setdefault(int(queryid), {"query": query,
-                                                   **dict.fromkeys(STATEMENT_COLUMNS, 0)})
-        for key, value in zip(STATEMENT_COLUMNS, values, strict=True):
-            entry[key] += float(value)
-    return snapshot
-
-
-def statements_delta(before: dict[int, dict[str, Any]], after: dict[int, dict[str, Any]]
-                     ) -> list[dict[str, Any]]:
-    """What the run itself executed: after minus before, busiest first.
-
-    A delta, not a reset: the server may be shared, and resetting would wipe
-    what other users are measuring.
-    """
-    delta = []
-    for queryid, entry in after.items():
-        base = before.get(queryid, {})
-        change = {key: entry[key] - base.get(key, 0) for key in STATEMENT_COLUMNS}
-        if change["calls"] <= 0:
-            continue
-        change["mean_exec_time"] = change["total_exec_time"] / change["calls"]
-        delta.append({"queryid": queryid, "query": entry["query"], **change})
-    return sorted(delta, key=lambda d: d["total_exec_time"], reverse=True)
-
-
 def server_facts(conn: psycopg.Connection) -> dict[str, str]:
     """The version and the settings a reader needs to interpret the numbers."""
     rows = conn.execute(

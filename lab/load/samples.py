@@ -17,6 +17,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lab.errors import LabError
+
 SCHEMA = pa.schema([
     ("name", pa.string()),
     ("method", pa.string()),
@@ -31,7 +33,6 @@ SCHEMA = pa.schema([
     ("created_id", pa.int64()),      # the id a 201 announced (the ledger of acknowledged writes)
     ("deleted_id", pa.int64()),      # the tweet a 204 deleted
 ])
-MERGED_FILE = "requests.parquet"
 FLUSH_ROWS = 20_000
 
 
@@ -83,10 +84,10 @@ class SampleRecorder:
         table = pa.table(self.rows, schema=SCHEMA)
         self.rows = {n: [] for n in SCHEMA.names}
         self.folder.mkdir(parents=True, exist_ok=True)
-        target = self.folder / f"{self.worker}-{self.chunks:05d}.parquet"
-        temporary = target.with_suffix(".tmp")
+        chunk = self.folder / f"{self.worker}-{self.chunks:05d}.parquet"
+        temporary = chunk.with_suffix(".tmp")
         pq.write_table(table, temporary)
-        os.replace(temporary, target)
+        os.replace(temporary, chunk)
         self.chunks += 1
         self.written += count
 
@@ -105,14 +106,29 @@ class MergeResult:
     unfinished: list[str]   # processes that wrote chunks but no .done marker
 
 
-def merge_samples(folder: Path, target: Path) -> MergeResult:
+def test_folders(root: Path) -> list[Path]:
+    """The samples folders under `root`, one per test started, oldest first (names sort by
+    start time)."""
+    return sorted(p for p in root.glob("*") if p.is_dir())
+
+
+def only_test(root: Path, log: Path) -> Path:
+    """The samples folder of a headless run's one test."""
+    tests = test_folders(root)
+    if len(tests) != 1:
+        raise LabError(f"expected the samples of one test in {root}, found {len(tests)}; "
+                       f"see {log}")
+    return tests[0]
+
+
+def merge_samples(folder: Path, out: Path) -> MergeResult:
     """Combine every process's chunks into one file sorted by start time."""
     chunks = sorted(folder.glob("*.parquet"))
     tables = [pq.read_table(chunk, schema=SCHEMA) for chunk in chunks]
     table = pa.concat_tables(tables) if tables else SCHEMA.empty_table()
     table = table.sort_by("start_ts")
-    pq.write_table(table, target, compression="zstd")
+    pq.write_table(table, out, compression="zstd")
     workers = sorted({chunk.name.rsplit("-", 1)[0] for chunk in chunks}
                      | {marker.stem for marker in folder.glob("*.done")})
     unfinished = [w for w in workers if not (folder / f"{w}.done").exists()]
-    return MergeResult(target, table.num_rows, workers, unfinished)
+    return MergeResult(out, table.num_rows, workers, unfinished)

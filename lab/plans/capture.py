@@ -14,7 +14,6 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,7 @@ import psycopg
 from psycopg import sql
 
 from lab.errors import LabError, first_line
+from lab.progress import Say
 from lab.queries import first_page, query
 
 PAGE = 50
@@ -179,10 +179,10 @@ def enable_nested_plans(conn: psycopg.Connection) -> str | None:
     return None
 
 
-def set_strategy(conn: psycopg.Connection, strategy: str, settings: dict[str, Any]) -> None:
+def set_session(conn: psycopg.Connection, settings: dict[str, str]) -> None:
     """Give the session the same timeline settings the API's connections have."""
-    for name, value in {"lab.timeline_strategy": strategy, **settings}.items():
-        conn.execute("SELECT set_config(%s, %s, false)", (name, str(value)))
+    for name, value in settings.items():
+        conn.execute("SELECT set_config(%s, %s, false)", (name, value))
 
 
 def _nested(notices: list[str]) -> list[dict[str, Any]]:
@@ -242,10 +242,8 @@ def capture(conn: psycopg.Connection, case: Case, nested: bool) -> dict[str, Any
     }
 
 
-Say = Callable[[str], None]
 
-
-def capture_plans(conn: psycopg.Connection, strategy: str, timeline_settings: dict[str, Any],
+def capture_plans(conn: psycopg.Connection, strategy: str, session: dict[str, str],
                   user: int | None = None, say: Say | None = None,
                   names: list[str] | None = None) -> dict[str, Any]:
     """Capture every representative case (or those of `names`); plans.json holds the result.
@@ -254,7 +252,7 @@ def capture_plans(conn: psycopg.Connection, strategy: str, timeline_settings: di
     """
     conn.autocommit = True
     people = dataset_personas(conn, user)
-    set_strategy(conn, strategy, timeline_settings)
+    set_session(conn, session)
     problem = enable_nested_plans(conn)
     cases = representative_cases(conn, strategy, people)
     if names:

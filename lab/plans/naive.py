@@ -15,11 +15,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from lab.migrate import schema_dir
 from lab.plans.capture import PAGE, Case, capture
 from lab.plans.findings import analyse_capture
 from lab.plans.hypothetical import try_suggested_indexes
 from lab.queries import first_page, named_statements
+from lab.resources import schema_dir
 
 SCHEMA = "naive"
 # Real table -> naive table: the columns the naive design keeps.
@@ -73,8 +73,8 @@ def naive_cases(real: list[dict[str, Any]], strategy: str) -> list[Case]:
     statements = naive_statements()
     cases = []
     for name, counterpart in COUNTERPARTS.items():
-        target = counterpart.format(strategy=strategy)
-        match = next((r for r in real if r["name"] == target and "params" in r), None)
+        real_name = counterpart.format(strategy=strategy)
+        match = next((r for r in real if r["name"] == real_name and "params" in r), None)
         if match is not None:
             cases.append(Case(name, match["persona"], match["description"],
                               {**first_page(PAGE), **match["params"]}, sql=statements[name]))
@@ -107,7 +107,7 @@ def comparison_rows(real: list[dict[str, Any]], naive: list[dict[str, Any]],
     return rows
 
 
-def naive_evidence(conn: psycopg.Connection, plans: dict[str, Any]) -> dict[str, Any]:
+def naive_comparison(conn: psycopg.Connection, plans: dict[str, Any]) -> dict[str, Any]:
     """Build the naive tables, explain their statements, compare; leave the database unchanged.
 
     `plans` is a captured document (lab.plans.capture): each naive statement

@@ -5,6 +5,7 @@ The first run is the reference; every delta is against it.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -14,17 +15,17 @@ from matplotlib.figure import Figure
 
 from lab.errors import LabError
 from lab.report import charts
-from lab.report.folder import REPORT_FILE, RunFolder
 from lab.report.render import write_page
 from lab.report.run_page import identity
-from lab.report.shapes import plan_shapes
+from lab.report.signatures import plan_signatures
+from lab.runfolder import REPORT_FILE, RunFolder
 
 COMPARED_LATENCIES = ("p50", "p95", "p99")
 
 
 def run_label(run: RunFolder) -> str:
-    config = run.summary["config"]
-    return f"{run.summary['scenario']['name']}/{config.get('tag') or config['strategy']}"
+    config = run.summary.config
+    return f"{run.summary.scenario.name}/{config.tag or config.strategy}"
 
 
 def _delta(value: float | None, reference: float | None) -> float | None:
@@ -37,15 +38,15 @@ def request_rows(runs: list[RunFolder]) -> list[dict[str, Any]]:
     """Per request name: count, req/s and latencies per run, with the change against run 1."""
     names: list[str] = []
     for run in runs:
-        names += [n for n in run.summary["stats"]["requests"] if n not in names]
+        names += [n for n in run.summary.stats.requests if n not in names]
     rows = []
     for name in sorted(names):
-        entries = [run.summary["stats"]["requests"].get(name) for run in runs]
+        entries = [run.summary.stats.requests.get(name) for run in runs]
         cells = []
         for entry in entries:
             cells.append(None if entry is None else {
-                "count": entry["count"], "rps": entry["rps"],
-                **{key: entry["latency_ms"][key] for key in COMPARED_LATENCIES}})
+                "count": entry.count, "rps": entry.rps,
+                **{key: getattr(entry.latency_ms, key) for key in COMPARED_LATENCIES}})
         reference = cells[0]
         for cell in cells[1:]:
             if cell is not None:
@@ -62,24 +63,24 @@ def identity_rows(runs: list[RunFolder]) -> list[tuple[str, list[str]]]:
 
 
 def verdict_rows(runs: list[RunFolder]) -> list[dict[str, Any]]:
-    ids = [v["id"] for v in runs[0].summary["criteria"]]
-    return [{"id": cid, "title": runs[0].verdicts[cid]["title"],
-             "cells": [run.verdicts.get(cid) for run in runs]} for cid in ids]
+    return [{"id": verdict.id, "title": verdict.title,
+             "cells": [run.summary.verdict(verdict.id) for run in runs]}
+            for verdict in runs[0].summary.criteria]
 
 
 def plan_rows(runs: list[RunFolder]) -> list[dict[str, Any]]:
     """Per captured statement: execution time per run and whether the plan's shape differs."""
-    shapes = [plan_shapes(run.plans) for run in runs]
+    signatures = [plan_signatures(run.plans) for run in runs]
     cases: list[str] = []
-    for per_run in shapes:
+    for per_run in signatures:
         cases += [c for c in per_run if c not in cases]
     rows = []
     for case in cases:
-        cells = [per_run.get(case) for per_run in shapes]
+        cells = [per_run.get(case) for per_run in signatures]
         ids = {cell["id"] for cell in cells if cell}
         reference = next((cell for cell in cells if cell), None)
-        changed = [line for cell in cells if cell for line in cell["shape"]
-                   if reference and line not in reference["shape"]]
+        changed = [line for cell in cells if cell for line in cell["outline"]
+                   if reference and line not in reference["outline"]]
         rows.append({"case": case, "cells": cells, "same_shape": len(ids) <= 1,
                      "changed_nodes": list(dict.fromkeys(changed))[:12]})
     return rows
@@ -87,14 +88,14 @@ def plan_rows(runs: list[RunFolder]) -> list[dict[str, Any]]:
 
 def metric_chart(runs: list[RunFolder], labels: list[str], metric: str) -> Figure:
     """Grouped bars: one group per request name, one bar per run."""
-    names = sorted({n for run in runs for n in run.summary["stats"]["requests"]})
+    names = sorted({n for run in runs for n in run.summary.stats.requests})
     figure = Figure(figsize=(charts.WIDTH_IN, 3.6), dpi=96, layout="constrained")
     axes = figure.subplots()
     width = 0.8 / len(runs)
     x = np.arange(len(names))
     for index, (run, label) in enumerate(zip(runs, labels, strict=True)):
-        requests = run.summary["stats"]["requests"]
-        values = [(requests[n]["rps"] if metric == "rps" else requests[n]["latency_ms"][metric])
+        requests = run.summary.stats.requests
+        values = [(requests[n].rps if metric == "rps" else getattr(requests[n].latency_ms, metric))
                   if n in requests else 0.0 for n in names]
         axes.bar(x + index * width, [v or 0.0 for v in values], width, label=label)
     axes.set_xticks(x + width * (len(runs) - 1) / 2, names, rotation=35, ha="right", fontsize=7)
@@ -112,7 +113,7 @@ def compare_runs(paths: list[Path], out: Path | None = None) -> Path:
     """Write the comparison page (default: reports/compare-<stamp>/index.html next to run 1)."""
     if len(paths) < 2:
         raise LabError("lab compare needs at least two run folders")
-    runs = [RunFolder.load(p) for p in paths]
+    runs = [RunFolder(p) for p in paths]
     labels = [f"{i}. {run_label(run)}" for i, run in enumerate(runs, 1)]
     if out is None:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -132,7 +133,5 @@ def compare_runs(paths: list[Path], out: Path | None = None) -> Path:
     return write_page("compare.html.j2", context, out / REPORT_FILE)
 
 
-def _relative(target: Path, start: Path) -> str:
-    import os
-
-    return os.path.relpath(target.resolve(), start.resolve())
+def _relative(path: Path, start: Path) -> str:
+    return os.path.relpath(path.resolve(), start.resolve())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -10,22 +9,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lab.connections.results import MEASURED, RESULTS_FILE
+from lab.connections.results import MEASURED
 from lab.errors import LabError
 from lab.report import charts
-from lab.report.folder import REPORT_FILE
 from lab.report.render import write_page
-
-
-def load_results(folder: Path) -> dict[str, Any] | None:
-    """connections.json of `folder`, or None when the folder has none."""
-    path = folder / RESULTS_FILE
-    if not path.exists():
-        return None
-    try:
-        return dict(json.loads(path.read_text()))
-    except json.JSONDecodeError as exc:
-        raise LabError(f"{path} is not valid JSON: {exc}") from exc
+from lab.runfolder import CONNECTIONS_FILE, REPORT_FILE, load_connections
 
 
 def measured_levels(document: dict[str, Any]) -> pd.DataFrame:
@@ -78,9 +66,10 @@ def section_context(document: dict[str, Any]) -> dict[str, Any]:
 def write_connections_report(folder: Path | str) -> Path:
     """(Re)write index.html of a `lab connections` folder from connections.json alone."""
     folder = Path(folder)
-    document = load_results(folder)
+    document = load_connections(folder)
     if document is None:
-        raise LabError(f"{folder} has no {RESULTS_FILE}: it was not made by `lab connections`")
+        raise LabError(f"{folder} has no {CONNECTIONS_FILE}: it was not made by "
+                       "`lab connections`")
     context = {"title": f"connections · {document['config']['query']} · "
                         f"{document['started_at']}", "connections": section_context(document)}
     return write_page("connections.html.j2", context, folder / REPORT_FILE)

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lab.report.folder import PLANS_FILE, REPORT_FILE
 from lab.report.render import write_page
+from lab.runfolder import PLANS_FILE, REPORT_FILE
 
 
 def explain_folder(reports: Path, strategy: str) -> Path:

@@ -9,16 +9,17 @@ from typing import Any
 
 import pandas as pd
 
-from lab.api.models import FUZZ_EXAMPLES_PER_OPERATION
-from lab.load.criteria import DEFAULT_THRESHOLDS
+from lab.plans.statements import label_statements
 from lab.report import charts
-from lab.report.connections_page import load_results, section_context
-from lab.report.folder import JUNIT_FILE, REPORT_FILE, RunFolder
+from lab.report.connections_page import section_context
 from lab.report.junit import write_junit
 from lab.report.render import write_page
-from lab.report.statements import label_statements
+from lab.runfolder import JUNIT_FILE, LOCUST_REPORT, REPORT_FILE, FaultOutcome, RunFolder, Summary
+from lab.security import FUZZ_EXAMPLES_PER_OPERATION
+from lab.verdicts import DEFAULT_THRESHOLDS, FAIL
 
-EVIDENCE_ANCHORS = {"SC1": "requests", "SC2": "integrity", "SC3": "chart-buckets",
+# The section of the page that holds each criterion's evidence.
+SECTION_ANCHORS = {"SC1": "requests", "SC2": "integrity", "SC3": "chart-buckets",
                     "SC4": "database", "SC5": "requests", "SC6": "plans", "T1": "requests",
                     "R": "reliability", "V": "chart-cpu"}
 TOP_STATEMENTS = 15
@@ -40,31 +41,30 @@ def setting_text(value: str | None) -> str:
     return f"{size} B"
 
 
-def identity(summary: dict[str, Any]) -> list[tuple[str, str]]:
+def identity(summary: Summary) -> list[tuple[str, str]]:
     """Who, what and where: enough to reproduce the run or to refuse comparing it."""
-    config, git, machine = summary["config"], summary.get("git", {}), summary.get("machine", {})
-    settings = summary.get("postgres", {}).get("settings", {})
-    commit = (git.get("commit") or "unknown")[:12] + (" (uncommitted changes)"
-                                                      if git.get("dirty") else "")
+    config, env = summary.config, summary.environment
+    settings, machine = env.postgres.settings, env.machine
+    commit = (env.git.commit or "unknown")[:12] + (" (uncommitted changes)"
+                                                   if env.git.dirty else "")
     return [
-        ("scenario", f"{summary['scenario']['name']}: {summary['scenario']['description']}"),
-        ("timeline strategy", config["strategy"]),
-        ("users", f"{config['users']:,} (spawn {config['spawn_rate']:g}/s"
-                  + (f", shape {config['shape']}" if config.get("shape") else "") + ")"),
-        ("duration", f"{config['run_time_s']} s, started {summary['started_at']}"),
-        ("dataset", f"{config['scale']} (seed {config['seed']}): "
-                    + ", ".join(f"{k} {v:,}" for k, v in
-                                (summary.get("dataset", {}).get("rows") or {}).items())),
-        ("API", f"{config['api_workers']} uvicorn worker(s); Locust "
-                f"{config.get('locust_workers') or 'single process'}"
-                + (" worker(s)" if config.get("locust_workers") else "")),
-        ("commit", f"{commit}, lab {summary.get('lab_version', '?')}"),
+        ("scenario", f"{summary.scenario.name}: {summary.scenario.description}"),
+        ("timeline strategy", config.strategy),
+        ("users", f"{config.users:,} (spawn {config.spawn_rate:g}/s"
+                  + (f", shape {config.shape}" if config.shape else "") + ")"),
+        ("duration", f"{config.run_time_s} s, started {summary.started_at}"),
+        ("dataset", f"{config.scale} (seed {config.seed}): "
+                    + ", ".join(f"{k} {v:,}" for k, v in summary.dataset.rows.items())),
+        ("API", f"{config.api_workers} uvicorn worker(s); Locust "
+                f"{config.locust_workers or 'single process'}"
+                + (" worker(s)" if config.locust_workers else "")),
+        ("commit", f"{commit}, lab {env.lab_version}"),
         ("PostgreSQL", f"{settings.get('server_version', '?')}, shared_buffers "
                        f"{setting_text(settings.get('shared_buffers'))}, work_mem "
                        f"{setting_text(settings.get('work_mem'))}, synchronous_commit "
                        f"{settings.get('synchronous_commit', '?')}"),
-        ("machine", f"{machine.get('hostname', '?')}: {machine.get('cpus', '?')} CPUs, "
-                    f"{machine.get('memory_gb', '?')} GB, {machine.get('platform', '?')}"),
+        ("machine", f"{machine.hostname}: {machine.cpus or '?'} CPUs, {machine.memory_gb} GB, "
+                    f"{machine.platform}"),
     ]
 
 
@@ -112,35 +112,34 @@ def database_counters(server: pd.DataFrame) -> list[tuple[str, str]]:
 def statement_rows(folder: RunFolder) -> list[dict[str, Any]]:
     plans = (folder.plans or {}).get("plans", [])
     return label_statements(folder.statements, plans,
-                            folder.summary["config"]["strategy"])[:TOP_STATEMENTS]
+                            folder.summary.config.strategy)[:TOP_STATEMENTS]
 
 
-def outage_spans(faults: list[dict[str, Any]], origin: float) -> list[charts.Outage]:
+def outage_spans(faults: list[FaultOutcome], origin: float) -> list[charts.Outage]:
     """Each injected fault from its injection to its end or its clients' last error."""
     spans = []
     for fault in faults:
-        if fault.get("injected_ts") is None:
+        if fault.injected_ts is None or fault.restored_ts is None:
             continue
-        end = max(fault["restored_ts"], fault.get("last_error_end_ts") or 0.0)
-        spans.append((fault["injected_ts"] - origin, end - origin, fault["kind"]))
+        end = max(fault.restored_ts, fault.last_error_end_ts or 0.0)
+        spans.append((fault.injected_ts - origin, end - origin, fault.kind))
     return spans
 
 
-def reliability(summary: dict[str, Any]) -> dict[str, Any]:
+def reliability(summary: Summary) -> dict[str, Any]:
     """The reliability section: faults and how they were survived, the ledger, bad inputs."""
-    return {"faults": summary.get("faults", []), "ledger": summary.get("ledger"),
-            "violations": sum(c["violations"] for c in summary.get("integrity", [])),
-            "fuzz_examples": FUZZ_EXAMPLES_PER_OPERATION,
-            "origin": float(summary.get("load_started_ts") or 0.0)}
+    return {"faults": summary.faults, "ledger": summary.ledger,
+            "violations": sum(c.violations for c in summary.integrity),
+            "fuzz_examples": FUZZ_EXAMPLES_PER_OPERATION, "origin": summary.load_started_ts}
 
 
 def run_charts(folder: RunFolder) -> list[dict[str, str]]:
     """Every chart of the run page, as (anchor, title, inline image)."""
     samples, server, origin = folder.samples, folder.server, folder.origin_ts
-    steady = folder.summary.get("steady_from_ts")
-    steady_s = None if steady is None else float(steady) - origin
-    sc3 = folder.summary["config"].get("thresholds", {}).get("SC3", DEFAULT_THRESHOLDS["SC3"])
-    outages = outage_spans(folder.summary.get("faults", []), origin)
+    summary = folder.summary
+    steady_s = summary.steady_from_ts - origin
+    sc3 = summary.config.thresholds.get("SC3", DEFAULT_THRESHOLDS["SC3"])
+    outages = outage_spans(summary.faults, origin)
     figures = [
         ("chart-rps", charts.requests_per_second(samples, origin, steady_s, outages)),
         ("chart-latency", charts.latency_over_time(samples, origin, steady_s, outages)),
@@ -153,7 +152,7 @@ def run_charts(folder: RunFolder) -> list[dict[str, str]]:
         ("chart-throughput", charts.latency_vs_throughput(samples, origin)),
     ]
     if not server.empty:
-        cpus = folder.summary.get("machine", {}).get("cpus")
+        cpus = summary.environment.machine.cpus
         figures += [
             ("chart-connections", charts.connections_by_state(server, origin)),
             ("chart-cpu", charts.cpu_by_process(server, origin, cpus)),
@@ -163,54 +162,49 @@ def run_charts(folder: RunFolder) -> list[dict[str, str]]:
              "src": charts.data_uri(figure)} for anchor, figure in figures]
 
 
-def problems(folder: RunFolder) -> list[str]:
+def problems(summary: Summary) -> list[str]:
     """Anything the run saw go wrong besides the criteria."""
-    summary, found = folder.summary, []
-    locust = summary.get("locust", {})
-    if locust.get("exit_code") not in (0, None):
-        found.append(f"Locust exited {locust['exit_code']} (see locust.log)")
-    totals = locust.get("totals")
-    if totals and totals["requests"] != summary["samples"]["rows"]:
-        found.append(f"Locust counted {totals['requests']:,} requests, the lab recorded "
-                     f"{summary['samples']['rows']:,}")
-    for worker in summary["samples"].get("unfinished_workers", []):
+    found = []
+    locust, samples = summary.locust, summary.samples
+    if locust.exit_code not in (0, None):
+        found.append(f"Locust exited {locust.exit_code} (see locust.log)")
+    if locust.totals and locust.totals.requests != samples.rows:
+        found.append(f"Locust counted {locust.totals.requests:,} requests, the lab recorded "
+                     f"{samples.rows:,}")
+    for worker in samples.unfinished_workers:
         found.append(f"Locust process {worker} did not finish writing its samples")
-    for error in summary.get("server_sampling", {}).get("errors", []):
+    for error in summary.server_sampling.errors:
         found.append(f"server sampling: {error}")
-    if summary.get("postgres", {}).get("pg_stat_statements") not in (None, "available"):
-        found.append(f"pg_stat_statements: {summary['postgres']['pg_stat_statements']}")
+    statements = summary.environment.postgres.pg_stat_statements
+    if statements != "available":
+        found.append(f"pg_stat_statements: {statements}")
     return found
 
 
 def context(folder: RunFolder) -> dict[str, Any]:
     summary = folder.summary
-    verdicts = [{**v, "anchor": EVIDENCE_ANCHORS.get(v["id"], "")} for v in summary["criteria"]]
-    failed = [v for v in verdicts if v["status"] == "fail"]
+    experiment = folder.connections
+    anchors = SECTION_ANCHORS | ({"SC4": "connections"} if experiment is not None else {})
+    verdicts = [{**v.as_dict(), "anchor": anchors.get(v.id, "")} for v in summary.criteria]
     plans = folder.plans
-    experiment = load_results(folder.path)
-    if experiment is not None:
-        for verdict in verdicts:
-            if verdict["id"] == "SC4":
-                verdict["anchor"] = "connections"
     return {
-        "title": f"{summary['scenario']['name']} · {summary['config']['strategy']} · "
-                 f"{summary['started_at']}",
+        "title": f"{summary.scenario.name} · {summary.config.strategy} · {summary.started_at}",
         "run": folder.name, "summary": summary, "identity": identity(summary),
-        "verdicts": verdicts, "failed": failed, "exit_code": summary["exit_code"],
-        "stats": summary["stats"], "failures": failures_by_reason(folder.samples),
+        "verdicts": verdicts, "failed": [v for v in verdicts if v["status"] == FAIL],
+        "exit_code": summary.exit_code, "stats": summary.stats,
+        "failures": failures_by_reason(folder.samples),
         "charts": run_charts(folder), "counters": database_counters(folder.server),
         "statements": statement_rows(folder), "plans": plans,
         "findings": (plans or {}).get("findings", []),
-        "integrity": summary.get("integrity", []), "problems": problems(folder),
+        "integrity": summary.integrity, "problems": problems(summary),
         "reliability": reliability(summary),
         "connections": None if experiment is None else section_context(experiment),
-        "locust_report": "locust/report.html"
-        if (folder.path / "locust" / "report.html").exists() else None,
+        "locust_report": LOCUST_REPORT if folder.has(LOCUST_REPORT) else None,
     }
 
 
 def write_run_report(path: Path | str) -> Path:
     """(Re)write index.html and junit.xml of a run folder from its files alone."""
-    folder = RunFolder.load(path)
+    folder = RunFolder(path)
     write_junit(folder.summary, folder.path / JUNIT_FILE)
     return write_page("run.html.j2", context(folder), folder.path / REPORT_FILE)

@@ -13,13 +13,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lab.connections.results import RESULTS_FILE
 from lab.errors import LabError
 from lab.report import charts
-from lab.report.connections_page import load_results
-from lab.report.folder import REPORT_FILE, RunFolder
 from lab.report.render import write_page
-from lab.report.shapes import plan_shapes
+from lab.report.signatures import plan_signatures
+from lab.runfolder import CONNECTIONS_FILE, REPORT_FILE, SUMMARY_FILE, RunFolder, load_connections
+from lab.verdicts import FAIL
 
 BASELINE_RUNS = 5
 LATENCY_LIMIT = 0.10          # p95/p99 +10 % against the baseline median
@@ -44,33 +43,42 @@ class Regression:
                 f"({self.change:+.0%}; limit {self.limit})")
 
 
-def collect_runs(reports: Path) -> list[RunFolder]:
-    """Every run folder under `reports`, oldest first (unreadable folders are skipped)."""
-    runs = []
-    for summary in reports.glob("*/summary.json"):
+@dataclass(frozen=True)
+class Unreadable:
+    name: str
+    reason: str
+
+
+def collect_runs(reports: Path) -> tuple[list[RunFolder], list[Unreadable]]:
+    """Every run folder under `reports`, oldest first, and those that could not be read
+    (an older format, a broken file): listed with their reason, never hiding the others."""
+    runs, unreadable = [], []
+    for summary in reports.glob(f"*/{SUMMARY_FILE}"):
+        run = RunFolder(summary.parent)
         try:
-            run = RunFolder.load(summary.parent)
-            run.summary["started_at"]
-            runs.append(run)
-        except Exception:  # noqa: BLE001 - a broken folder must not hide the others
+            _ = run.summary     # read now: an unreadable folder is listed, not crashed on
+        except LabError as exc:
+            unreadable.append(Unreadable(run.name, str(exc).removeprefix(f"{summary} ")))
             continue
-    return sorted(runs, key=lambda r: (r.summary["started_at"], r.name))
+        runs.append(run)
+    return (sorted(runs, key=lambda r: (r.summary.started_at, r.name)),
+            sorted(unreadable, key=lambda u: u.name, reverse=True))
 
 
 def group_key(run: RunFolder) -> tuple[str, str, str, int]:
-    config = run.summary["config"]
-    return (run.summary["scenario"]["name"], config["strategy"], config["scale"],
-            int(config["users"]))
+    config = run.summary.config
+    return (run.summary.scenario.name, config.strategy, config.scale, config.users)
 
 
 def metrics(run: RunFolder) -> dict[str, float]:
     """The trended numbers of one run: p95/p99 per request name and total throughput."""
-    stats = run.summary["stats"]
-    values = {"throughput req/s": float(stats["total"]["rps"])}
-    for name, entry in stats["requests"].items():
+    stats = run.summary.stats
+    values = {"throughput req/s": float(stats.total.rps or 0.0)}
+    for name, entry in stats.requests.items():
         for key in ("p95", "p99"):
-            if entry["latency_ms"][key] is not None:
-                values[f"{name} {key} ms"] = float(entry["latency_ms"][key])
+            value = getattr(entry.latency_ms, key)
+            if value is not None:
+                values[f"{name} {key} ms"] = float(value)
     return values
 
 
@@ -101,11 +109,11 @@ def regressions(group: list[RunFolder]) -> list[Regression]:
                                         value / baseline - 1 if baseline else None, limit))
         previous = next((r for r in reversed(earlier) if r.plans), None)
         if previous and run.plans:
-            before, after = plan_shapes(previous.plans), plan_shapes(run.plans)
+            before, after = plan_signatures(previous.plans), plan_signatures(run.plans)
             for case, now in after.items():
                 if case in before and before[case]["id"] != now["id"]:
                     found.append(Regression(run.name, f"plan of {case}", None, None, None,
-                                            f"shape changed since {previous.name}"))
+                                            f"signature changed since {previous.name}"))
     return found
 
 
@@ -120,8 +128,8 @@ def trend_charts(group: list[RunFolder], flagged: list[Regression]) -> list[str]
     """p95, p99 (busiest request names) and throughput across the group's runs."""
     counts: dict[str, int] = {}
     for run in group:
-        for name, entry in run.summary["stats"]["requests"].items():
-            counts[name] = counts.get(name, 0) + int(entry["count"])
+        for name, entry in run.summary.stats.requests.items():
+            counts[name] = counts.get(name, 0) + entry.count
     names = sorted(counts, key=lambda n: -counts[n])[:TREND_NAMES]
     labels = [run.name[:16] for run in group]
     marks = [(r.metric, r.run[:16]) for r in flagged]
@@ -143,15 +151,13 @@ def trend_charts(group: list[RunFolder], flagged: list[Regression]) -> list[str]
 
 def run_row(run: RunFolder, flagged: list[Regression]) -> dict[str, Any]:
     summary = run.summary
-    failed = [v["id"] for v in summary["criteria"] if v["status"] == "fail"]
-    return {"name": run.name, "started_at": summary["started_at"],
-            "scenario": summary["scenario"]["name"], "strategy": summary["config"]["strategy"],
-            "scale": summary["config"]["scale"], "users": summary["config"]["users"],
-            "exit_code": summary["exit_code"], "failed": failed,
-            "report": f"{run.name}/{REPORT_FILE}"
-            if (run.path / REPORT_FILE).exists() else None,
-            "rps": summary["stats"]["total"]["rps"],
-            "p95": summary["stats"]["total"]["latency_ms"]["p95"],
+    return {"name": run.name, "started_at": summary.started_at,
+            "scenario": summary.scenario.name, "strategy": summary.config.strategy,
+            "scale": summary.config.scale, "users": summary.config.users,
+            "exit_code": summary.exit_code,
+            "failed": [v.id for v in summary.criteria if v.status == FAIL],
+            "report": f"{run.name}/{REPORT_FILE}" if run.has(REPORT_FILE) else None,
+            "rps": summary.stats.total.rps, "p95": summary.stats.total.latency_ms.p95,
             "regressions": [r.describe() for r in flagged if r.run == run.name]}
 
 
@@ -159,11 +165,11 @@ def experiment_rows(reports: Path) -> list[dict[str, Any]]:
     """`lab connections` folders (a connections.json without a run's summary.json), newest
     first, with their SC4 verdicts."""
     rows = []
-    for path in reports.glob(f"*/{RESULTS_FILE}"):
-        if (path.parent / "summary.json").exists():
+    for path in reports.glob(f"*/{CONNECTIONS_FILE}"):
+        if (path.parent / SUMMARY_FILE).exists():
             continue        # a load run with --connections: listed as a run
         try:
-            document = load_results(path.parent) or {}
+            document = load_connections(path.parent) or {}
             rows.append({"name": path.parent.name, "started_at": document["started_at"],
                          "query": document["config"]["query"],
                          "levels": document["config"]["levels"],
@@ -178,7 +184,7 @@ def experiment_rows(reports: Path) -> list[dict[str, Any]]:
 
 def update_index(reports: Path) -> Path:
     """(Re)write reports/index.html from the run folders under it."""
-    runs = collect_runs(reports)
+    runs, unreadable = collect_runs(reports)
     groups = []
     flagged_all: list[Regression] = []
     for key, group in _groups(runs).items():
@@ -190,6 +196,7 @@ def update_index(reports: Path) -> Path:
                        "regressions": [asdict(r) | {"text": r.describe()} for r in flagged]})
     context = {"title": "All runs", "runs": [run_row(r, flagged_all) for r in reversed(runs)],
                "groups": groups, "experiments": experiment_rows(reports),
+               "unreadable": unreadable,
                "baseline_runs": BASELINE_RUNS,
                "latency_limit": LATENCY_LIMIT, "throughput_limit": THROUGHPUT_LIMIT,
                "min_delta_ms": LATENCY_MIN_DELTA_MS}

@@ -20,6 +20,7 @@ import psycopg
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
+from lab.progress import Reporter
 from lab.seed.copy_binary import (
     HEADER,
     NULL,
@@ -41,19 +42,6 @@ LOADED_TABLES = ("users", "following", "followers", "follow_requests", "tweets",
                  "home_timeline", "home_timeline_floors")
 
 ChunkSource = Callable[[Dataset], Iterator[list[Column]]]
-
-
-class Reporter:
-    """Receives progress; the CLI shows it with rich, tests pass a silent one."""
-
-    def phase(self, name: str, total_rows: int | None = None) -> None:
-        """A new phase starts (a table load, an index build)."""
-
-    def advance(self, rows: int) -> None:
-        """`rows` more rows of the current phase are done."""
-
-    def done(self, name: str, seconds: float) -> None:
-        """The phase `name` finished after `seconds`."""
 
 
 @dataclass

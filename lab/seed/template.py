@@ -31,8 +31,9 @@ from lab.pg.databases import (
     rename_database,
 )
 from lab.pg.server import PgServer
+from lab.progress import Reporter
 from lab.seed.generate import PG_EPOCH_UNIX_S, US_PER_S, Dataset, generate
-from lab.seed.load import LoadResult, Reporter, load_dataset, write_facts
+from lab.seed.load import LoadResult, load_dataset, write_facts
 from lab.seed.scales import Scale, check_memory
 
 SPECIAL_ACCOUNTS_LISTED = 50
@@ -124,10 +125,10 @@ def _build_template(server: PgServer, scale: Scale, seed: int, name: str,
     return SeedResult(template=name, built=True, generate_seconds=generate_seconds, load=result)
 
 
-def fresh_copy(server: PgServer, template: str, target: str) -> float:
-    """Replace database `target` with a file copy of `template`; return the seconds taken."""
-    drop_database(server, target)
-    return create_database(server, target, template=template)
+def fresh_copy(server: PgServer, template: str, name: str) -> float:
+    """Replace database `name` with a file copy of `template`; return the seconds taken."""
+    drop_database(server, name)
+    return create_database(server, name, template=template)
 
 
 def _timestamp(us_since_2000: int) -> str:

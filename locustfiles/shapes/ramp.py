@@ -1,7 +1,7 @@
 """The ramp load shape: add to any scenario, e.g.
 `locust -f locustfiles/mixed.py,locustfiles/shapes/ramp.py` or `lab run --shape ramp`."""
 
-from lab.load.shapes import Ramp
+from lab.swarm.shapes import Ramp
 
 
 class RampShape(Ramp):

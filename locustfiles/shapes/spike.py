@@ -1,7 +1,7 @@
 """The spike load shape: add to any scenario, e.g.
 `locust -f locustfiles/mixed.py,locustfiles/shapes/spike.py` or `lab run --shape spike`."""
 
-from lab.load.shapes import Spike
+from lab.swarm.shapes import Spike
 
 
 class SpikeShape(Spike):

@@ -1,7 +1,7 @@
 """The steady load shape: add to any scenario, e.g.
 `locust -f locustfiles/mixed.py,locustfiles/shapes/steady.py` or `lab run --shape steady`."""
 
-from lab.load.shapes import Steady
+from lab.swarm.shapes import Steady
 
 
 class SteadyShape(Steady):

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from lab.api.deps import token_hash
 from lab.pg.server import PgServer
+from lab.security import token_hash
 from lab.seed.template import read_facts
 from tests.api.conftest import Api, running_api, serve
 from tests.conftest import copy_of

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lab.api.models import FUZZ_EXAMPLES_PER_OPERATION
+from lab.security import FUZZ_EXAMPLES_PER_OPERATION
 
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402

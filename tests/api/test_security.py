@@ -12,7 +12,7 @@ import inspect
 
 import pytest
 
-from lab.cli import serve
+from lab.cli.serve import serve
 from lab.pg.server import PgServer
 from tests.api.conftest import Api
 

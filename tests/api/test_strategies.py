@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from lab.api.deps import token_hash
 from lab.pg.server import PgServer
+from lab.security import token_hash
 from lab.seed.template import read_facts
 from tests.api.conftest import ApiServer, serve
 from tests.conftest import copy_of

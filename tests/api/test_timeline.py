@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from lab.api.deps import token_hash
 from lab.api.models import TweetPage
 from lab.pg.server import PgServer
 from lab.queries import query
+from lab.security import token_hash
 from lab.seed.template import read_facts
 from tests.api.conftest import Api, running_api
 from tests.conftest import copy_of

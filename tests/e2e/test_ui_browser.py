@@ -6,7 +6,6 @@ package (driving that chromium; no browser download).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -19,6 +18,7 @@ import pytest
 
 from lab.pg.databases import list_lab_databases
 from lab.pg.server import PgServer
+from lab.runfolder import load_summary
 from tests.conftest import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -93,10 +93,10 @@ def test_a_test_stopped_in_the_ui_becomes_a_run_folder(pg_server: PgServer,
             summaries = list(reports.glob("*_mixed_ui/summary.json"))
             time.sleep(0.5)
         assert summaries, (tmp_path / "lab-ui.log").read_text()
-        summary = json.loads(summaries[0].read_text())
-        assert summary["samples"]["rows"] > 0
-        assert summary["stats"]["total"]["failures"] == 0
-        assert {v["id"]: v["status"] for v in summary["criteria"]}["SC2"] == "pass"
+        summary = load_summary(summaries[0].parent)
+        assert summary.samples.rows > 0
+        assert summary.stats.total.failures == 0
+        assert {v.id: v.status for v in summary.criteria}["SC2"] == "pass"
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)

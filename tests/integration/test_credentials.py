@@ -5,9 +5,9 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from lab.api.deps import token_hash
 from lab.load.credentials import issue_credentials, read_credentials, write_credentials
 from lab.pg.server import PgServer
+from lab.security import token_hash
 
 
 def test_each_persona_gets_working_tokens_of_the_right_accounts(

@@ -7,7 +7,7 @@ import pytest
 from lab.config import Settings
 from lab.pg.server import PgServer
 from lab.plans.capture import capture_plans, dataset_personas, representative_cases
-from lab.plans.evidence import plan_evidence, timeline_settings
+from lab.plans.document import plan_document
 
 STRATEGIES = ["pull", "push", "hybrid"]
 
@@ -16,7 +16,7 @@ STRATEGIES = ["pull", "push", "hybrid"]
 def test_every_statement_the_load_runs_is_captured(pg_server: PgServer, seeded_copy: str,
                                                    strategy: str) -> None:
     with pg_server.connect(seeded_copy) as conn:
-        plans = capture_plans(conn, strategy, timeline_settings(Settings()))
+        plans = capture_plans(conn, strategy, Settings().timeline_session(strategy))
     failed = {p["name"]: p["error"] for p in plans["plans"] if "error" in p}
     assert failed == {}
     names = {p["name"] for p in plans["plans"]}
@@ -39,7 +39,7 @@ def test_capturing_writes_changes_nothing(pg_server: PgServer, seeded_copy: str)
     with pg_server.connect(seeded_copy) as conn:
         before = conn.execute(count).fetchone()
         conn.commit()
-        capture_plans(conn, "push", timeline_settings(Settings()),
+        capture_plans(conn, "push", Settings().timeline_session("push"),
                       names=["post_tweet", "follow", "unfollow", "register_user", "like"])
         after = conn.execute(count).fetchone()
     assert before == after
@@ -51,7 +51,7 @@ def test_the_seed_query_is_flagged_and_the_cases_cover_each_persona(
         people = dataset_personas(conn)
         cases = representative_cases(conn, "pull", people)
         conn.commit()
-        evidence = plan_evidence(conn, "pull", Settings(), names=["home_timeline_seed"])
+        evidence = plan_document(conn, "pull", Settings(), names=["home_timeline_seed"])
     assert {case.persona for case in cases} >= {"power_reader", "celebrity", "ordinary"}
     assert people["celebrity"].followers >= people["popular"].followers >= 1
     kinds = {f["kind"] for f in evidence["findings"]}

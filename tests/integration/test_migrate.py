@@ -7,9 +7,10 @@ import dataclasses
 import pytest
 
 from lab.errors import LabError
-from lab.migrate import Migration, load_migrations, migrate, schema_dir
+from lab.migrate import Migration, load_migrations, migrate
 from lab.pg.databases import create_database, drop_database
 from lab.pg.server import PgServer
+from lab.resources import schema_dir
 from lab.schema_snapshot import snapshot
 from tests.conftest import unique_name
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from lab.config import Settings
 from lab.pg.server import PgServer
-from lab.plans.evidence import plan_evidence
-from lab.plans.naive import COUNTERPARTS, naive_evidence
+from lab.plans.document import plan_document
+from lab.plans.naive import COUNTERPARTS, naive_comparison
 
 
 def test_the_naive_schema_answers_the_same_questions_and_leaves_nothing(
         pg_server: PgServer, seeded_copy: str) -> None:
     with pg_server.connect(seeded_copy) as conn:
-        plans = plan_evidence(conn, "pull", Settings())
-        naive = naive_evidence(conn, plans)
+        plans = plan_document(conn, "pull", Settings())
+        naive = naive_comparison(conn, plans)
         left = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'naive'")
         assert left.fetchone() == (0,)
         real_users = conn.execute("SELECT count(*) FROM users").fetchone()

@@ -5,13 +5,15 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from lab.migrate import migrate, schema_dir
+from lab.migrate import migrate
 from lab.pg.databases import database_exists
 from lab.pg.server import PgServer
+from lab.progress import Reporter
 from lab.queries import first_page, query
+from lab.resources import schema_dir
 from lab.schema_snapshot import snapshot
 from lab.seed.generate import generate
-from lab.seed.load import Reporter, load_dataset
+from lab.seed.load import load_dataset
 from lab.seed.scales import get_scale
 from lab.seed.template import ensure_template, fresh_copy, read_facts
 from tests.conftest import TEST_SEED, unique_name

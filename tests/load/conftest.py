@@ -7,17 +7,16 @@ master + 2 workers). Tests read their folders and must not change them.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from lab.pg.server import PgServer
+from lab.runfolder import Summary, load_summary
 
 RUN = ["--scale", "tiny", "--users", "20", "--spawn-rate", "10", "--run-time", "15s"]
 
@@ -25,7 +24,7 @@ RUN = ["--scale", "tiny", "--users", "20", "--spawn-rate", "10", "--run-time", "
 @dataclass(frozen=True)
 class TinyRun:
     exit_code: int
-    summary: dict[str, Any]
+    summary: Summary
     folder: Path
     stdout: str
 
@@ -40,7 +39,8 @@ def lab_run(server: PgServer, reports: Path, *args: str, db: str | None = None,
     folders = sorted(p for p in reports.iterdir() if p.is_dir())
     assert folders, done.stdout + done.stderr
     folder = folders[-1]
-    summary = json.loads((folder / "summary.json").read_text())
+    assert (folder / "summary.json").exists(), done.stdout + done.stderr
+    summary = load_summary(folder)
     assert "success criteria" in done.stdout
     return TinyRun(done.returncode, summary, folder, done.stdout)
 

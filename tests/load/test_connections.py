@@ -20,6 +20,7 @@ from lab.connections.results import MEASURED, STOPPED
 from lab.pg.databases import list_lab_databases
 from lab.pg.embedded import EmbeddedPostgres
 from lab.pg.server import PgServer
+from lab.runfolder import load_summary
 from tests.conftest import free_port
 
 LEVELS = [5, 20]
@@ -125,12 +126,13 @@ def test_a_load_run_with_connections_judges_sc4_in_its_report(pg_server: PgServe
          "--connections", "--connection-levels", "4,8", "--connection-duration", "1s"],
         capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "200"})
     (folder,) = [p for p in tmp_path.iterdir() if (p / "summary.json").exists()]
-    summary = json.loads((folder / "summary.json").read_text())
+    summary = load_summary(folder)
     experiment = json.loads((folder / "connections.json").read_text())
-    sc4 = next(v for v in summary["criteria"] if v["id"] == "SC4")
-    assert sc4 == experiment["sc4"] and sc4["status"] in ("pass", "fail")
-    assert "SC4" in summary["scenario"]["criteria"]
-    assert done.returncode == summary["exit_code"], done.stdout + done.stderr
+    sc4 = summary.verdict("SC4")
+    assert sc4 is not None and sc4.as_dict() == experiment["sc4"]
+    assert sc4.status in ("pass", "fail")
+    assert "SC4" in summary.scenario.criteria
+    assert done.returncode == summary.exit_code, done.stdout + done.stderr
     html = (folder / "index.html").read_text()
     assert 'id="connections"' in html and 'id="chart-conn-throughput"' in html
     assert '<a href="#connections">' in html      # SC4's evidence link points at the section

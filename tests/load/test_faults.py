@@ -22,22 +22,22 @@ FAULT_RUN = ["--users", "20", "--run-time", "25s", "--threshold", "SC1=60000",
 
 def assert_survived(run: TinyRun, kinds: list[str]) -> None:
     assert run.exit_code == 0, run.stdout
-    verdicts = {v["id"]: v for v in run.summary["criteria"]}
-    assert verdicts["R"]["status"] == "pass" and verdicts["V"]["status"] == "pass"
-    faults = run.summary["faults"]
-    assert [f["kind"] for f in faults] == kinds
+    verdicts = {v.id: v for v in run.summary.criteria}
+    assert verdicts["R"].status == "pass" and verdicts["V"].status == "pass"
+    faults = run.summary.faults
+    assert [f.kind for f in faults] == kinds
     for fault in faults:
-        assert fault["error"] is None and fault["injected_ts"] is not None
+        assert fault.error is None and fault.injected_ts is not None
         # What clients saw of the outage: 503s (with Retry-After), nothing else.
-        assert set(fault["statuses"]) <= {"503"}
-        assert fault["recover_s"] <= 5.0
-    ledger = run.summary["ledger"]
-    assert ledger["acknowledged"] > 0 and ledger["lost"] == 0 and ledger["duplicated"] == 0
-    assert all(c["violations"] == 0 for c in run.summary["integrity"])
+        assert set(fault.statuses) <= {"503"}
+        assert fault.recover_s is not None and fault.recover_s <= 5.0
+    ledger = run.summary.ledger
+    assert ledger.acknowledged > 0 and ledger.lost == 0 and ledger.duplicated == 0
+    assert all(c.violations == 0 for c in run.summary.integrity)
     samples = pd.read_parquet(run.folder / "requests.parquet")
     assert not (samples["status"] == 500).any()
     report = (run.folder / "index.html").read_text()
-    assert "acknowledged writes lost: 0" in report and faults[0]["label"] in report
+    assert "acknowledged writes lost: 0" in report and faults[0].label in report
 
 
 def test_killed_backends_and_an_exhausted_pool_are_survived(
@@ -45,9 +45,9 @@ def test_killed_backends_and_an_exhausted_pool_are_survived(
     run = lab_run(pg_server, tmp_path, *FAULT_RUN, "--fault", "kill-backends@6s",
                   "--fault", "pool-exhaust@12s+4s")
     assert_survived(run, ["kill-backends", "pool-exhaust"])
-    exhausted = run.summary["faults"][1]
+    exhausted = run.summary.faults[1]
     # Requests queued behind the lock past the pool timeout (2 s) were answered 503.
-    assert exhausted["errors"] > 0 and exhausted["outage_s"] >= 1.0
+    assert exhausted.errors and exhausted.outage_s is not None and exhausted.outage_s >= 1.0
 
 
 def test_restarting_a_server_the_lab_did_not_start_is_refused(

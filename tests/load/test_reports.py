@@ -3,7 +3,6 @@ the page in a real browser, `lab compare`, the index with a flagged regression, 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -17,9 +16,9 @@ import pytest
 
 from lab.load.stats import request_stats
 from lab.report.compare import request_rows
-from lab.report.folder import RunFolder
-from lab.report.run_page import EVIDENCE_ANCHORS, write_run_report
+from lab.report.run_page import SECTION_ANCHORS, write_run_report
 from lab.report.trends import collect_runs, regressions, update_index
+from lab.runfolder import RunFolder, load_summary
 from tests.load.conftest import TinyRun
 
 SECTIONS = ["verdict", "requests", "charts", "database", "plans", "findings", "integrity"]
@@ -58,14 +57,14 @@ def test_the_run_page_has_every_section_and_chart(passing_run: TinyRun) -> None:
 def test_verdicts_in_the_page_and_junit_follow_the_summary(passing_run: TinyRun,
                                                            failing_run: TinyRun) -> None:
     for run in (passing_run, failing_run):
-        statuses = {v["id"]: v["status"] for v in run.summary["criteria"]}
+        statuses = {v.id: v.status for v in run.summary.criteria}
         expected = {cid: {"pass": "pass", "fail": "failure"}.get(status, "skipped")
                     for cid, status in statuses.items()}
         assert junit(run.folder) == expected
     assert junit(failing_run.folder)["SC3"] == "failure"
     html = (failing_run.folder / "index.html").read_text()
-    failed = [v["id"] for v in failing_run.summary["criteria"] if v["status"] == "fail"]
-    links = ", ".join(f'<a href="#{EVIDENCE_ANCHORS[cid]}">{cid}</a>' for cid in failed)
+    failed = [v.id for v in failing_run.summary.criteria if v.status == "fail"]
+    links = ", ".join(f'<a href="#{SECTION_ANCHORS[cid]}">{cid}</a>' for cid in failed)
     word = "criterion" if len(failed) == 1 else "criteria"
     assert f"{len(failed)} {word} failed: {links}." in html      # every failed one, linked
     assert '<a href="#chart-buckets">SC3</a>' in links
@@ -120,12 +119,13 @@ def slowed_copy(run: Path, into: Path, factor: int, later_s: float) -> Path:
     samples = pd.read_parquet(copy / "requests.parquet")
     samples["latency_us"] = samples["latency_us"] * factor
     samples.to_parquet(copy / "requests.parquet")
-    summary = json.loads((copy / "summary.json").read_text())
-    summary["stats"] = request_stats(samples)
-    started = time.strptime(summary["started_at"], "%Y-%m-%dT%H:%M:%SZ")
-    summary["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                          time.gmtime(time.mktime(started) + later_s))
-    (copy / "summary.json").write_text(json.dumps(summary))
+    summary = load_summary(copy)
+    started = time.strptime(summary.started_at, "%Y-%m-%dT%H:%M:%SZ")
+    summary = summary.model_copy(update={
+        "stats": request_stats(samples),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                    time.gmtime(time.mktime(started) + later_s))})
+    (copy / "summary.json").write_text(summary.model_dump_json())
     write_run_report(copy)
     return copy
 
@@ -140,7 +140,8 @@ def test_compare_and_the_index_flag_a_regression(passing_run: TinyRun, failing_r
     shutil.copytree(failing_run.folder, second)
     slowed = slowed_copy(first, reports, factor=5, later_s=3600)
 
-    runs = collect_runs(reports)
+    runs, unreadable = collect_runs(reports)
+    assert unreadable == []
     assert [r.name for r in runs][-1] == slowed.name
     flagged = regressions(runs)   # one comparable group: mixed, push, tiny, 20 users
     slowed_flags = [r for r in flagged if r.run == slowed.name]
@@ -149,15 +150,15 @@ def test_compare_and_the_index_flag_a_regression(passing_run: TinyRun, failing_r
     assert "⚠ home_timeline p95 ms" in index and slowed.name in index
     assert index.index(f">{slowed.name}<") < index.index(f">{first.name}<")   # newest first
 
-    rows = {row["name"]: row for row in request_rows([RunFolder.load(first),
-                                                      RunFolder.load(slowed)])}
+    rows = {row["name"]: row for row in request_rows([RunFolder(first),
+                                                      RunFolder(slowed)])}
     timeline = rows["home_timeline"]["cells"]
     assert timeline[1]["delta"]["p95"] == pytest.approx(4.0, abs=0.01)
     done = lab("compare", str(first), str(second), str(slowed), "--out", str(tmp_path / "cmp"))
     assert done.returncode == 0, done.stderr
     page = (tmp_path / "cmp" / "index.html").read_text()
     assert page.count('src="data:image/png;base64,') == 4
-    assert "+400.0%" in page and "plan shape" in page
+    assert "+400.0%" in page and "plan signature" in page
 
 
 def test_the_analysis_notebook_runs_on_a_real_run(passing_run: TinyRun,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import psutil
@@ -18,27 +17,29 @@ import pytest
 
 from lab.pg.databases import list_lab_databases
 from lab.pg.server import PgServer
+from lab.runfolder import Summary
 from tests.load.conftest import TinyRun, lab_run
 
 
-def check_run_folder(summary: dict[str, Any], folder: Path, workers: int) -> None:
+def check_run_folder(summary: Summary, folder: Path, workers: int) -> None:
     samples = pd.read_parquet(folder / "requests.parquet")
-    assert len(samples) == summary["samples"]["rows"] > 0
-    assert summary["locust"]["totals"]["requests"] == len(samples)
-    assert summary["samples"]["unfinished_workers"] == []
+    assert len(samples) == summary.samples.rows > 0
+    assert summary.locust.totals is not None
+    assert summary.locust.totals.requests == len(samples)
+    assert summary.samples.unfinished_workers == []
     assert samples["worker"].nunique() == workers
     assert samples["start_ts"].is_monotonic_increasing
     assert {"home_timeline", "profile", "post_tweet"} <= set(samples["name"])
-    assert summary["stats"]["total"]["failures"] == 0, summary["stats"]["failures"]
-    verdicts = {v["id"]: v for v in summary["criteria"]}
-    assert verdicts["SC2"]["status"] == "pass"
-    assert all(check["violations"] == 0 for check in summary["integrity"])
-    assert summary["server_sampling"]["samples"] >= 3
+    assert summary.stats.total.failures == 0, summary.stats.failures
+    verdicts = {v.id: v for v in summary.criteria}
+    assert verdicts["SC2"].status == "pass"
+    assert all(check.violations == 0 for check in summary.integrity)
+    assert summary.server_sampling.samples >= 3
     assert (folder / "server.parquet").exists() and (folder / "locust" / "report.html").exists()
     assert not (folder / "credentials.json").exists()
-    assert summary["git"]["commit"]
+    assert summary.environment.git.commit
     # SC6: plans of every statement captured on the run database after the load.
-    assert verdicts["SC6"]["status"] == "pass", verdicts["SC6"]
+    assert verdicts["SC6"].status == "pass", verdicts["SC6"]
     plans = json.loads((folder / "plans.json").read_text())
     assert not [p for p in plans["plans"] if "error" in p]
     assert (folder / "index.html").exists() and (folder / "junit.xml").exists()
@@ -57,7 +58,7 @@ def test_a_lenient_single_process_run_passes(pg_server: PgServer, passing_run: T
     summary, folder = passing_run.summary, passing_run.folder
     assert folder.name.endswith("_mixed_lenient")
     check_run_folder(summary, folder, workers=1)
-    assert passing_run.exit_code == 0, summary["criteria"]
+    assert passing_run.exit_code == 0, summary.criteria
     no_leftovers(pg_server)
 
 
@@ -66,7 +67,7 @@ def test_master_and_two_workers_with_an_impossible_threshold_fail(
         pg_server: PgServer, failing_run: TinyRun) -> None:
     summary, folder = failing_run.summary, failing_run.folder
     check_run_folder(summary, folder, workers=2)
-    assert {v["id"]: v["status"] for v in summary["criteria"]}["SC3"] == "fail"
+    assert {v.id: v.status for v in summary.criteria}["SC3"] == "fail"
     assert failing_run.exit_code == 2
     no_leftovers(pg_server)
 
@@ -76,10 +77,10 @@ def test_the_storm_scenario_collides_without_a_5xx_or_a_violation(
     run = lab_run(pg_server, tmp_path, "--scenario", "storm", "--users", "30",
                   "--spawn-rate", "30")
     assert run.exit_code == 0, run.stdout
-    integrity = run.summary["integrity"]
-    assert [c["name"] for c in integrity if c["violations"]] == []
+    integrity = run.summary.integrity
+    assert [c.name for c in integrity if c.violations] == []
     # Under push every timeline cache check ran (none skipped).
-    assert not any(c.get("skipped") for c in integrity)
+    assert not any(c.skipped for c in integrity)
     samples = pd.read_parquet(run.folder / "requests.parquet")
     assert not (samples["status"] >= 500).any()
     # The storm really collided: the same usernames were wanted by several users at once.

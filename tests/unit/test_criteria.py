@@ -4,29 +4,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.load import criteria
-from lab.load.criteria import RunEvidence, exit_code, judge
+from lab import verdicts as vocabulary
+from lab.load.criteria import judge
+from lab.load.measurements import Measurements, Reliability
+from lab.runfolder import GroupStats, RequestStats
+from lab.verdicts import Verdict, exit_code
 
 SCOPE = ["SC1", "SC2", "SC3", "T1", "V"]
 
 
-def entry(p95: float, p99: float, count: int = 100) -> dict[str, Any]:
-    return {"count": count, "failures": 0, "rps": 10.0,
-            "latency_ms": {"p50": 1.0, "p90": 2.0, "p95": p95, "p99": p99, "p99_9": p99,
-                           "max": p99, "mean": 1.0}}
+def entry(p95: float, p99: float, count: int = 100) -> GroupStats:
+    return GroupStats.model_validate({
+        "count": count, "failures": 0, "rps": 10.0, "bytes_mean": 100.0,
+        "latency_ms": {"p50": 1.0, "p90": 2.0, "p95": p95, "p99": p99, "p99_9": p99,
+                       "max": p99, "mean": 1.0}})
 
 
-def evidence(**changes: Any) -> RunEvidence:
-    stats = {"requests": {"register_user": entry(20, 30), "home_timeline": entry(10, 15)},
-             "home_timeline_by_follow_bucket": {"1000+": entry(12, 18)},
-             "total": entry(10, 30)}
-    base = dict(stats=stats, integrity_violations=0, generator_cpu_max_percent=40.0,
+def stats(requests: dict[str, GroupStats], power: GroupStats) -> RequestStats:
+    return RequestStats.model_validate({
+        "window": {"start_ts": 0.0, "end_ts": 10.0, "seconds": 10.0},
+        "total": entry(10, 30), "requests": requests,
+        "home_timeline_by_follow_bucket": {"1000+": power}, "failures": []})
+
+
+def evidence(**changes: Any) -> Measurements:
+    base = dict(stats=stats({"register_user": entry(20, 30), "home_timeline": entry(10, 15)},
+                            entry(12, 18)),
+                integrity_violations=0, generator_cpu_max_percent=40.0,
                 unexpected_failures=0, schedule_ratio=None, posting_rate=None,
                 posting_p95_ms=None, posting_p99_ms=None)
-    return RunEvidence(**{**base, **changes})
+    return Measurements(**{**base, **changes})
 
 
-def by_id(verdicts: list[criteria.Verdict]) -> dict[str, criteria.Verdict]:
+def by_id(verdicts: list[Verdict]) -> dict[str, Verdict]:
     return {v.id: v for v in verdicts}
 
 
@@ -34,13 +44,13 @@ def test_a_clean_run_passes_and_unmeasurable_criteria_are_marked_not_passed() ->
     verdicts = by_id(judge(evidence(), SCOPE))
     assert [verdicts[c].status for c in ("SC1", "SC2", "SC3", "T1", "V")] == ["pass"] * 5
     assert verdicts["SC4"].status == verdicts["SC5"].status == "not in scope"
-    assert exit_code(list(verdicts.values())) == criteria.EXIT_PASSED
+    assert exit_code(list(verdicts.values())) == vocabulary.EXIT_PASSED
 
 
 def test_a_threshold_override_decides_the_verdict() -> None:
     verdicts = judge(evidence(), SCOPE, {"SC1": 19.0})
     assert by_id(verdicts)["SC1"].status == "fail"
-    assert exit_code(verdicts) == criteria.EXIT_CRITERION_FAILED
+    assert exit_code(verdicts) == vocabulary.EXIT_CRITERION_FAILED
 
 
 def test_integrity_violations_fail_sc2() -> None:
@@ -53,7 +63,7 @@ def test_a_generator_bound_run_is_invalid_whatever_else_passed() -> None:
     verdicts = judge(evidence(generator_cpu_max_percent=95.0), SCOPE)
     assert by_id(verdicts)["V"].status == "fail"
     assert "generator-bound" in by_id(verdicts)["V"].note
-    assert exit_code(verdicts) == criteria.EXIT_INVALID_RUN
+    assert exit_code(verdicts) == vocabulary.EXIT_INVALID_RUN
 
 
 def test_falling_behind_the_target_rate_or_failures_make_the_run_invalid() -> None:
@@ -62,15 +72,13 @@ def test_falling_behind_the_target_rate_or_failures_make_the_run_invalid() -> No
 
 
 def test_lab_targets_fail_a_run_only_when_strict() -> None:
-    stats = evidence().stats
-    slow = evidence(stats={**stats, "requests": {**stats["requests"],
-                                                 "home_timeline": entry(50, 60)},
-                           "home_timeline_by_follow_bucket": {"1000+": entry(50, 60)}})
+    slow = evidence(stats=stats({"register_user": entry(20, 30), "home_timeline": entry(50, 60)},
+                                entry(50, 60)))
     verdicts = judge(slow, SCOPE)
     assert by_id(verdicts)["SC3"].status == "pass" and by_id(verdicts)["SC3"].lab_met is False
     assert by_id(verdicts)["T1"].status == "fail"
-    assert exit_code(verdicts) == criteria.EXIT_PASSED
-    assert exit_code(verdicts, strict=True) == criteria.EXIT_CRITERION_FAILED
+    assert exit_code(verdicts) == vocabulary.EXIT_PASSED
+    assert exit_code(verdicts, strict=True) == vocabulary.EXIT_CRITERION_FAILED
 
 
 def test_posting_needs_both_the_rate_and_the_latency() -> None:
@@ -84,8 +92,6 @@ def test_posting_needs_both_the_rate_and_the_latency() -> None:
 
 def test_r_fails_on_a_lost_write_or_a_slow_recovery_and_needs_faults_injected() -> None:
     from dataclasses import replace
-
-    from lab.load.criteria import Reliability, judge
 
     base = evidence()
     kept = Reliability(acknowledged=90, lost=0, duplicated=0, faults=2, faults_not_injected=0,

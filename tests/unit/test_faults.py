@@ -6,7 +6,12 @@ import pandas as pd
 import pytest
 
 from lab.errors import LabError
-from lab.load.faults import FaultEvent, check_faults, outages_seen, parse_fault
+from lab.load.faults import FaultEvent, check_fault_source, outages_seen
+from lab.runconfig import FaultSpec, RunConfig
+
+
+def parse_fault(text: str) -> FaultSpec:
+    return RunConfig.build(faults=[text]).faults[0]
 
 
 def test_fault_specs_have_defaults_and_refuse_the_unknown() -> None:
@@ -22,10 +27,11 @@ def test_fault_specs_have_defaults_and_refuse_the_unknown() -> None:
 
 def test_faults_the_run_cannot_inject_are_refused_before_it_starts() -> None:
     with pytest.raises(LabError, match="embedded"):
-        check_faults([parse_fault("restart-db@5s")], "url", 60)
+        check_fault_source((parse_fault("restart-db@5s"),), "url")
     with pytest.raises(LabError, match="after the load"):
-        check_faults([parse_fault("pool-exhaust@55s+10s")], "embedded", 60)
-    check_faults([parse_fault("restart-db@5s"), parse_fault("kill-backends@9s")], "embedded", 60)
+        RunConfig.build(faults=["pool-exhaust@55s+10s"], run_time_s=60)
+    config = RunConfig.build(faults=["restart-db@5s", "kill-backends@9s"], run_time_s=60)
+    check_fault_source(config.faults, "embedded")
 
 
 def requests(rows: list[tuple[float, float, int]]) -> pd.DataFrame:
@@ -45,10 +51,10 @@ def test_each_fault_owns_the_errors_until_the_next_one_begins() -> None:
     second = FaultEvent("kill-backends", "kill-backends@110s", injected_ts=110.0,
                         restored_ts=110.0)
     seen = outages_seen([first, second], samples)
-    assert seen[0]["errors"] == 2 and seen[0]["statuses"] == {"503": 2}
-    assert seen[0]["outage_s"] == pytest.approx(102.9 - 100.2)
-    assert seen[0]["recover_s"] == pytest.approx(102.9 - 100.5)
-    assert seen[1]["errors"] == 1 and seen[1]["recover_s"] == pytest.approx(0.12)
+    assert seen[0].errors == 2 and seen[0].statuses == {"503": 2}
+    assert seen[0].outage_s == pytest.approx(102.9 - 100.2)
+    assert seen[0].recover_s == pytest.approx(102.9 - 100.5)
+    assert seen[1].errors == 1 and seen[1].recover_s == pytest.approx(0.12)
 
 
 def test_a_fault_clients_never_noticed_recovers_at_once() -> None:
@@ -56,12 +62,12 @@ def test_a_fault_clients_never_noticed_recovers_at_once() -> None:
     event = FaultEvent("kill-backends", "kill-backends@100s", injected_ts=100.0,
                        restored_ts=100.0)
     seen = outages_seen([event], samples)[0]
-    assert (seen["errors"], seen["outage_s"], seen["recover_s"]) == (0, 0.0, 0.0)
+    assert (seen.errors, seen.outage_s, seen.recover_s) == (0, 0.0, 0.0)
 
 
 def test_a_fault_that_was_not_injected_has_no_outage_numbers() -> None:
     event = FaultEvent("restart-db", "restart-db@5s", error="LabError: no server")
-    assert outages_seen([event], requests([(1.0, 1, 200)]))[0]["recover_s"] is None
+    assert outages_seen([event], requests([(1.0, 1, 200)]))[0].recover_s is None
 
 
 def test_a_run_without_faults_has_no_outages() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lab.load.stats import latency_summary, request_stats, steady_rate
+from lab.load.stats import request_stats, steady_rate
+from lab.percentiles import latency_summary
 
 
 def frame(rows: list[tuple[str, float, int, str | None, str | None]]) -> pd.DataFrame:
@@ -36,15 +37,15 @@ def test_failures_are_counted_but_not_timed_and_timelines_split_by_follow_bucket
         ("profile", 9.0, 1_000_000, None, None),
     ])
     stats = request_stats(samples)
-    assert stats["window"]["seconds"] == 10.0  # 0 s to 9 s + 1 s latency
-    timeline = stats["requests"]["home_timeline"]
-    assert (timeline["count"], timeline["failures"]) == (4, 1)
-    assert timeline["latency_ms"]["max"] == 90.0  # the fast 503 is not a latency
-    assert timeline["rps"] == 0.4
-    power = stats["home_timeline_by_follow_bucket"]["1000+"]
-    assert power["count"] == 2 and power["latency_ms"]["p50"] == 10.0
-    assert stats["failures"] == [{"name": "home_timeline",
-                                  "reason": "home_timeline: HTTP 503 unavailable", "count": 1}]
+    assert stats.window.seconds == 10.0  # 0 s to 9 s + 1 s latency
+    timeline = stats.requests["home_timeline"]
+    assert (timeline.count, timeline.failures) == (4, 1)
+    assert timeline.latency_ms.max == 90.0  # the fast 503 is not a latency
+    assert timeline.rps == 0.4
+    power = stats.home_timeline_by_follow_bucket["1000+"]
+    assert power.count == 2 and power.latency_ms.p50 == 10.0
+    assert [f.model_dump() for f in stats.failures] == [
+        {"name": "home_timeline", "reason": "home_timeline: HTTP 503 unavailable", "count": 1}]
 
 
 def test_steady_rate_leaves_out_the_ramp_and_failures() -> None:

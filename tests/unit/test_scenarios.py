@@ -9,28 +9,30 @@ from pathlib import Path
 import pytest
 
 from lab.errors import LabError
-from lab.load.scenarios import LOCUSTFILES, load_scenarios
+from lab.resources import locustfiles_dir
+from lab.scenarios import load_scenarios
 
 SCENARIOS = ["mixed", "posting", "registration", "storm", "timeline", "viral"]
 
 
-def test_every_scenario_has_its_locustfile_and_paced_ones_a_target_rate() -> None:
+def test_every_scenario_has_its_locustfile_and_paced_ones_a_scheduled_rate() -> None:
     scenarios = load_scenarios()
     assert sorted(scenarios) == sorted(SCENARIOS)
     for scenario in scenarios.values():
         assert scenario.locustfile.exists()
         assert "V" in scenario.criteria and "SC2" in scenario.criteria
-    assert scenarios["posting"].target_rate(1000) == pytest.approx(150.0)
-    assert scenarios["registration"].target_rate(1000) == pytest.approx(100.0)
-    assert scenarios["mixed"].target_rate(1000) is None
+    assert scenarios["posting"].scheduled_rate(1000) == pytest.approx(150.0)
+    assert scenarios["registration"].scheduled_rate(1000) == pytest.approx(100.0)
+    assert scenarios["mixed"].scheduled_rate(1000) is None
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_locust_loads_each_scenario_with_one_user_class_per_persona(scenario: str) -> None:
     # A subprocess: importing locust monkey-patches the standard library for gevent.
-    locustfile = str(LOCUSTFILES / f"{scenario}.py")
+    locustfile = str(locustfiles_dir() / f"{scenario}.py")
     listed = subprocess.run([sys.executable, "-m", "locust", "-f", locustfile, "--list"],
-                            capture_output=True, text=True, timeout=120, cwd=LOCUSTFILES.parent)
+                            capture_output=True, text=True, timeout=120,
+                            cwd=locustfiles_dir().parent)
     assert listed.returncode == 0, listed.stderr
     personas = load_scenarios()[scenario].personas
     for persona in personas:

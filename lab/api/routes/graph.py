@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from lab.api.db import fetch_value
-from lab.api.deps import MAX_ID, AfterId, Limit, Me, Pool, Viewer
+from lab.api.deps import DEFAULT_PAGE, AfterId, Limit, Me, Pool, UserPath, Viewer
 from lab.api.models import DecisionOut, FollowOut, UserPage
 from lab.api.routes import RawJSON, documented, raw_json
 
 router = APIRouter(tags=["graph"])
-UserPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def result(value: str) -> RawJSON:
@@ -31,29 +28,30 @@ async def unfollow(pool: Pool, me: Me, user_id: UserPath) -> RawJSON:
     return result(await fetch_value(pool, "unfollow", {"follower_id": me, "followee_id": user_id}))
 
 
-async def connections(pool: Pool, viewer: int | None, statement: str, user_id: int,
-                      limit: int, cursor: int) -> RawJSON:
+async def user_list(pool: Pool, viewer: int | None, statement: str, user_id: int,
+                    limit: int, cursor: int) -> RawJSON:
     """A follower list; 404/403 for an unknown or protected account come from the statement."""
     return raw_json(await fetch_value(pool, statement, {
         "viewer_id": viewer, "user_id": user_id, "after_id": cursor, "limit": limit}))
 
 
 @router.get("/users/{user_id}/followers", name="followers_page", **documented(UserPage))
-async def followers(pool: Pool, viewer: Viewer, user_id: UserPath, limit: Limit = 50,
+async def followers(pool: Pool, viewer: Viewer, user_id: UserPath, limit: Limit = DEFAULT_PAGE,
                     cursor: AfterId = 0) -> RawJSON:
     """Who follows the user, by id, keyset-paginated."""
-    return await connections(pool, viewer, "followers_page", user_id, limit, cursor)
+    return await user_list(pool, viewer, "followers_page", user_id, limit, cursor)
 
 
 @router.get("/users/{user_id}/following", name="following_page", **documented(UserPage))
-async def following(pool: Pool, viewer: Viewer, user_id: UserPath, limit: Limit = 50,
+async def following(pool: Pool, viewer: Viewer, user_id: UserPath, limit: Limit = DEFAULT_PAGE,
                     cursor: AfterId = 0) -> RawJSON:
     """Whom the user follows, by id, keyset-paginated."""
-    return await connections(pool, viewer, "following_page", user_id, limit, cursor)
+    return await user_list(pool, viewer, "following_page", user_id, limit, cursor)
 
 
 @router.get("/me/follow-requests", name="follow_requests", **documented(UserPage))
-async def follow_requests(pool: Pool, me: Me, limit: Limit = 50, cursor: AfterId = 0) -> RawJSON:
+async def follow_requests(pool: Pool, me: Me, limit: Limit = DEFAULT_PAGE,
+                          cursor: AfterId = 0) -> RawJSON:
     """Requests waiting for the caller's decision."""
     return raw_json(await fetch_value(pool, "follow_requests",
                                       {"user_id": me, "after_id": cursor, "limit": limit}))

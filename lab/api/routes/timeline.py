@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from lab.api.db import fetch_value
-from lab.api.deps import Cursor, Limit, Me, Pool, keyset
+from lab.api.deps import DEFAULT_PAGE, Cursor, Limit, Me, Pool, keyset
 from lab.api.models import TweetPage
 from lab.api.routes import RawJSON, documented, raw_json
 
@@ -13,7 +13,7 @@ router = APIRouter(tags=["timeline"])
 
 
 @router.get("/timeline/home", name="home_timeline", **documented(TweetPage))
-async def home_timeline(request: Request, pool: Pool, me: Me, limit: Limit = 50,
+async def home_timeline(request: Request, pool: Pool, me: Me, limit: Limit = DEFAULT_PAGE,
                         cursor: Cursor = None) -> RawJSON:
     """The caller's home timeline, keyset-paginated, built by the server's strategy.
 

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Response
 
 from lab.api.db import fetch_row, fetch_value
-from lab.api.deps import MAX_ID, Cursor, Limit, Me, Pool, Viewer, keyset
+from lab.api.deps import (
+    DEFAULT_PAGE,
+    Cursor,
+    Limit,
+    Me,
+    Pool,
+    TweetPath,
+    UserPath,
+    Viewer,
+    keyset,
+)
 from lab.api.models import ChangedOut, PostOut, TweetIn, TweetOut, TweetPage
 from lab.api.routes import RawJSON, documented, raw_json
 
 router = APIRouter(tags=["tweets"])
-TweetPath = Annotated[int, Path(ge=1, le=MAX_ID)]
-UserPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 async def post(pool: Pool, me: int, body: str | None, reply_to: int | None,
@@ -76,7 +82,7 @@ async def delete_tweet(pool: Pool, me: Me, tweet_id: TweetPath) -> Response:
 
 
 @router.get("/tweets/{tweet_id}/replies", name="thread", **documented(TweetPage))
-async def thread(pool: Pool, viewer: Viewer, tweet_id: TweetPath, limit: Limit = 50,
+async def thread(pool: Pool, viewer: Viewer, tweet_id: TweetPath, limit: Limit = DEFAULT_PAGE,
                  cursor: Cursor = None) -> RawJSON:
     """The replies of a tweet, oldest first, keyset-paginated."""
     after = keyset(cursor, newest_first=False)
@@ -86,7 +92,7 @@ async def thread(pool: Pool, viewer: Viewer, tweet_id: TweetPath, limit: Limit =
 
 
 @router.get("/users/{user_id}/tweets", name="user_tweets", **documented(TweetPage))
-async def user_tweets(pool: Pool, viewer: Viewer, user_id: UserPath, limit: Limit = 50,
+async def user_tweets(pool: Pool, viewer: Viewer, user_id: UserPath, limit: Limit = DEFAULT_PAGE,
                       cursor: Cursor = None) -> RawJSON:
     """A user's tweets, newest first; 403 for a protected account the caller does not follow."""
     before = keyset(cursor)

@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
 import psycopg
 from fastapi import APIRouter, Path
 
 from lab.api.db import fetch_value, in_transaction
-from lab.api.deps import MAX_ID, Me, Pool, token_hash
+from lab.api.deps import Me, Pool, UserPath
 from lab.api.models import ProfileUpdate, RegisterIn, RegisterOut, UserOut
 from lab.api.routes import RawJSON, documented, raw_json
 from lab.queries import query
+from lab.security import new_token, token_hash
 
 router = APIRouter(tags=["users"])
-UserPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.post("/users", name="register_user", **documented(RegisterOut, 201))
 async def register_user(pool: Pool, user: RegisterIn) -> RawJSON:
     """Create an account; the answer carries its bearer token (shown only this once)."""
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     profile = await fetch_value(pool, "register_user", {**user.model_dump(),
                                                         "token_hash": token_hash(token)})
     body = b'{"user":' + profile + b',"token":"' + token.encode() + b'"}'

@@ -1,7 +1,7 @@
-"""Plans as evidence (SC6): capture, analyse, test suggested indexes, compare with the load.
+"""The plan document (SC6): capture, analyse, test suggested indexes, compare with the load.
 
-The result is the content of a run folder's plans.json; reports render it
-without a database.
+The result is a run folder's plans.json (and `lab explain`'s); reports render
+it without a database.
 """
 
 from __future__ import annotations
@@ -12,16 +12,11 @@ from typing import Any
 import psycopg
 
 from lab.config import Settings
-from lab.plans.capture import Say, capture_plans
+from lab.plans.capture import capture_plans
 from lab.plans.findings import Finding, analyse_capture, growth_under_load
 from lab.plans.hypothetical import try_suggested_indexes
-from lab.report.statements import label_statements
-
-
-def timeline_settings(settings: Settings) -> dict[str, Any]:
-    """The session settings the API's connections run with (lab.api.db.session_options)."""
-    return {"lab.timeline_cap": settings.timeline_cap, "lab.fanout": settings.fanout,
-            "lab.celebrity_followers": settings.celebrity_followers}
+from lab.plans.statements import label_statements
+from lab.progress import Say
 
 
 def load_growth(plans: list[dict[str, Any]], statements: list[dict[str, Any]],
@@ -47,11 +42,12 @@ def load_growth(plans: list[dict[str, Any]], statements: list[dict[str, Any]],
     return findings
 
 
-def plan_evidence(conn: psycopg.Connection, strategy: str, settings: Settings,
+def plan_document(conn: psycopg.Connection, strategy: str, settings: Settings,
                   statements: list[dict[str, Any]] | None = None, user: int | None = None,
                   say: Say | None = None, names: list[str] | None = None) -> dict[str, Any]:
     """Capture every plan, find what to improve, try the suggested indexes hypothetically."""
-    document = capture_plans(conn, strategy, timeline_settings(settings), user, say, names)
+    document = capture_plans(conn, strategy, settings.timeline_session(strategy), user, say,
+                             names)
     findings: list[Finding] = []
     seen: set[tuple[str, str, str, str]] = set()
     for captured in document["plans"]:

@@ -1,4 +1,8 @@
-"""The scenario configuration (locustfiles/scenarios.toml): personas, weights, pacing, criteria."""
+"""The scenario configuration (locustfiles/scenarios.toml): personas, weights, pacing, criteria.
+
+Configuration, not load code: the run configuration checks scenario names
+here, Locust processes build their user classes from it, reports quote it.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError
+from lab.resources import locustfiles_dir
 
-LOCUSTFILES = Path(__file__).resolve().parents[2] / "locustfiles"
-CONFIG = LOCUSTFILES / "scenarios.toml"
+CONFIG_NAME = "scenarios.toml"
 
 
 @dataclass(frozen=True)
@@ -32,9 +36,9 @@ class Scenario:
 
     @property
     def locustfile(self) -> Path:
-        return LOCUSTFILES / f"{self.name}.py"
+        return locustfiles_dir() / f"{self.name}.py"
 
-    def target_rate(self, users: int) -> float | None:
+    def scheduled_rate(self, users: int) -> float | None:
         """Requests/s the paced personas should produce at `users` users, if paced."""
         paced = [p for p in self.personas if p.throughput_per_s]
         if not paced:
@@ -44,7 +48,7 @@ class Scenario:
 
 
 def _persona(scenario: str, name: str, raw: dict[str, Any]) -> Persona:
-    where = f"{CONFIG.name}: scenarios.{scenario}.personas.{name}"
+    where = f"{CONFIG_NAME}: scenarios.{scenario}.personas.{name}"
     wait = raw.get("wait_s")
     rate = raw.get("throughput_per_s")
     if (wait is None) == (rate is None):
@@ -59,9 +63,9 @@ def _persona(scenario: str, name: str, raw: dict[str, Any]) -> Persona:
                    float(rate) if rate else None)
 
 
-def load_scenarios(path: Path = CONFIG) -> dict[str, Scenario]:
+def load_scenarios(path: Path | None = None) -> dict[str, Scenario]:
     """Parse and check the whole file; errors name the scenario and persona."""
-    raw = tomllib.loads(path.read_text())["scenarios"]
+    raw = tomllib.loads((path or locustfiles_dir() / CONFIG_NAME).read_text())["scenarios"]
     return {
         name: Scenario(name, body.get("description", ""), list(body.get("criteria", [])),
                        [_persona(name, p, spec) for p, spec in body["personas"].items()],

@@ -1,7 +1,6 @@
 """Load shapes (Locust LoadTestShape) as fractions of the run's users and run time.
 
-Imported only by Locust processes (locustfiles/shapes/*.py): importing
-locust patches the standard library for gevent. A shape reads --users,
+Imported by locustfiles/shapes/*.py. A shape reads --users,
 --spawn-rate and --run-time, so `lab run --shape spike --users 1000` means
 what it says.
 """

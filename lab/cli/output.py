@@ -1,0 +1,84 @@
+"""What the CLI prints: consoles, one-line errors, timed progress lines, progress bars."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import NoReturn, TypeVar
+
+import psycopg
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from lab.errors import LabError, first_line
+from lab.progress import Reporter, Say
+from lab.verdicts import EXIT_ERROR
+
+# Piped output (CI logs, nightly runs) gets wide tables instead of 80 columns.
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, soft_wrap=True)
+
+T = TypeVar("T")
+
+
+def fail(message: str) -> NoReturn:
+    err_console.print(Text("error: ", style="bold red") + Text(message))
+    raise typer.Exit(EXIT_ERROR)
+
+
+def run_action(action: Callable[[], T]) -> T:
+    """Turn expected failures into one clean line on stderr and exit status 1.
+
+    LabError is a failure the user can act on; a lost connection is the
+    server's doing, not a bug. Anything else keeps its traceback.
+    """
+    try:
+        return action()
+    except LabError as exc:
+        fail(str(exc))
+    except psycopg.OperationalError as exc:
+        fail(f"lost the database: {first_line(exc)}")
+
+
+def timed_say() -> Say:
+    """Progress lines prefixed with the seconds since the command started."""
+    started = time.monotonic()
+
+    def say(message: str) -> None:
+        console.print(f"[dim]{time.monotonic() - started:6.1f} s[/] {message}")
+    return say
+
+
+class RichReporter(Reporter):
+    """Show seeding progress: a bar per table load, a line per finished phase."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: TaskID | None = None
+
+    def phase(self, name: str, total_rows: int | None = None) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+        self.task = self.progress.add_task(name, total=total_rows)
+
+    def advance(self, rows: int) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, rows)
+
+    def done(self, name: str, seconds: float) -> None:
+        if seconds >= 0.5:
+            self.progress.console.print(f"  {name}: {seconds:.1f} s")
+
+
+@contextmanager
+def progress_bars() -> Iterator[Reporter]:
+    """A Reporter drawing row bars on a terminal (and nothing in logs)."""
+    progress = Progress(TextColumn("  {task.description}"), BarColumn(),
+                        TextColumn("{task.completed:,.0f} rows"), TimeElapsedColumn(),
+                        console=console, transient=True, disable=not console.is_terminal)
+    with progress:
+        yield RichReporter(progress)

@@ -1,0 +1,156 @@
+"""`lab run` (headless, judged) and `lab ui` (Locust's web UI, each test judged)."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lab.cli import options
+from lab.cli.app import app
+from lab.cli.options import (
+    ApiWorkersOption,
+    DbOption,
+    LocustWorkersOption,
+    ReportsOption,
+    ScaleOption,
+    ScenarioOption,
+    SpawnRateOption,
+    StrategyOption,
+    UsersOption,
+)
+from lab.cli.output import console, err_console, progress_bars, run_action, timed_say
+from lab.cli.tables import print_request_stats, print_verdicts
+from lab.config import get_settings
+from lab.runconfig import STRATEGIES, ConnectionsConfig, RunConfig
+from lab.verdicts import EXIT_INTERRUPTED, worst_exit_code
+
+
+@app.command("run", rich_help_panel="Load runs")
+def run_command(
+        scenario: ScenarioOption = "mixed",
+        users: UsersOption = 1000,
+        spawn_rate: SpawnRateOption = 100.0,
+        run_time: Annotated[str, typer.Option(help="Load duration: 90, 90s, 2m.")] = "2m",
+        scale: ScaleOption = "small",
+        strategy: StrategyOption = "push",
+        db: DbOption = None,
+        api_workers: ApiWorkersOption = 1,
+        locust_workers: LocustWorkersOption = 0,
+        shape: Annotated[str | None, typer.Option(
+            help="Load shape instead of a flat user count: ramp, steady or spike.")] = None,
+        tag: Annotated[str, typer.Option(help="Suffix of the run folder name.")] = "",
+        threshold: Annotated[list[str] | None, typer.Option(
+            help="Override a seed threshold, e.g. SC1=20 (ms) or SC5_RATE=150 (tweets/s); "
+                 "repeatable.")] = None,
+        strict: Annotated[bool, typer.Option(
+            help="Also fail the run when a lab target (stricter than the seed) is missed.")]
+        = False,
+        reports: ReportsOption = Path("reports"),
+        keep_database: Annotated[bool, typer.Option(
+            help="Keep the run's database copy afterwards (for plans, debugging).")] = False,
+        compare_strategies: Annotated[bool, typer.Option(
+            help="Run once per timeline strategy (pull, push, hybrid) on identical fresh "
+                 "copies and write the comparison page.")] = False,
+        connections: Annotated[bool, typer.Option(
+            help="After the load, run the connection experiment (SC4, as `lab connections` "
+                 "with its defaults) on the run database; its section joins the report.")]
+        = False,
+        connection_levels: Annotated[str, typer.Option(
+            help="With --connections: concurrent clients per level.")]
+        = "10,50,100,250,500,1000",
+        connection_duration: Annotated[str, typer.Option(
+            help="With --connections: length of each level.")] = "20s",
+        fault: Annotated[list[str] | None, typer.Option(
+            help="Break the database mid-run: KIND[@START][+HOLD] with KIND restart-db "
+                 "(embedded server only), kill-backends or pool-exhaust, e.g. "
+                 "restart-db@30s; repeatable. The report shows the outage, the recovery "
+                 "and the acknowledged writes lost.")] = None,
+) -> None:
+    """Run a load test headless and judge it against the success criteria.
+
+    Exit status: 0 every criterion in scope passed on a valid run; 2 a criterion
+    failed; 3 the run is invalid (unexpected failures, or the load generator was
+    the bottleneck); 1 the run could not be carried out; 130 interrupted.
+    """
+    from lab.pipeline.headless import run_headless
+
+    def build() -> RunConfig:
+        experiment = None
+        if connections:
+            experiment = ConnectionsConfig.build(
+                levels=options.whole_numbers(connection_levels, "--connection-levels"),
+                duration_s=options.duration_s(connection_duration, "--connection-duration"))
+        return RunConfig.build(
+            scenario=scenario, users=users, spawn_rate=spawn_rate,
+            run_time_s=options.duration_s(run_time, "--run-time"), scale=scale,
+            strategy=strategy, db=db, api_workers=api_workers, locust_workers=locust_workers,
+            tag=tag, shape=shape, thresholds=options.thresholds(threshold or []),
+            strict=strict, reports_dir=reports, keep_database=keep_database,
+            connection_experiment=experiment, faults=fault or [])
+
+    config = run_action(build)
+    configs = ([run_action(partial(config.varied, strategy=name)) for name in STRATEGIES]
+               if compare_strategies else [config])
+    settings = get_settings()
+    results = []
+    try:
+        for each in configs:
+            if compare_strategies:
+                console.print(f"[bold]strategy {each.strategy}[/]")
+            with progress_bars() as reporter:
+                result = run_action(partial(run_headless, each, settings, reporter,
+                                            timed_say()))
+            print_request_stats(result.summary.stats)
+            print_verdicts(result.summary.criteria)
+            console.print(f"run folder: {result.folder} (exit {result.exit_code})\n"
+                          f"report: {result.report}")
+            results.append(result)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: everything the run started has been stopped")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    if compare_strategies:
+        from lab.report.compare import compare_runs
+
+        page = run_action(lambda: compare_runs([r.folder for r in results]))
+        console.print(f"comparison of {', '.join(STRATEGIES)}: {page}")
+    raise typer.Exit(worst_exit_code([r.exit_code for r in results]))
+
+
+@app.command(rich_help_panel="Load runs")
+def ui(scenario: ScenarioOption = "mixed",
+       users: UsersOption = 1000,
+       spawn_rate: SpawnRateOption = 100.0,
+       scale: ScaleOption = "small",
+       strategy: StrategyOption = "push",
+       db: DbOption = None,
+       api_workers: ApiWorkersOption = 1,
+       locust_workers: LocustWorkersOption = 0,
+       web_port: Annotated[int, typer.Option(help="Port of the web UI on 127.0.0.1.")] = 8089,
+       max_session: Annotated[str, typer.Option(
+           help="End the session after this long (the UI never runs unattended forever).")]
+       = "1h",
+       tag: Annotated[str, typer.Option(help="Suffix of each test's run folder.")] = "ui",
+       reports: ReportsOption = Path("reports")) -> None:
+    """Locust's web UI on a fresh database copy, with a live success-criteria tab.
+
+    Each test you stop in the UI is judged and written as a run folder, like `lab run`.
+    """
+    from lab.pipeline.ui import serve_ui
+
+    config = run_action(lambda: RunConfig.build(
+        scenario=scenario, users=users, spawn_rate=spawn_rate, scale=scale, strategy=strategy,
+        db=db, api_workers=api_workers, locust_workers=locust_workers, tag=tag,
+        reports_dir=reports))
+    limit = run_action(lambda: options.duration_s(max_session, "--max-session"))
+    try:
+        with progress_bars() as reporter:
+            results = run_action(lambda: serve_ui(config, get_settings(), reporter,
+                                                  timed_say(), web_port, limit))
+    except KeyboardInterrupt:
+        err_console.print("session ended: everything it started has been stopped")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    for result in results:
+        console.print(f"{result.folder}: exit {result.exit_code}")

@@ -1,0 +1,80 @@
+"""The run database: a fresh copy of the seeded dataset, prepared for one run, dropped after.
+
+Prepared means migrated, tokens issued for Locust's personas, the
+statement statistics and the highest ids noted (so the run's own work can
+be told apart afterwards), and the facts a report needs read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from lab.config import Settings
+from lab.load.credentials import issue_credentials
+from lab.load.ledger import IdsBefore, ids_before
+from lab.load.observe import postmaster_pid, server_facts
+from lab.migrate import migrate
+from lab.pg.databases import drop_database
+from lab.pg.server import PgServer
+from lab.pg.source import open_server
+from lab.plans.statements import enable_statements, statements_snapshot
+from lab.progress import Reporter, Say
+from lab.seed.scales import get_scale
+from lab.seed.template import ensure_template, fresh_copy, read_facts
+
+
+@dataclass
+class RunDatabase:
+    """The prepared copy a run works on, and what was noted before the load."""
+
+    server: PgServer
+    name: str
+    credentials: dict[str, Any]
+    statements_problem: str | None       # why pg_stat_statements cannot be used, if not
+    statements_before: dict[int, dict[str, Any]]
+    postgres_pid: int | None
+    pg_settings: dict[str, str]
+    facts: dict[str, Any]
+    copy_seconds: float
+    ids_before: IdsBefore
+
+    def statements_now(self) -> dict[int, dict[str, Any]]:
+        if self.statements_problem:
+            return {}
+        with self.server.connect(self.name, autocommit=True) as conn:
+            return statements_snapshot(conn, self.name)
+
+
+def prepare(server: PgServer, name: str, copy_seconds: float) -> RunDatabase:
+    with server.connect(name) as conn:
+        migrate(conn)
+        credentials = issue_credentials(conn)
+        problem = enable_statements(conn)
+        before = {} if problem else statements_snapshot(conn, name)
+        postgres = postmaster_pid(conn)
+        pg_settings = server_facts(conn)
+        written_before = ids_before(conn)
+    return RunDatabase(server, name, credentials, problem, before, postgres, pg_settings,
+                       read_facts(server, name), copy_seconds, written_before)
+
+
+@contextmanager
+def run_database(db: str | None, scale_name: str, seed: int, keep: bool, settings: Settings,
+                 reporter: Reporter, say: Say, step: str = "") -> Iterator[RunDatabase]:
+    """A fresh copy of the seeded dataset (seeded first if needed), dropped afterwards unless
+    `keep` (for plans and debugging)."""
+    scale = get_scale(scale_name)
+    name = f"timeline_lab_run_{os.getpid()}"
+    with open_server(db, settings) as server:
+        say(f"{step}dataset {scale.name}: template, fresh copy {name}")
+        template = ensure_template(server, scale, seed, reporter)
+        copy_seconds = fresh_copy(server, template.template, name)
+        try:
+            yield prepare(server, name, copy_seconds)
+        finally:
+            if not keep:
+                drop_database(server, name)

@@ -1,0 +1,181 @@
+"""Measure one headless load: serve the run database, run Locust, sample the server, inject faults.
+
+Everything started here is stopped here, on success, on failure and on
+Ctrl-C. What comes out (`Measurement`) is raw: samples on disk, server
+rows, the statement statistics right after the load. Judging is later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from lab.api_process import api_process
+from lab.config import Settings
+from lab.errors import LabError
+from lab.load.credentials import write_credentials
+from lab.load.database import RunDatabase
+from lab.load.faults import FaultEvent, FaultInjector
+from lab.load.observe import ServerSampler
+from lab.load.samples import only_test
+from lab.processes import child_process, free_port, headless_options, locust_command
+from lab.progress import Say
+from lab.resources import locustfiles_dir
+from lab.runconfig import RunConfig
+from lab.runfolder import (
+    API_LOG,
+    CREDENTIALS_FILE,
+    LOCUST_CSV_PREFIX,
+    LOCUST_DIR,
+    LOCUST_LOG,
+    LOCUST_REPORT,
+    LOCUST_STATS,
+    SAMPLES_DIR,
+    LocustTotals,
+)
+from lab.scenarios import Scenario
+
+LOCUST_GRACE_S = 90          # beyond --run-time before Locust is killed
+PROGRESS_INTERVAL_S = 5.0
+RATE_WINDOW_LINES = 4          # live rate over the last ~15 s
+
+
+@dataclass(frozen=True)
+class ServedApi:
+    process: subprocess.Popen[bytes]
+    host: str
+    credentials: Path          # the tokens file Locust reads
+    env: dict[str, str]        # the environment Locust should run with too
+
+
+@contextmanager
+def served_api(database: RunDatabase, config: RunConfig, folder: Path, say: Say,
+               step: str = "") -> Iterator[ServedApi]:
+    """Write the tokens for Locust and serve the run database; remove both afterwards."""
+    credentials = folder / CREDENTIALS_FILE
+    write_credentials(credentials, database.credentials)
+    port = free_port()
+    host = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    say(f"{step}API on {host} (strategy {config.strategy}, {config.api_workers} worker(s))")
+    try:
+        with api_process(database.server, database.name, config.strategy, port, env,
+                         config.api_workers, folder / API_LOG) as process:
+            yield ServedApi(process, host, credentials, env)
+    finally:
+        credentials.unlink(missing_ok=True)  # its tokens die with the run database
+
+
+def sampler_for(database: RunDatabase, api: ServedApi, locust_pid: int) -> ServerSampler:
+    processes = {"api": api.process.pid, "locust": locust_pid}
+    if database.postgres_pid:
+        processes["postgres"] = database.postgres_pid
+    return ServerSampler(database.server, database.name, api.host, processes)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What one test left behind, before anything is judged."""
+
+    test_samples: Path                 # the test's own samples folder (one per test start)
+    started: float                     # epoch seconds: the test started
+    server_samples: list[dict[str, Any]]
+    sampler_errors: list[str]
+    locust_argv: list[str]
+    locust_exit: int | None            # None: a test of a `lab ui` session
+    statements_before: dict[int, dict[str, Any]]
+    statements_after: dict[int, dict[str, Any]]
+    faults: list[FaultEvent]
+
+
+def measure(config: RunConfig, scenario: Scenario, database: RunDatabase, folder: Path,
+            settings: Settings, say: Say) -> Measurement:
+    """Run the scenario headless against a fresh API on `database`; see the module docstring."""
+    started = time.time()
+    with served_api(database, config, folder, say, step="[2/5] ") as api:
+        files = [scenario.locustfile]
+        if config.shape:
+            files.append(locustfiles_dir() / "shapes" / f"{config.shape}.py")
+        argv = locust_command(
+            files, api.host, config.users, config.spawn_rate, api.credentials,
+            folder / SAMPLES_DIR, config.locust_workers,
+            headless_options(config.run_time_s, folder / LOCUST_CSV_PREFIX,
+                             folder / LOCUST_REPORT, folder / LOCUST_STATS))
+        workers = f" + {config.locust_workers} workers" if config.locust_workers else ""
+        say(f"[3/5] Locust {scenario.name}: {config.users} users at {config.spawn_rate:g}/s "
+            f"for {config.run_time_s} s{workers}")
+        (folder / LOCUST_DIR).mkdir(exist_ok=True)
+        with child_process(argv, folder / LOCUST_LOG, api.env, cwd=folder,
+                           marker=str(folder)) as locust:
+            sampler = sampler_for(database, api, locust.pid)
+            sampler.start()
+            injector = FaultInjector(config.faults, database.server, database.name, settings,
+                                     say)
+            injector.start()
+            try:
+                locust_exit = wait_for_locust(locust, config.run_time_s, folder / SAMPLES_DIR,
+                                              say)
+            finally:
+                faults = injector.stop()
+                server_samples = sampler.stop()
+        statements_after = database.statements_now()
+    return Measurement(only_test(folder / SAMPLES_DIR, folder / LOCUST_LOG), started,
+                       server_samples, sampler.errors, argv, locust_exit,
+                       database.statements_before, statements_after, faults)
+
+
+def _sample_rows(folder: Path, counted: dict[Path, int]) -> int:
+    """Rows flushed so far by every Locust process (for the live request rate)."""
+    for chunk in folder.rglob("*.parquet"):
+        if chunk not in counted:
+            try:
+                counted[chunk] = pq.ParquetFile(chunk).metadata.num_rows
+            except OSError:
+                continue
+    return sum(counted.values())
+
+
+def wait_for_locust(process: subprocess.Popen[bytes], run_time_s: int, samples: Path,
+                    say: Say) -> int:
+    """Wait for Locust to finish, showing elapsed time and the live request rate."""
+    started = time.monotonic()
+    deadline = started + run_time_s + LOCUST_GRACE_S
+    counted: dict[Path, int] = {}
+    # Chunks land every 2 s: a rate over the last few progress lines does not alias.
+    history: deque[tuple[float, int]] = deque([(started, 0)], maxlen=RATE_WINDOW_LINES)
+    while process.poll() is None:
+        if time.monotonic() > deadline:
+            raise LabError(f"Locust did not stop within {LOCUST_GRACE_S} s after --run-time")
+        time.sleep(min(PROGRESS_INTERVAL_S, max(0.1, deadline - time.monotonic())))
+        if process.poll() is not None:
+            break
+        now = time.monotonic()
+        rows = _sample_rows(samples, counted)
+        then, rows_then = history[0]
+        history.append((now, rows))
+        say(f"  load {now - started:5.0f} s / {run_time_s} s: {rows:,} requests "
+            f"recorded, ~{(rows - rows_then) / (now - then):,.0f} req/s")
+    return int(process.returncode)
+
+
+def locust_totals(folder: Path) -> LocustTotals | None:
+    """Locust's own final request and failure totals (its --json-file, written at exit).
+
+    Its CSV is rewritten every few seconds and can miss the last requests.
+    """
+    path = folder / LOCUST_STATS
+    if not path.exists():
+        return None
+    entries = json.loads(path.read_text())
+    return LocustTotals(requests=sum(int(e["num_requests"]) for e in entries),
+                        failures=sum(int(e["num_failures"]) for e in entries))

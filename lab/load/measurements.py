@@ -1,0 +1,105 @@
+"""What the criteria judge, computed from a run's samples (after a run, or live in the UI)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from lab.load.stats import steady_rate
+from lab.percentiles import latency_summary
+from lab.runfolder import RequestStats
+from lab.scenarios import Scenario
+from lab.verdicts import Verdict
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """What R is judged on: the ledger of acknowledged writes and the faults injected."""
+
+    acknowledged: int
+    lost: int
+    duplicated: int
+    faults: int
+    faults_not_injected: int      # the injector failed: the run did not test what it claims
+    worst_recover_s: float | None
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """What SC6 is judged on: the plans captured after the load and the findings on them."""
+
+    captured: int
+    errors: int
+    findings: int
+    reader_follows: int
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """Everything the verdicts are judged on, gathered by the run."""
+
+    stats: RequestStats
+    integrity_violations: int | None
+    generator_cpu_max_percent: float | None
+    unexpected_failures: int
+    schedule_ratio: float | None          # achieved / scheduled rate of paced personas
+    posting_rate: float | None            # successful post_tweet/s in the steady phase
+    posting_p95_ms: float | None
+    posting_p99_ms: float | None
+    plans: PlanSummary | None = None     # None: no plans captured (the live UI view)
+    reliability: Reliability | None = None   # None: no ledger checked (the live UI view)
+    excused_failures: int = 0     # a fault run's outage 503s, judged by R instead of V
+    sc4: Verdict | None = None    # the connection experiment's verdict, when it ran
+
+
+def steady_start(samples: pd.DataFrame, users: int, spawn_rate: float) -> float:
+    """When the spawn ramp is over: the first request plus users / spawn rate."""
+    ramp_s = users / spawn_rate if spawn_rate else 0.0
+    return float(samples["start_ts"].min()) + ramp_s
+
+
+def measurements_from(samples: pd.DataFrame, stats: RequestStats, server: list[dict[str, Any]],
+                      scenario: Scenario, users: int, steady_from: float,
+                      integrity_violations: int | None, plans: dict[str, Any] | None = None,
+                      reliability: Reliability | None = None, excused_failures: int = 0,
+                      sc4: Verdict | None = None) -> Measurements:
+    """Turn raw samples and server samples into what the criteria judge.
+
+    Server samples may be empty (the live view in Locust's UI has none): the
+    generator's CPU is then not judged. `excused_failures` are the 503s a
+    fault run's outage owes its clients: judged by R, not counted against V.
+    """
+    steady_server = [s for s in server if s["ts"] >= steady_from]
+    cpu = [s["locust_cpu_max_process_percent"] for s in steady_server
+           if "locust_cpu_max_process_percent" in s]
+    ratio = None
+    scheduled = scenario.scheduled_rate(users)
+    if scheduled and scenario.paced_request:
+        achieved, _, _ = steady_rate(samples, scenario.paced_request, steady_from)
+        ratio = achieved / scheduled
+    posts = samples[(samples["name"] == "post_tweet") & (samples["start_ts"] >= steady_from)]
+    rate = p95 = p99 = None
+    if len(posts):
+        rate, _, _ = steady_rate(samples, "post_tweet", steady_from)
+        latency = latency_summary(posts.loc[posts["failure"].isna(), "latency_us"].to_numpy())
+        p95, p99 = latency["p95"], latency["p99"]
+    return Measurements(
+        stats=stats, integrity_violations=integrity_violations,
+        generator_cpu_max_percent=max(cpu) if cpu else None,
+        unexpected_failures=stats.total.failures - excused_failures, schedule_ratio=ratio,
+        posting_rate=rate, posting_p95_ms=p95, posting_p99_ms=p99,
+        plans=plan_summary(plans), reliability=reliability,
+        excused_failures=excused_failures, sc4=sc4)
+
+
+def plan_summary(plans: dict[str, Any] | None) -> PlanSummary | None:
+    """SC6's evidence from a plans.json document (None when no plans were captured)."""
+    if not plans:
+        return None
+    captured = plans.get("plans", [])
+    return PlanSummary(
+        captured=sum("plan" in p for p in captured), errors=sum("error" in p for p in captured),
+        findings=len(plans.get("findings", [])),
+        reader_follows=int(plans.get("personas", {}).get("power_reader", {}).get("following", 0)))

@@ -1,0 +1,84 @@
+"""The vocabulary of verdicts, shared by everything that judges or shows one.
+
+Load runs, the connection experiment and reports all speak of the same
+criteria (docs/criteria.md), statuses, thresholds and exit codes; they are
+defined here, below all of them, so no layer imports another for a word.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+PASS, FAIL, NOT_MEASURED, NOT_IN_SCOPE = "pass", "fail", "not measured", "not in scope"
+
+TITLES = {
+    "SC1": "registration < 50 ms",
+    "SC2": "follow/unfollow update both tables atomically",
+    "SC3": "timeline < 100 ms for users following 1000+ accounts",
+    "SC4": "1000 concurrent connections without degradation",
+    "SC5": "100 tweets/s with sub-100 ms responses",
+    "SC6": "plans documented, optimizations identified",
+    "T1": "lab target: every request name p99 < 50 ms",
+    "R": "no acknowledged write lost; faults survived",
+    "V": "the run is valid",
+}
+CRITERIA = tuple(TITLES)
+
+# Seed thresholds a run may override (tests prove the exit code follows them).
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "SC1": 50.0,        # registration p95, ms
+    "SC3": 100.0,       # power-reader home timeline p95, ms
+    "SC5": 100.0,       # post_tweet p95 in the steady phase, ms
+    "SC5_RATE": 100.0,  # sustained tweets/s
+}
+# The lab's own targets, stricter than the seed's.
+LAB_P99_MS = 50.0
+LAB_POWER_TIMELINE_P99_MS = 20.0
+LAB_ONLY = {"T1"}   # lab targets without a seed threshold: they fail a run only with strict
+
+# Exit codes of `lab run` and the experiments (documented in the README).
+EXIT_PASSED = 0
+EXIT_ERROR = 1
+EXIT_CRITERION_FAILED = 2
+EXIT_INVALID_RUN = 3
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One criterion judged: what was measured against the seed's threshold and the lab's
+    stricter target, so a report can say "passes the brief, misses our bar"."""
+
+    id: str
+    title: str
+    status: str
+    measured: str
+    seed: str
+    lab: str
+    lab_met: bool | None = None
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def exit_code(verdicts: list[Verdict], strict: bool = False) -> int:
+    """0: all in scope pass; 3: the run is invalid (numbers untrustworthy); 2: a criterion failed.
+
+    `strict` also fails the run on a missed lab target.
+    """
+    by_id = {v.id: v for v in verdicts}
+    if "V" in by_id and by_id["V"].status == FAIL:
+        return EXIT_INVALID_RUN
+    failed = any(v.status == FAIL for v in verdicts if strict or v.id not in LAB_ONLY)
+    if strict:
+        failed |= any(v.lab_met is False for v in verdicts if v.status != NOT_IN_SCOPE)
+    return EXIT_CRITERION_FAILED if failed else EXIT_PASSED
+
+
+def worst_exit_code(codes: list[int]) -> int:
+    """Of several runs' codes: an invalid run outranks a failed criterion, which outranks a
+    pass; any other code (an error) outranks them all."""
+    rank = {EXIT_PASSED: 0, EXIT_CRITERION_FAILED: 1, EXIT_INVALID_RUN: 2}
+    return max(codes, key=lambda code: rank.get(code, 3), default=EXIT_PASSED)
