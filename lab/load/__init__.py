@@ -1,1 +1,2 @@
-"""Load runs: credentials, recording, server sampling, stats, criteria, orchestration."""
+"""One load, measured: the run database, the API and Locust, the server sampler, faults,
+the recorded samples, their statistics and the criteria that judge them."""
