@@ -6,7 +6,8 @@
 -- which would otherwise give one prepared statement per id magnitude.
 -- Statements named in the API return one row with one JSON value, built here.
 -- Keyset pages: rows strictly before (before_ts, before_id) in (created_at, id)
--- order; the first page passes ('infinity', max bigint).
+-- order; the first page passes ('infinity', max bigint). Pages are filtered for
+-- the viewer before their limit, and a cursor names only a tweet the page returned.
 
 -- name: home_timeline_seed
 -- Fan-out on read exactly as the seed writes it: the newest tweets of the
@@ -24,50 +25,56 @@ LIMIT %(limit)s::integer;
 
 -- name: home_timeline_pull
 -- Fan-out on read (timeline_pull_ids: the newest `limit` tweets per followee,
--- merged), as the page JSON.
-SELECT tweet_page(%(user_id)s::bigint, ARRAY(
-    SELECT p.id FROM timeline_pull_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz,
-                                       %(before_id)s::bigint, %(limit)s::integer) AS p
-    ORDER BY p.created_at DESC, p.id DESC), %(limit)s::integer);
+-- merged), only what the user may see (home_timeline_ids), as the page JSON.
+SELECT tweet_page(%(user_id)s::bigint,
+                  home_timeline_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz,
+                                    %(before_id)s::bigint, %(limit)s::integer, 'pull'),
+                  %(limit)s::integer);
 
 -- name: home_timeline_push
 -- Fan-out on write: the user's cache above its floor, pulled below it.
-SELECT tweet_page(%(user_id)s::bigint, ARRAY(
-    SELECT p.id FROM timeline_cached_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz,
-                                         %(before_id)s::bigint, %(limit)s::integer, false) AS p
-    ORDER BY p.created_at DESC, p.id DESC), %(limit)s::integer);
+SELECT tweet_page(%(user_id)s::bigint,
+                  home_timeline_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz,
+                                    %(before_id)s::bigint, %(limit)s::integer, 'push'),
+                  %(limit)s::integer);
 
 -- name: home_timeline_hybrid
 -- The cache merged with the tweets of followed celebrities (never fanned out).
-SELECT tweet_page(%(user_id)s::bigint, ARRAY(
-    SELECT p.id FROM timeline_cached_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz,
-                                         %(before_id)s::bigint, %(limit)s::integer, true) AS p
-    ORDER BY p.created_at DESC, p.id DESC), %(limit)s::integer);
+SELECT tweet_page(%(user_id)s::bigint,
+                  home_timeline_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz,
+                                    %(before_id)s::bigint, %(limit)s::integer, 'hybrid'),
+                  %(limit)s::integer);
 
 -- name: user_tweets
 -- A user's own tweets, newest first (the seed's timeline index), for a viewer
--- who may see them (visible_account raises 404/403 otherwise).
+-- who may see them (visible_account raises 404/403 otherwise); a retweet whose
+-- original the viewer may not see is left out before the limit.
 SELECT tweet_page(%(viewer_id)s::bigint, ARRAY(
     SELECT t.id FROM tweets AS t
     WHERE t.user_id = visible_account(%(viewer_id)s::bigint, %(user_id)s::bigint)
       AND (t.created_at, t.id) < (%(before_ts)s::timestamptz, %(before_id)s::bigint)
+      AND tweet_visible(%(viewer_id)s::bigint, t)
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT %(limit)s::integer), %(limit)s::integer);
 
 -- name: thread
 -- The replies of a tweet, oldest first (tweets_replies_idx), keyset after
--- (after_ts, after_id); replies by accounts the viewer may not see are left out,
--- and a tweet the viewer may not see has no thread (visible_tweet raises 404).
+-- (after_ts, after_id); replies by accounts the viewer may not see are left out
+-- before the limit, and a tweet the viewer may not see has no thread
+-- (visible_tweet raises 404).
 SELECT tweet_page(%(viewer_id)s::bigint, ARRAY(
     SELECT t.id FROM tweets AS t
     WHERE t.reply_to_tweet_id = (visible_tweet(%(viewer_id)s::bigint, %(tweet_id)s::bigint)).id
       AND (t.created_at, t.id) > (%(after_ts)s::timestamptz, %(after_id)s::bigint)
+      AND tweet_visible(%(viewer_id)s::bigint, t)
     ORDER BY t.created_at, t.id
     LIMIT %(limit)s::integer), %(limit)s::integer);
 
 -- name: get_tweet
--- One tweet, if the viewer may see it (visible_tweet raises no_data_found otherwise).
-SELECT tweet_json(visible_tweet(%(viewer_id)s::bigint, %(tweet_id)s::bigint));
+-- One tweet, if the viewer may see it (visible_tweet raises no_data_found otherwise),
+-- without the ids of tweets it refers to that the viewer may not see.
+SELECT tweet_json_for(%(viewer_id)s::bigint,
+                      visible_tweet(%(viewer_id)s::bigint, %(tweet_id)s::bigint));
 
 -- name: register_user
 -- Create a user and its first API token in one statement.
