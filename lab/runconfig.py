@@ -30,6 +30,15 @@ Strategy = Literal["pull", "push", "hybrid"]
 STRATEGIES: tuple[str, ...] = ("pull", "push", "hybrid")
 Shape = Literal["ramp", "steady", "spike"]
 SHAPES: tuple[str, ...] = ("ramp", "steady", "spike")
+# Each shape's stages: (until this fraction of the run time, this fraction of the users).
+SHAPE_STAGES: dict[str, tuple[tuple[float, float], ...]] = {
+    "ramp": tuple(((i + 1) / 10, (i + 1) / 10) for i in range(10)),
+    "steady": ((1.0, 1.0),),
+    "spike": ((0.4, 0.2), (0.6, 1.0), (1.0, 0.2)),
+}
+# The measurement window starts this long after the spawn ramp (at most a tenth of the run):
+# the load has arrived, but caches, pools and plans are still settling.
+SETTLE_S = 10.0
 
 FAULT_KINDS = {
     "restart-db": "PostgreSQL stopped (fast shutdown) and started again",
@@ -163,6 +172,21 @@ class RunConfig(Frozen):
     keep_database: bool = False
     connection_experiment: ConnectionsConfig | None = None   # also run SC4 after the load
     faults: tuple[FaultSpec, ...] = ()
+    settle_s: float | None = Field(None, ge=0)   # None: SETTLE_S, or a tenth of a short run
+
+    @property
+    def ramp_s(self) -> float:
+        """How long spawning the first stage's users takes (all users without a shape)."""
+        share = SHAPE_STAGES[self.shape][0][1] if self.shape else 1.0
+        return max(1, round(self.users * share)) / self.spawn_rate
+
+    @property
+    def warmup_s(self) -> float:
+        """The warm-up after the first request: the spawn ramp, then the settling time.
+        Criteria judge what follows (the measurement window); the warm-up is reported apart."""
+        settle = self.settle_s if self.settle_s is not None else min(SETTLE_S,
+                                                                     self.run_time_s / 10)
+        return self.ramp_s + settle
 
     @field_validator("scenario")
     @classmethod

@@ -80,6 +80,16 @@ class Window(Record):
     seconds: float
 
 
+class Windows(Record):
+    """The spans of a run. The warm-up (the spawn ramp, then a settling time) gets its own
+    numbers; the latency criteria judge the measurement window that follows it."""
+
+    run: Window                # first request sent to last response received
+    ramp_end_ts: float         # every user of the first stage spawned
+    warmup: Window             # the run's start to the measurement window's
+    measurement: Window        # what the latency criteria judge
+
+
 class FailureCount(Record):
     name: str
     reason: str
@@ -195,8 +205,7 @@ class Summary(Record):
     format_version: int = FORMAT_VERSION
     started_at: str
     finished_at: str
-    load_started_ts: float                 # the first request sent
-    steady_from_ts: float                  # the end of the spawn ramp
+    windows: Windows
     config: RunConfig
     scenario: ScenarioInfo
     environment: Environment
@@ -208,7 +217,8 @@ class Summary(Record):
     ledger: Ledger
     faults: list[FaultOutcome]
     statements_top: list[dict[str, Any]]
-    stats: RequestStats
+    stats: RequestStats                    # the measurement window: what the criteria judge
+    warmup_stats: RequestStats             # the warm-up: cold-start numbers, judged by none
     criteria: list[Verdict]
     exit_code: int
 
@@ -334,7 +344,7 @@ class RunFolder:
     @property
     def origin_ts(self) -> float:
         """Time zero of the run's charts: the first request sent."""
-        return self.summary.load_started_ts
+        return self.summary.windows.run.start_ts
 
     def has(self, name: str) -> bool:
         return (self.path / name).exists()

@@ -16,7 +16,8 @@ from lab.verdicts import NOT_IN_SCOPE, Verdict
 
 
 def print_request_stats(stats: RequestStats) -> None:
-    table = Table(title=f"requests ({stats.window.seconds:.0f} s, exact percentiles, ms)")
+    table = Table(title=f"requests of the measurement window ({stats.window.seconds:.0f} s, "
+                        "exact percentiles, ms)")
     for column in ("name", "count", "fail", "req/s", "p50", "p95", "p99", "p99.9", "max"):
         table.add_column(column, justify="left" if column == "name" else "right")
 
@@ -39,7 +40,7 @@ def print_verdicts(verdicts: list[Verdict]) -> None:
     table = Table(title="success criteria")
     for column in ("id", "criterion", "status", "measured", "seed threshold", "lab target"):
         table.add_column(column)
-    colours = {"pass": "green", "fail": "bold red"}
+    colours = {"pass": "green", "fail": "bold red", "not measured": "bold red"}
     for v in verdicts:
         met = None if v.status == NOT_IN_SCOPE else v.lab_met
         lab_target = v.lab + ("" if met is None else " ✓" if met else " ✗")

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from lab.connections.results import MEASURED, LevelResult
-from lab.verdicts import FAIL, NOT_MEASURED, PASS, TITLES, Verdict
+from lab.verdicts import FAIL, NOT_MEASURED, PASS, TITLES, WINDOW_EXPERIMENT, Verdict
 
 PACED_P95_RATIO_MAX = 1.5
 SATURATING_SHARE_MIN = 0.9
@@ -116,7 +116,8 @@ def sc4_verdict(paths: list[PathVerdict], lowest: int, highest: int) -> Verdict:
         note += f"; holds through {', '.join(holding)}"
     return Verdict("SC4", TITLES["SC4"], status, measured,
                    f"paced p95({highest}) <= {PACED_P95_RATIO_MAX:g} x p95({lowest}); "
-                   f"saturating >= {SATURATING_SHARE_MIN:.0%} of peak", "same", note=note)
+                   f"saturating >= {SATURATING_SHARE_MIN:.0%} of peak", "same", note=note,
+                   window=WINDOW_EXPERIMENT)
 
 
 def as_dicts(paths: list[PathVerdict]) -> list[dict[str, Any]]:

@@ -21,14 +21,14 @@ from lab.load.database import RunDatabase
 from lab.load.faults import excused_failures, outages_seen, reliability
 from lab.load.ledger import check_ledger
 from lab.load.measure import Measurement
-from lab.load.measurements import Measurements, measurements_from, steady_start
+from lab.load.measurements import Measurements, measurements_from
 from lab.load.samples import MergeResult, merge_samples
-from lab.load.stats import request_stats
+from lab.load.stats import request_stats, run_windows
 from lab.plans.document import plan_document
 from lab.plans.statements import statements_delta
 from lab.progress import Say
 from lab.runconfig import RunConfig
-from lab.runfolder import LOCUST_LOG, REQUESTS_FILE, FaultOutcome, Ledger, RequestStats
+from lab.runfolder import LOCUST_LOG, REQUESTS_FILE, FaultOutcome, Ledger, RequestStats, Windows
 from lab.scenarios import Scenario
 from lab.verdicts import Verdict
 
@@ -39,8 +39,9 @@ class Collected:
 
     samples: pd.DataFrame
     merged: MergeResult
-    stats: RequestStats
-    steady_from: float
+    windows: Windows
+    stats: RequestStats            # the measurement window
+    warmup_stats: RequestStats
     statements: list[dict[str, Any]]
     checks: list[CheckResult]
     ledger: Ledger
@@ -61,9 +62,10 @@ def collect(config: RunConfig, database: RunDatabase, folder: Path, measurement:
         checks = run_checks(conn, config.strategy)
         ledger = check_ledger(conn, samples, database.ids_before)
     plans = capture_run_plans(database, config.strategy, statements, settings, say)
-    return Collected(samples, merged, request_stats(samples),
-                     steady_start(samples, config.users, config.spawn_rate), statements,
-                     checks, ledger, outages_seen(measurement.faults, samples), plans)
+    windows = run_windows(samples, config.ramp_s, config.warmup_s)
+    return Collected(samples, merged, windows, request_stats(samples, windows.measurement),
+                     request_stats(samples, windows.warmup), statements, checks, ledger,
+                     outages_seen(measurement.faults, samples), plans)
 
 
 def measurements(config: RunConfig, scenario: Scenario, collected: Collected,
@@ -71,8 +73,9 @@ def measurements(config: RunConfig, scenario: Scenario, collected: Collected,
     """What the criteria judge, from the collected evidence."""
     ledger = collected.ledger
     return measurements_from(
-        collected.samples, collected.stats, measurement.server_samples, scenario, config.users,
-        collected.steady_from, sum(c.violations for c in collected.checks), collected.plans,
+        collected.samples, collected.windows.measurement, measurement.server_samples, scenario,
+        config.users, collected.stats, sum(c.violations for c in collected.checks),
+        collected.plans,
         reliability(ledger.acknowledged, ledger.lost, ledger.duplicated, collected.outages),
         excused_failures(collected.outages), sc4)
 

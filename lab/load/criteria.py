@@ -19,8 +19,17 @@ from lab.verdicts import (
     NOT_MEASURED,
     PASS,
     TITLES,
+    WINDOW_AFTER,
+    WINDOW_EXPERIMENT,
+    WINDOW_MEASUREMENT,
+    WINDOW_RUN,
     Verdict,
 )
+
+# Which window each criterion is judged on.
+WINDOWS = {"SC1": WINDOW_MEASUREMENT, "SC2": WINDOW_AFTER, "SC3": WINDOW_MEASUREMENT,
+           "SC4": WINDOW_EXPERIMENT, "SC5": WINDOW_MEASUREMENT, "SC6": WINDOW_AFTER,
+           "T1": WINDOW_MEASUREMENT, "R": WINDOW_RUN, "V": WINDOW_RUN}
 
 GENERATOR_CPU_LIMIT_PERCENT = 90.0
 SCHEDULE_MIN_RATIO = 0.95
@@ -54,7 +63,8 @@ def judge(measured: Measurements, scope: list[str],
     def add(cid: str, ok: bool | None, text: str, seed: str, lab: str,
             lab_met: bool | None = None, note: str = "") -> None:
         status = _status(ok) if cid in scope else NOT_IN_SCOPE
-        verdicts.append(Verdict(cid, TITLES[cid], status, text, seed, lab, lab_met, note))
+        verdicts.append(Verdict(cid, TITLES[cid], status, text, seed, lab, lab_met, note,
+                                WINDOWS.get(cid, "")))
 
     p95 = _latency(stats, "register_user", "p95")
     p99 = _latency(stats, "register_user", "p99")

@@ -7,9 +7,9 @@ from typing import Any
 
 import pandas as pd
 
-from lab.load.stats import steady_rate
+from lab.load.stats import sent_in, sustained_rate
 from lab.percentiles import latency_summary
-from lab.runfolder import RequestStats
+from lab.runfolder import RequestStats, Window
 from lab.scenarios import Scenario
 from lab.verdicts import Verdict
 
@@ -40,12 +40,12 @@ class PlanSummary:
 class Measurements:
     """Everything the verdicts are judged on, gathered by the run."""
 
-    stats: RequestStats
+    stats: RequestStats                   # the measurement window
     integrity_violations: int | None
     generator_cpu_max_percent: float | None
     unexpected_failures: int
     schedule_ratio: float | None          # achieved / scheduled rate of paced personas
-    posting_rate: float | None            # successful post_tweet/s in the steady phase
+    posting_rate: float | None            # successful post_tweet/s, measurement window
     posting_p95_ms: float | None
     posting_p99_ms: float | None
     plans: PlanSummary | None = None     # None: no plans captured (the live UI view)
@@ -54,41 +54,39 @@ class Measurements:
     sc4: Verdict | None = None    # the connection experiment's verdict, when it ran
 
 
-def steady_start(samples: pd.DataFrame, users: int, spawn_rate: float) -> float:
-    """When the spawn ramp is over: the first request plus users / spawn rate."""
-    ramp_s = users / spawn_rate if spawn_rate else 0.0
-    return float(samples["start_ts"].min()) + ramp_s
-
-
-def measurements_from(samples: pd.DataFrame, stats: RequestStats, server: list[dict[str, Any]],
-                      scenario: Scenario, users: int, steady_from: float,
+def measurements_from(samples: pd.DataFrame, measurement: Window, server: list[dict[str, Any]],
+                      scenario: Scenario, users: int, stats: RequestStats,
                       integrity_violations: int | None, plans: dict[str, Any] | None = None,
                       reliability: Reliability | None = None, excused_failures: int = 0,
                       sc4: Verdict | None = None) -> Measurements:
     """Turn raw samples and server samples into what the criteria judge.
 
-    Server samples may be empty (the live view in Locust's UI has none): the
-    generator's CPU is then not judged. `excused_failures` are the 503s a
-    fault run's outage owes its clients: judged by R, not counted against V.
+    `stats` are the measurement window's; unexpected failures count over the
+    whole run (a failure in the warm-up is still a failure). Server samples
+    may be empty (the live view in Locust's UI has none): the generator's CPU
+    is then not judged. `excused_failures` are the 503s a fault run's outage
+    owes its clients: judged by R, not counted against V.
     """
-    steady_server = [s for s in server if s["ts"] >= steady_from]
-    cpu = [s["locust_cpu_max_process_percent"] for s in steady_server
+    measured_server = [s for s in server if s["ts"] >= measurement.start_ts]
+    cpu = [s["locust_cpu_max_process_percent"] for s in measured_server
            if "locust_cpu_max_process_percent" in s]
     ratio = None
     scheduled = scenario.scheduled_rate(users)
     if scheduled and scenario.paced_request:
-        achieved, _, _ = steady_rate(samples, scenario.paced_request, steady_from)
+        achieved, _ = sustained_rate(samples, scenario.paced_request, measurement)
         ratio = achieved / scheduled
-    posts = samples[(samples["name"] == "post_tweet") & (samples["start_ts"] >= steady_from)]
+    posts = sent_in(samples, measurement)
+    posts = posts[posts["name"] == "post_tweet"]
     rate = p95 = p99 = None
     if len(posts):
-        rate, _, _ = steady_rate(samples, "post_tweet", steady_from)
+        rate, _ = sustained_rate(samples, "post_tweet", measurement)
         latency = latency_summary(posts.loc[posts["failure"].isna(), "latency_us"].to_numpy())
         p95, p99 = latency["p95"], latency["p99"]
+    failures = int(samples["failure"].notna().sum())
     return Measurements(
         stats=stats, integrity_violations=integrity_violations,
         generator_cpu_max_percent=max(cpu) if cpu else None,
-        unexpected_failures=stats.total.failures - excused_failures, schedule_ratio=ratio,
+        unexpected_failures=failures - excused_failures, schedule_ratio=ratio,
         posting_rate=rate, posting_p95_ms=p95, posting_p99_ms=p99,
         plans=plan_summary(plans), reliability=reliability,
         excused_failures=excused_failures, sc4=sc4)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from lab.percentiles import latency_summary
-from lab.runfolder import FailureCount, GroupStats, Latency, RequestStats, Window
+from lab.runfolder import FailureCount, GroupStats, Latency, RequestStats, Window, Windows
 
 
 def window(samples: pd.DataFrame) -> tuple[float, float]:
@@ -14,6 +14,25 @@ def window(samples: pd.DataFrame) -> tuple[float, float]:
         return 0.0, 0.0
     ends = samples["start_ts"] + samples["latency_us"] / 1e6
     return float(samples["start_ts"].min()), float(ends.max())
+
+
+def span(start: float, end: float) -> Window:
+    return Window(start_ts=start, end_ts=end, seconds=round(max(0.0, end - start), 3))
+
+
+def run_windows(samples: pd.DataFrame, ramp_s: float, warmup_s: float) -> Windows:
+    """The run's windows: the warm-up is the first `warmup_s` after the first request (the
+    spawn ramp and a settling time), the measurement window the rest."""
+    start, end = window(samples)
+    measured_from = min(start + warmup_s, end)
+    return Windows(run=span(start, end), ramp_end_ts=min(start + ramp_s, end),
+                   warmup=span(start, measured_from), measurement=span(measured_from, end))
+
+
+def sent_in(samples: pd.DataFrame, chosen: Window) -> pd.DataFrame:
+    """The requests sent inside a window (a request belongs to the window it started in)."""
+    return samples[(samples["start_ts"] >= chosen.start_ts)
+                   & (samples["start_ts"] < chosen.end_ts)]
 
 
 def group_stats(samples: pd.DataFrame, seconds: float) -> GroupStats:
@@ -29,13 +48,18 @@ def group_stats(samples: pd.DataFrame, seconds: float) -> GroupStats:
     )
 
 
-def request_stats(samples: pd.DataFrame) -> RequestStats:
+def request_stats(samples: pd.DataFrame, over: Window | None = None) -> RequestStats:
     """Per request name (and overall): counts, RPS, exact percentiles of successful requests.
 
+    With `over`, only the requests sent in that window, and rates per second of it.
     Failed requests are counted, not timed: a fast 503 must not make a slow
     endpoint look quick.
     """
-    start, end = window(samples)
+    if over is not None:
+        samples = sent_in(samples, over)
+        start, end = over.start_ts, over.end_ts
+    else:
+        start, end = window(samples)
     seconds = end - start
     by_name = {str(name): group_stats(group, seconds)
                for name, group in samples.groupby("name", sort=True)}
@@ -45,7 +69,7 @@ def request_stats(samples: pd.DataFrame) -> RequestStats:
     failures = (samples[samples["failure"].notna()]
                 .groupby(["name", "failure"]).size().sort_values(ascending=False))
     return RequestStats(
-        window=Window(start_ts=start, end_ts=end, seconds=round(seconds, 3)),
+        window=span(start, end),
         total=group_stats(samples, seconds),
         requests=by_name,
         home_timeline_by_follow_bucket=by_bucket,
@@ -54,16 +78,11 @@ def request_stats(samples: pd.DataFrame) -> RequestStats:
     )
 
 
-def steady_rate(samples: pd.DataFrame, name: str, after_ts: float) -> tuple[float, int, float]:
-    """Successful `name` requests per second from `after_ts` to the end of the run.
-
-    Returns (rate, count, seconds). The ramp-up before `after_ts` would
-    understate a sustained rate, so it is left out.
-    """
-    _, end = window(samples)
-    seconds = end - after_ts
-    chosen = samples[(samples["name"] == name) & samples["failure"].isna()
-                     & (samples["start_ts"] >= after_ts)]
-    if seconds <= 0:
-        return 0.0, len(chosen), 0.0
-    return len(chosen) / seconds, len(chosen), seconds
+def sustained_rate(samples: pd.DataFrame, name: str, over: Window) -> tuple[float, int]:
+    """Successful `name` requests per second of a window (the warm-up would understate a
+    sustained rate, so callers pass the measurement window); returns (rate, count)."""
+    sent = sent_in(samples, over)
+    chosen = sent[(sent["name"] == name) & sent["failure"].isna()]
+    if over.seconds <= 0:
+        return 0.0, len(chosen)
+    return len(chosen) / over.seconds, len(chosen)

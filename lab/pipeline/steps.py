@@ -92,8 +92,7 @@ def judged(config: RunConfig, scenario: Scenario, database: RunDatabase, folder:
     facts = database.facts
     return Summary(
         started_at=utc_stamp(measurement.started), finished_at=utc_stamp(),
-        load_started_ts=float(collected.samples["start_ts"].min()),
-        steady_from_ts=collected.steady_from, config=config,
+        windows=collected.windows, config=config,
         scenario=ScenarioInfo(name=scenario.name, description=scenario.description,
                               criteria=scope,
                               scheduled_rate_per_s=scenario.scheduled_rate(config.users)),
@@ -110,7 +109,8 @@ def judged(config: RunConfig, scenario: Scenario, database: RunDatabase, folder:
                                      errors=measurement.sampler_errors),
         integrity=collected.checks, ledger=collected.ledger, faults=collected.outages,
         statements_top=collected.statements[:TOP_STATEMENTS], stats=collected.stats,
-        criteria=verdicts, exit_code=exit_code(verdicts, config.strict))
+        warmup_stats=collected.warmup_stats, criteria=verdicts,
+        exit_code=exit_code(verdicts, config.strict))
 
 
 def written(folder: Path, summary: Summary, measurement: Measurement,

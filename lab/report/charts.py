@@ -31,11 +31,20 @@ def _figure(title: str, height: float = HEIGHT_IN) -> tuple[Figure, Axes]:
     return figure, axes
 
 
-def _mark_steady(axes: Axes, steady_s: float | None) -> None:
-    if steady_s is not None and steady_s > 0:
-        axes.axvline(steady_s, color="grey", linestyle=":", linewidth=1)
-        axes.text(steady_s, 1.0, " steady", transform=axes.get_xaxis_transform(),
-                  fontsize=8, color="grey", va="top")
+Warmup = tuple[float, float]     # end of the spawn ramp, start of the measurement window (s)
+
+
+def _mark_warmup(axes: Axes, warmup: Warmup | None) -> None:
+    """Shade the warm-up (judged by no criterion) and mark where the spawn ramp ended."""
+    if warmup is None:
+        return
+    ramp_end_s, measured_from_s = warmup
+    if measured_from_s > 0:
+        axes.axvspan(0, measured_from_s, color="grey", alpha=0.12, linewidth=0)
+        axes.text(0, 1.0, " warm-up", transform=axes.get_xaxis_transform(), fontsize=8,
+                  color="grey", va="top")
+    if ramp_end_s > 0:
+        axes.axvline(ramp_end_s, color="grey", linestyle=":", linewidth=1)
 
 
 Outage = tuple[float, float, str]     # start and end, seconds since the run's origin; label
@@ -62,7 +71,7 @@ def _top_names(samples: pd.DataFrame) -> list[str]:
 
 
 def requests_per_second(samples: pd.DataFrame, origin: float,
-                        steady_s: float | None = None,
+                        warmup: Warmup | None = None,
                         outages: list[Outage] | None = None) -> Figure:
     """Completed requests per second, one line per request name (the busiest few)."""
     figure, axes = _figure("Requests per second by request name")
@@ -75,13 +84,13 @@ def requests_per_second(samples: pd.DataFrame, origin: float,
     axes.set_xlabel("seconds since start")
     axes.set_ylabel("requests/s")
     axes.legend(fontsize=7, ncol=3, loc="upper left")
-    _mark_steady(axes, steady_s)
+    _mark_warmup(axes, warmup)
     _mark_outages(axes, outages or [])
     return figure
 
 
 def latency_over_time(samples: pd.DataFrame, origin: float,
-                      steady_s: float | None = None,
+                      warmup: Warmup | None = None,
                       outages: list[Outage] | None = None) -> Figure:
     """p50, p95 and p99 of all successful requests, second by second."""
     figure, axes = _figure("Latency percentiles per second (all requests)")
@@ -94,7 +103,7 @@ def latency_over_time(samples: pd.DataFrame, origin: float,
     axes.set_xlabel("seconds since start")
     axes.set_ylabel("ms")
     axes.legend(fontsize=8)
-    _mark_steady(axes, steady_s)
+    _mark_warmup(axes, warmup)
     _mark_outages(axes, outages or [])
     return figure
 

@@ -15,15 +15,17 @@ def write_junit(summary: Summary, path: Path) -> Path:
     scenario = summary.scenario.name
     suite = ET.Element("testsuite", name=f"timeline-lab {scenario} ({summary.config.strategy})",
                        tests=str(len(verdicts)),
-                       failures=str(sum(v.status == FAIL for v in verdicts)),
-                       skipped=str(sum(v.status not in (PASS, FAIL) for v in verdicts)),
+                       failures=str(sum(v.blocks for v in verdicts)),
+                       skipped=str(sum(v.status != PASS and not v.blocks for v in verdicts)),
                        timestamp=summary.started_at)
     for verdict in verdicts:
         case = ET.SubElement(suite, "testcase", classname=f"timeline_lab.{scenario}",
                              name=f"{verdict.id}: {verdict.title}")
-        message = f"measured {verdict.measured}; seed threshold {verdict.seed}"
-        if verdict.status == FAIL:
-            failure = ET.SubElement(case, "failure", message=message)
+        window = f" (judged on the {verdict.window})" if verdict.window else ""
+        message = f"measured {verdict.measured}{window}; seed threshold {verdict.seed}"
+        if verdict.blocks:
+            failure = ET.SubElement(case, "failure", message=message if verdict.status == FAIL
+                                    else f"in scope but {verdict.status}: {message}")
             failure.text = verdict.note or message
         elif verdict.status != PASS:
             ET.SubElement(case, "skipped",

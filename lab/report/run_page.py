@@ -16,7 +16,7 @@ from lab.report.junit import write_junit
 from lab.report.render import write_page
 from lab.runfolder import JUNIT_FILE, LOCUST_REPORT, REPORT_FILE, FaultOutcome, RunFolder, Summary
 from lab.security import FUZZ_EXAMPLES_PER_OPERATION
-from lab.verdicts import DEFAULT_THRESHOLDS, FAIL
+from lab.verdicts import DEFAULT_THRESHOLDS
 
 # The section of the page that holds each criterion's evidence.
 SECTION_ANCHORS = {"SC1": "requests", "SC2": "integrity", "SC3": "chart-buckets",
@@ -130,19 +130,20 @@ def reliability(summary: Summary) -> dict[str, Any]:
     """The reliability section: faults and how they were survived, the ledger, bad inputs."""
     return {"faults": summary.faults, "ledger": summary.ledger,
             "violations": sum(c.violations for c in summary.integrity),
-            "fuzz_examples": FUZZ_EXAMPLES_PER_OPERATION, "origin": summary.load_started_ts}
+            "fuzz_examples": FUZZ_EXAMPLES_PER_OPERATION, "origin": summary.windows.run.start_ts}
 
 
 def run_charts(folder: RunFolder) -> list[dict[str, str]]:
     """Every chart of the run page, as (anchor, title, inline image)."""
     samples, server, origin = folder.samples, folder.server, folder.origin_ts
     summary = folder.summary
-    steady_s = summary.steady_from_ts - origin
+    windows = summary.windows
+    warmup = (windows.ramp_end_ts - origin, windows.measurement.start_ts - origin)
     sc3 = summary.config.thresholds.get("SC3", DEFAULT_THRESHOLDS["SC3"])
     outages = outage_spans(summary.faults, origin)
     figures = [
-        ("chart-rps", charts.requests_per_second(samples, origin, steady_s, outages)),
-        ("chart-latency", charts.latency_over_time(samples, origin, steady_s, outages)),
+        ("chart-rps", charts.requests_per_second(samples, origin, warmup, outages)),
+        ("chart-latency", charts.latency_over_time(samples, origin, warmup, outages)),
     ]
     if not folder.user_history.empty:
         figures.append(("chart-users", charts.active_users(folder.user_history, origin)))
@@ -190,8 +191,11 @@ def context(folder: RunFolder) -> dict[str, Any]:
     return {
         "title": f"{summary.scenario.name} · {summary.config.strategy} · {summary.started_at}",
         "run": folder.name, "summary": summary, "identity": identity(summary),
-        "verdicts": verdicts, "failed": [v for v in verdicts if v["status"] == FAIL],
+        "verdicts": verdicts,
+        "failed": [v for v, verdict in zip(verdicts, summary.criteria, strict=True)
+                   if verdict.blocks],
         "exit_code": summary.exit_code, "stats": summary.stats,
+        "warmup_stats": summary.warmup_stats, "windows": summary.windows,
         "failures": failures_by_reason(folder.samples),
         "charts": run_charts(folder), "counters": database_counters(folder.server),
         "statements": statement_rows(folder), "plans": plans,

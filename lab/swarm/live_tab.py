@@ -44,8 +44,9 @@ def live_rows(environment: Environment) -> list[dict[str, str]]:
     import pandas as pd
 
     from lab.load.criteria import judge
-    from lab.load.measurements import measurements_from, steady_start
-    from lab.load.stats import request_stats
+    from lab.load.measurements import measurements_from
+    from lab.load.stats import request_stats, run_windows
+    from lab.runconfig import SETTLE_S, RunConfig
     from lab.scenarios import get_scenario
     from lab.verdicts import NOT_IN_SCOPE
 
@@ -65,14 +66,22 @@ def live_rows(environment: Environment) -> list[dict[str, str]]:
     options = environment.parsed_options
     users = int(getattr(options, "num_users", 0) or 1)
     spawn_rate = float(getattr(options, "spawn_rate", 0) or 1)
+    # A UI test has no run time: its warm-up is the spawn ramp and the full settling time.
+    config = RunConfig.build(scenario=Live.scenario, users=users, spawn_rate=spawn_rate,
+                             settle_s=SETTLE_S)
+    windows = run_windows(samples, config.ramp_s, config.warmup_s)
     scenario = get_scenario(Live.scenario)
-    measured = measurements_from(samples, request_stats(samples), [], scenario, users,
-                                 steady_start(samples, users, spawn_rate), None)
-    return [{"id": v.id, "criterion": v.title, "status": STATUS_MARKS.get(v.status, v.status),
+    measured = measurements_from(samples, windows.measurement, [], scenario, users,
+                                 request_stats(samples, windows.measurement), None)
+    rows = [{"id": v.id, "criterion": v.title, "status": STATUS_MARKS.get(v.status, v.status),
              "measured": v.measured, "threshold": v.seed,
              "target": v.lab + ("" if v.lab_met is None else " (met)" if v.lab_met
                                 else " (missed)")}
             for v in judge(measured, scenario.criteria) if v.status != NOT_IN_SCOPE]
+    if windows.measurement.seconds <= 0:
+        rows.insert(0, _row(f"warming up: the criteria judge what follows the first "
+                            f"{config.warmup_s:.0f} s (spawn ramp and settling)"))
+    return rows
 
 
 @events.init.add_listener

@@ -11,6 +11,8 @@ from typing import ClassVar
 
 from locust import LoadTestShape
 
+from lab.runconfig import SHAPE_STAGES
+
 DEFAULT_RUN_TIME_S = 120
 
 
@@ -41,19 +43,18 @@ class Ramp(FractionShape):
     """Grow to all users in ten equal steps over the run: where does latency bend?"""
 
     abstract = True
-    stages: ClassVar[list[tuple[float, float]]] = [((i + 1) / 10, (i + 1) / 10)
-                                                   for i in range(10)]
+    stages: ClassVar[list[tuple[float, float]]] = list(SHAPE_STAGES["ramp"])
 
 
 class Steady(FractionShape):
     """All users for the whole run (after the spawn ramp)."""
 
     abstract = True
-    stages: ClassVar[list[tuple[float, float]]] = [(1.0, 1.0)]
+    stages: ClassVar[list[tuple[float, float]]] = list(SHAPE_STAGES["steady"])
 
 
 class Spike(FractionShape):
     """A fifth of the users, all of them for a fifth of the run, then a fifth again."""
 
     abstract = True
-    stages: ClassVar[list[tuple[float, float]]] = [(0.4, 0.2), (0.6, 1.0), (1.0, 0.2)]
+    stages: ClassVar[list[tuple[float, float]]] = list(SHAPE_STAGES["spike"])

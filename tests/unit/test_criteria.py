@@ -108,3 +108,21 @@ def test_r_fails_on_a_lost_write_or_a_slow_recovery_and_needs_faults_injected() 
     assert r_status(replace(kept, faults_not_injected=1)) == "fail"
     # Without faults, only the ledger counts.
     assert r_status(replace(kept, faults=0, worst_recover_s=None)) == "pass"
+
+
+def test_an_in_scope_criterion_without_samples_fails_the_run() -> None:
+    """A run that measured nothing for SC1 must not pass it (it did, at commit 878e41a)."""
+    nothing = evidence(stats=stats({"home_timeline": entry(10, 15)}, entry(12, 18)))
+    verdicts = judge(nothing, SCOPE)
+    assert by_id(verdicts)["SC1"].status == "not measured"
+    assert by_id(verdicts)["SC1"].blocks
+    assert exit_code(verdicts) == vocabulary.EXIT_CRITERION_FAILED
+    # Out of scope, the same absence is no failure.
+    assert exit_code(judge(nothing, ["SC2", "SC3", "T1", "V"])) == vocabulary.EXIT_PASSED
+
+
+def test_every_verdict_names_the_window_it_was_judged_on() -> None:
+    windows = {v.id: v.window for v in judge(evidence(), SCOPE)}
+    assert windows["SC1"] == windows["SC3"] == windows["T1"] == "measurement window"
+    assert windows["SC2"] == windows["SC6"] == "after the load"
+    assert windows["V"] == windows["R"] == "whole run"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from lab.load.stats import request_stats, steady_rate
+from lab.load.stats import request_stats, run_windows, span, sustained_rate
 from lab.percentiles import latency_summary
 
 
@@ -48,10 +49,23 @@ def test_failures_are_counted_but_not_timed_and_timelines_split_by_follow_bucket
         {"name": "home_timeline", "reason": "home_timeline: HTTP 503 unavailable", "count": 1}]
 
 
-def test_steady_rate_leaves_out_the_ramp_and_failures() -> None:
+def test_a_sustained_rate_counts_only_its_window_and_successes() -> None:
     samples = frame([("post_tweet", t, 1000, None, None) for t in range(0, 10)]
                     + [("post_tweet", 9.5, 1000, "boom", None)])
-    rate, count, seconds = steady_rate(samples, "post_tweet", after_ts=5.0)
-    assert count == 5
-    assert abs(seconds - 4.501) < 1e-9
-    assert abs(rate - 5 / 4.501) < 1e-9
+    rate, count = sustained_rate(samples, "post_tweet", span(5.0, 9.5))
+    assert count == 5 and rate == pytest.approx(5 / 4.5)
+
+
+def test_the_warm_up_is_kept_apart_from_the_measurement_window() -> None:
+    samples = frame([("profile", float(t), 1000 * (50 if t < 3 else 1), None, None)
+                     for t in range(10)])
+    windows = run_windows(samples, ramp_s=2.0, warmup_s=3.0)
+    assert (windows.ramp_end_ts, windows.warmup.end_ts, windows.measurement.start_ts) == (
+        2.0, 3.0, 3.0)
+    assert windows.measurement.end_ts == pytest.approx(9.001)
+    measured = request_stats(samples, windows.measurement)
+    warm = request_stats(samples, windows.warmup)
+    assert measured.requests["profile"].count == 7 and warm.requests["profile"].count == 3
+    assert measured.requests["profile"].latency_ms.max == 1.0     # the cold 50 ms left out
+    assert warm.requests["profile"].latency_ms.p50 == 50.0
+    assert measured.requests["profile"].rps == pytest.approx(7 / 6.001, abs=0.01)
