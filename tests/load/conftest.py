@@ -1,7 +1,8 @@
 """Real tiny load runs, made once per session and shared by the smoke and report tests.
 
-Each is `lab run` for real: tiny dataset, 20 users, about 15 s. One passes
-(lenient thresholds, one Locust process), one fails (an impossible SC3,
+Each is `lab run` for real: tiny dataset, 20 users, about 15 s, the smoke
+scenario (every request name, SC1 and SC3 measured even in a short run). One
+passes (lenient thresholds, one Locust process), one fails (an impossible SC3,
 master + 2 workers). Tests read their folders and must not change them.
 """
 
@@ -48,12 +49,12 @@ def lab_run(server: PgServer, reports: Path, *args: str, db: str | None = None,
 @pytest.fixture(scope="session")
 def passing_run(pg_server: PgServer, seeded_template: str,
                 tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
-    return lab_run(pg_server, tmp_path_factory.mktemp("reports"), "--threshold", "SC1=60000",
-                   "--threshold", "SC3=60000", "--tag", "lenient")
+    return lab_run(pg_server, tmp_path_factory.mktemp("reports"), "--scenario", "smoke",
+                   "--threshold", "SC1=60000", "--threshold", "SC3=60000", "--tag", "lenient")
 
 
 @pytest.fixture(scope="session")
 def failing_run(pg_server: PgServer, seeded_template: str,
                 tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
-    return lab_run(pg_server, tmp_path_factory.mktemp("reports"), "--locust-workers", "2",
-                   "--threshold", "SC3=0.001", "--shape", "steady")
+    return lab_run(pg_server, tmp_path_factory.mktemp("reports"), "--scenario", "smoke",
+                   "--locust-workers", "2", "--threshold", "SC3=0.001", "--shape", "steady")

@@ -56,7 +56,7 @@ def no_leftovers(server: PgServer) -> None:
 @pytest.mark.timeout(400)
 def test_a_lenient_single_process_run_passes(pg_server: PgServer, passing_run: TinyRun) -> None:
     summary, folder = passing_run.summary, passing_run.folder
-    assert folder.name.endswith("_mixed_lenient")
+    assert folder.name.endswith("_smoke_lenient")
     check_run_folder(summary, folder, workers=1)
     assert passing_run.exit_code == 0, summary.criteria
     no_leftovers(pg_server)

@@ -12,7 +12,7 @@ from lab.errors import LabError
 from lab.resources import locustfiles_dir
 from lab.scenarios import load_scenarios
 
-SCENARIOS = ["mixed", "posting", "registration", "storm", "timeline", "viral"]
+SCENARIOS = ["mixed", "posting", "registration", "smoke", "storm", "timeline", "viral"]
 
 
 def test_every_scenario_has_its_locustfile_and_paced_ones_a_scheduled_rate() -> None:
@@ -34,10 +34,12 @@ def test_locust_loads_each_scenario_with_one_user_class_per_persona(scenario: st
                             capture_output=True, text=True, timeout=120,
                             cwd=locustfiles_dir().parent)
     assert listed.returncode == 0, listed.stderr
-    personas = load_scenarios()[scenario].personas
-    for persona in personas:
-        class_name = "".join(p.title() for p in persona.name.split("_")) + "User"
-        assert class_name in listed.stdout
+    # The listed classes, line by line: exactly one per persona ("ReaderUser" must not be
+    # found inside "PowerReaderUser").
+    shown = listed.stdout.split("Available Users:", 1)[1].split()
+    expected = ["".join(p.title() for p in persona.name.split("_")) + "User"
+                for persona in load_scenarios()[scenario].personas]
+    assert sorted(shown) == sorted(expected)
 
 
 def test_a_persona_with_both_pacings_is_refused_with_its_name(tmp_path: Path) -> None:
