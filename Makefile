@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SCALE  ?= small
+REPORTS ?= reports
 
 .PHONY: run test lint install clean-state
 
@@ -16,16 +17,17 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## The main job: 1000 simulated users against the API on a fresh copy of the `small` dataset
-## (embedded PostgreSQL, seeded once), then the verdict table. A run that completed counts as
-## success here even when a criterion failed (exit 2) or the run was invalid (3): the verdict
-## is in the table and reports/; nightly jobs call `lab run` directly to act on its exit code.
+## (embedded PostgreSQL, seeded once), then the verdict table; run folders go to $(REPORTS).
+## A run that completed counts as success here even when a criterion failed (exit 2) or the
+## run was invalid (3): the verdict is in the table and the report; nightly jobs call
+## `lab run` directly to act on its exit code.
 run: $(STAMP)
 	$(BIN)/lab db start
-	@$(BIN)/lab run --scale $(SCALE) $(RUN_ARGS); status=$$?; \
+	@$(BIN)/lab run --scale $(SCALE) --reports $(REPORTS) $(RUN_ARGS); status=$$?; \
 	  if [ $$status -eq 2 ] || [ $$status -eq 3 ]; then \
 	    echo "make run: the run completed; its verdict is above (lab run exited $$status)"; \
 	  elif [ $$status -ne 0 ]; then exit $$status; fi; \
-	  echo "report: $$(ls -td $(CURDIR)/reports/*_*/index.html | head -1)"
+	  echo "report: $$(ls -td $(abspath $(REPORTS))/*_*/index.html | head -1)"
 
 ## The whole test suite against the embedded PostgreSQL (LAB_TEST_DATABASE_URL to switch).
 test: $(STAMP)

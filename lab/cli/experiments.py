@@ -11,7 +11,14 @@ import typer
 from lab.cli import options
 from lab.cli.app import app, bench_app
 from lab.cli.options import DatabaseOption, DbOption, ReportsOption, ScaleOption, StrategyOption
-from lab.cli.output import console, err_console, progress_bars, run_action, timed_say
+from lab.cli.output import (
+    console,
+    err_console,
+    progress_bars,
+    run_action,
+    stop_on_sigterm,
+    timed_say,
+)
 from lab.cli.tables import (
     print_bench_summary,
     print_connection_table,
@@ -68,7 +75,8 @@ def connections(
         return document, write_connections_report(folder)
 
     try:
-        document, page = run_action(action)
+        with stop_on_sigterm():
+            document, page = run_action(action)
     except KeyboardInterrupt:
         err_console.print("interrupted: everything the experiment started has been stopped")
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import NoReturn, TypeVar
 
 import psycopg
@@ -82,3 +84,17 @@ def progress_bars() -> Iterator[Reporter]:
                         console=console, transient=True, disable=not console.is_terminal)
     with progress:
         yield RichReporter(progress)
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """Treat SIGTERM (a CI timeout, `kill`, a container stopping) like Ctrl-C: the work
+    unwinds and stops everything it started, instead of leaving it behind."""
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -21,7 +21,14 @@ from lab.cli.options import (
     StrategyOption,
     UsersOption,
 )
-from lab.cli.output import console, err_console, progress_bars, run_action, timed_say
+from lab.cli.output import (
+    console,
+    err_console,
+    progress_bars,
+    run_action,
+    stop_on_sigterm,
+    timed_say,
+)
 from lab.cli.tables import print_request_stats, print_verdicts
 from lab.config import get_settings
 from lab.runconfig import STRATEGIES, ConnectionsConfig, RunConfig
@@ -68,6 +75,10 @@ def run_command(
                  "(embedded server only), kill-backends or pool-exhaust, e.g. "
                  "restart-db@30s; repeatable. The report shows the outage, the recovery "
                  "and the acknowledged writes lost.")] = None,
+        settle: Annotated[str | None, typer.Option(
+            help="Settling time after the spawn ramp; the latency criteria judge what "
+                 "follows (default 10 s, or a tenth of --run-time if that is shorter).")]
+        = None,
 ) -> None:
     """Run a load test headless and judge it against the success criteria.
 
@@ -89,7 +100,8 @@ def run_command(
             strategy=strategy, db=db, api_workers=api_workers, locust_workers=locust_workers,
             tag=tag, shape=shape, thresholds=options.thresholds(threshold or []),
             strict=strict, reports_dir=reports, keep_database=keep_database,
-            connection_experiment=experiment, faults=fault or [])
+            connection_experiment=experiment, faults=fault or [],
+            settle_s=None if settle is None else options.duration_s(settle, "--settle"))
 
     config = run_action(build)
     configs = ([run_action(partial(config.varied, strategy=name)) for name in STRATEGIES]
@@ -100,7 +112,7 @@ def run_command(
         for each in configs:
             if compare_strategies:
                 console.print(f"[bold]strategy {each.strategy}[/]")
-            with progress_bars() as reporter:
+            with stop_on_sigterm(), progress_bars() as reporter:
                 result = run_action(partial(run_headless, each, settings, reporter,
                                             timed_say()))
             print_request_stats(result.summary.stats)
@@ -146,7 +158,7 @@ def ui(scenario: ScenarioOption = "mixed",
         reports_dir=reports))
     limit = run_action(lambda: options.duration_s(max_session, "--max-session"))
     try:
-        with progress_bars() as reporter:
+        with stop_on_sigterm(), progress_bars() as reporter:
             results = run_action(lambda: serve_ui(config, get_settings(), reporter,
                                                   timed_say(), web_port, limit))
     except KeyboardInterrupt:

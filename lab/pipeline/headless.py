@@ -29,11 +29,12 @@ def run_headless(config: RunConfig, settings: Settings, reporter: Reporter,
     """Run one load test end to end; everything it starts it also stops."""
     scenario = get_scenario(config.scenario)
     check_fault_source(config.faults, choose_source(config.db, settings).kind)
-    folder = new_run_folder(config.reports_dir, scenario.name, config.tag or config.strategy,
-                            time.time())
-    say(f"run folder {folder}")
     with run_database(config.db, config.scale, config.seed, config.keep_database, settings,
                       reporter, say, step="[1/5] ") as database:
+        # Made once the database is there: a run that could not start leaves no folder.
+        folder = new_run_folder(config.reports_dir, scenario.name,
+                                config.tag or config.strategy, time.time())
+        say(f"run folder {folder}")
         measurement = measure(config, scenario, database, folder, settings, say)
         sc4 = None
         if config.connection_experiment is not None:

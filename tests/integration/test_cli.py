@@ -143,3 +143,19 @@ def test_lab_serve_answers_and_stops(lab_env: dict[str, str], pg_server: PgServe
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
+
+
+def test_lab_check_exits_2_on_damage_and_names_the_check(lab_env: dict[str, str],
+                                                       pg_server: PgServer) -> None:
+    assert lab(lab_env, "seed", "--scale", "tiny").returncode == 0
+    clean = lab(lab_env, "check")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    with pg_server.connect(lab_env["LAB_DB_NAME"]) as conn:
+        conn.execute("UPDATE users SET followers_count = followers_count + 1 "
+                     "WHERE id = (SELECT min(id) FROM users)")
+        conn.commit()
+    damaged = lab(lab_env, "check")
+    assert damaged.returncode == 2, damaged.stdout + damaged.stderr
+    line = next(x for x in damaged.stdout.splitlines()
+                if "users.followers_count differs from followers rows" in x)
+    assert "│ 1 " in line or " 1 │" in line
