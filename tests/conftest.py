@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,57 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_PGDATA = ROOT / ".lab" / "test-pgdata"
 TEST_PORT = int(os.environ.get("LAB_TEST_PG_PORT", "55433"))
 TEST_SEED = 42
+
+
+# The only skips CI accepts (CI=true, as .ci/run sets it): what no machine of this project
+# can provide. Any other skip under CI is a failure: a suite that skips a group of tests
+# has not passed them. Matched against the skip's reason.
+EXPECTED_SKIPS = {
+    "a Docker engine is running here":
+        "the no-engine message of --db testcontainers can only be seen without an engine",
+    "restart-db restarts the embedded server, not one given by URL":
+        "the PostgreSQL 15 pass uses a server the lab did not start and must not restart",
+}
+SKIPS: Counter[str] = Counter()
+
+
+def expected_skip(reason: str) -> bool:
+    return any(expected in reason for expected in EXPECTED_SKIPS)
+
+
+def judge_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """Count a skip; under CI, turn an unexpected one into a failure naming it."""
+    if not report.skipped or not isinstance(report.longrepr, tuple):
+        return
+    reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+    SKIPS[reason] += 1
+    if os.environ.get("CI") == "true" and not expected_skip(reason):
+        report.outcome = "failed"
+        report.longrepr = (f"skipped under CI=true, which accepts only the skips in "
+                           f"tests/conftest.py EXPECTED_SKIPS: {reason}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, None]:
+    outcome = yield
+    judge_skip(outcome.get_result())  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector
+                               ) -> Generator[None, pytest.CollectReport, None]:
+    outcome = yield     # a whole module skipped (pytest.importorskip) is a collection skip
+    judge_skip(outcome.get_result())  # type: ignore[attr-defined]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    terminalreporter.section("skip summary")
+    if not SKIPS:
+        terminalreporter.write_line("no test was skipped")
+    for reason, count in SKIPS.most_common():
+        kind = "expected" if expected_skip(reason) else "UNEXPECTED under CI"
+        terminalreporter.write_line(f"{count:3d} x {reason} ({kind})")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
