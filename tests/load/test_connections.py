@@ -48,17 +48,36 @@ def helpers_running() -> set[int]:
     return found
 
 
+def sc4_from_levels(document: dict[str, Any], levels: list[int]) -> tuple[dict[str, str], str]:
+    """SC4 judged here from the measured levels alone (docs/criteria.md): per path, paced
+    p95 at the most clients <= 1.5 x at the fewest, saturating throughput at the most >= 90 %
+    of the sweep's peak, no errors at the top; SC4 holds when some path holds both."""
+    lowest, highest = min(levels), max(levels)
+    statuses = {}
+    for path in {r["path"] for r in document["results"]}:
+        at = {(r["mode"], r["clients"]): r for r in document["results"] if r["path"] == path}
+        low, high = at[("paced", lowest)], at[("paced", highest)]
+        paced = not high["errors"] and high["latency_ms"]["p95"] <= 1.5 * low["latency_ms"]["p95"]
+        saturating = [at[("saturating", n)] for n in levels]
+        peak = max(r["throughput_per_s"] for r in saturating)
+        top = saturating[-1]
+        holds = not top["errors"] and top["throughput_per_s"] >= 0.9 * peak
+        statuses[path] = "pass" if paced and holds else "fail"
+    return statuses, "pass" if "pass" in statuses.values() else "fail"
+
+
 def test_every_path_and_mode_is_measured_and_judged(pg_server: PgServer, seeded_template: str,
                                                     tmp_path: Path) -> None:
     if shutil.which("wrk") is None:
         pytest.skip("wrk is not installed (.ci/run installs Debian's package)")
+    if find_pgbouncer() is None:
+        pytest.skip("pgbouncer is not installed (.ci/run installs Debian's package)")
     before = helpers_running()
     done, folder, document = lab_connections(pg_server.url(), tmp_path,
                                              "--levels", ",".join(map(str, LEVELS)))
     assert done.returncode in (0, 2), done.stderr
-    paths = ["direct", "api"] + (["pgbouncer"] if find_pgbouncer() else [])
-    if not find_pgbouncer():
-        assert "pgbouncer" in document["skipped_paths"]
+    paths = ["direct", "api", "pgbouncer"]
+    assert document["skipped_paths"] == {}
     results = {(r["path"], r["mode"], r["clients"]): r for r in document["results"]}
     assert set(results) == {(p, m, n) for p in paths for m in ("paced", "saturating")
                             for n in LEVELS}
@@ -66,15 +85,20 @@ def test_every_path_and_mode_is_measured_and_judged(pg_server: PgServer, seeded_
         assert r["status"] == MEASURED, key
         assert r["requests"] > 0 and r["errors"] == {}, (key, r["errors"])
         assert r["latency_ms"]["p50"] <= r["latency_ms"]["p95"] <= r["latency_ms"]["max"]
-    # Direct clients each hold a backend; pooled paths hold only the pool's few.
-    assert results[("direct", "paced", 20)]["backends_max"] >= 20
-    pool = document["pool_size"]
+    # Direct clients each hold a backend; pooled paths hold only the pool's few, however
+    # many clients come: from 5 to 20 clients their backends grow by the pool at most.
+    def backends(path: str, clients: int) -> int:
+        return int(results[(path, "paced", clients)]["backends_max"])
+
+    assert backends("direct", 20) >= 20 and backends("direct", 20) - backends("direct", 5) >= 15
     for path in paths[1:]:
-        assert results[(path, "paced", 20)]["backends_max"] < 20 <= 20 + pool
+        assert backends(path, 20) - backends(path, 5) <= document["pool_size"], path
     assert [p["path"] for p in document["paths"]] == paths
-    assert document["sc4"]["status"] in ("pass", "fail")
+    statuses, overall = sc4_from_levels(document, LEVELS)
+    assert {p["path"]: p["status"] for p in document["paths"]} == statuses
+    assert document["sc4"]["status"] == overall
     assert "levels 5 to 20 clients" in document["sc4"]["note"]
-    assert done.returncode == (0 if document["sc4"]["status"] == "pass" else 2)
+    assert done.returncode == (0 if overall == "pass" else 2)
 
     page = (folder / "index.html").read_text()
     assert page.count('src="data:image/png;base64,') == 2
@@ -130,7 +154,8 @@ def test_a_load_run_with_connections_judges_sc4_in_its_report(pg_server: PgServe
     experiment = json.loads((folder / "connections.json").read_text())
     sc4 = summary.verdict("SC4")
     assert sc4 is not None and sc4.as_dict() == experiment["sc4"]
-    assert sc4.status in ("pass", "fail")
+    assert sc4.window == "connection experiment"
+    assert sc4.status == sc4_from_levels(experiment, [4, 8])[1]
     assert "SC4" in summary.scenario.criteria
     assert done.returncode == summary.exit_code, done.stdout + done.stderr
     html = (folder / "index.html").read_text()
