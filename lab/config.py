@@ -48,6 +48,9 @@ class Settings(BaseSettings):
                            "fails no request, but every request pays one more round trip "
                            "(measured: -35 % on the push timeline). Off: a restart costs at "
                            "most one 503 per pooled connection.")
+    body_timeout_s: float = Field(
+        10.0, gt=0, description="A request body must arrive within this long, else 408 and the "
+                                "connection closed (slow clients cannot hold the server).")
     statement_timeout_ms: int = Field(
         10_000, ge=100, description="Cancel a statement after this long (answered as 503).")
     timeline_strategy: Literal["pull", "push", "hybrid"] = Field(

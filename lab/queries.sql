@@ -128,6 +128,10 @@ SELECT timeline_after_follow(%(requester_id)s::bigint, %(user_id)s::bigint,
                              decide_follow_request(%(user_id)s::bigint, %(requester_id)s::bigint,
                                                    %(approve)s));
 
+-- name: remove_follower
+-- The owner ends a follower's follow: both tables, both counters and the cache.
+SELECT remove_follower(%(user_id)s::bigint, %(follower_id)s::bigint);
+
 -- name: follow_requests
 -- Requests waiting for the user, keyset on the requester's id.
 SELECT user_page(ARRAY(

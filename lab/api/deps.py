@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -9,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import AsyncConnectionPool
+from pydantic import BeforeValidator
 
 from lab.api.db import fetch_value
 from lab.api.errors import ApiError
@@ -17,11 +19,24 @@ from lab.security import token_hash
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
-CURSOR_PATTERN = r"^\d{1,19}_\d{1,19}$"
+# ASCII digits only: a number's text has one spelling ("+1", "1.0", " 1" and other
+# scripts' digits are refused, not read as 1).
+DIGITS = re.compile(r"[0-9]{1,19}")
+CURSOR_PATTERN = r"^[0-9]{1,19}_[0-9]{1,19}$"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TOKEN_CACHE_MAX = 100_000
 
 bearer = HTTPBearer(auto_error=False, description="The token returned at registration.")
+
+
+def ascii_digits(value: object) -> object:
+    """Refuse a path or query number not written as plain ASCII digits."""
+    if isinstance(value, str) and not DIGITS.fullmatch(value):
+        raise ValueError("must be a whole number written with the digits 0-9")
+    return value
+
+
+Digits = BeforeValidator(ascii_digits)
 
 
 def get_pool(request: Request) -> AsyncConnectionPool:
@@ -64,12 +79,13 @@ async def current_user(user_id: Annotated[int | None, Depends(optional_user)]) -
 
 Viewer = Annotated[int | None, Depends(optional_user)]
 Me = Annotated[int, Depends(current_user)]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size.")]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size."), Digits]
 Cursor = Annotated[str | None, Query(pattern=CURSOR_PATTERN, max_length=40,
                                      description="next_cursor of the previous page.")]
-AfterId = Annotated[int, Query(ge=0, le=MAX_ID, description="next_cursor of the previous page.")]
-UserPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A user's id.")]
-TweetPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A tweet's id.")]
+AfterId = Annotated[int, Query(ge=0, le=MAX_ID, description="next_cursor of the previous page."),
+                    Digits]
+UserPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A user's id."), Digits]
+TweetPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A tweet's id."), Digits]
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg import errors as pg_errors
 from psycopg_pool import PoolTimeout
+from starlette.exceptions import HTTPException
 
 log = logging.getLogger("lab.api")
 
@@ -57,12 +58,34 @@ def invalid_request(errors: Sequence[Any]) -> ApiError:
         location = [str(part) for part in error.get("loc", ())]
         if location and location[0] in REQUEST_PARTS:
             location = location[1:]
-        problems.append({"field": ".".join(location) or "body", "message": str(error["msg"])})
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error.get("type") == "json_invalid":
+            # Its location is a character offset, not a field.
+            message = f"the body is not valid JSON ({message}) at character {location[0]}"
+            location = []
+        problems.append({"field": ".".join(location) or "body", "message": message})
     if not problems:
         problems = [{"field": "body", "message": "invalid request"}]
     first = problems[0]
     return ApiError(422, "invalid", f"{first['field']}: {first['message']}", first["field"],
                     problems=problems)
+
+
+def from_framework(request: Request, exc: HTTPException) -> ApiError:
+    """The framework's own refusals (no such route, a method not allowed, a body that is
+    not JSON at all) in the API's one error shape."""
+    route = f"{request.method} {request.url.path}"
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404:
+        return ApiError(404, "not_found", f"no such route: {route}", headers=headers)
+    if exc.status_code == 405:
+        return ApiError(405, "method_not_allowed", f"{request.method} is not allowed on "
+                        f"{request.url.path}", headers=headers)
+    if exc.status_code == 400:
+        # Not UTF-8, a number too long to read, nesting too deep: the body cannot be parsed.
+        return ApiError(400, "invalid", "the body could not be read as JSON (UTF-8, numbers "
+                        "of at most 4,300 digits, nesting a few hundred levels deep)", "body")
+    return ApiError(exc.status_code, "error", str(exc.detail), headers=headers)
 
 
 def unavailable(reason: str) -> ApiError:
@@ -104,6 +127,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return exc.response()
+
+    @app.exception_handler(HTTPException)
+    async def framework_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return from_framework(request, exc).response()
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

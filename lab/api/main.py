@@ -50,7 +50,7 @@ def create_app(dsn: str | None = None, settings: Settings | None = None) -> Fast
     app.state.token_cache = {}
     app.state.fanout = fanout.FanoutStats()
     errors.install(app)
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, timeout_s=settings.body_timeout_s)
     for module in (users, graph, tweets, timeline, system):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     return app

@@ -16,11 +16,12 @@ from lab.queries import MAX_ID
 
 
 class Strict(BaseModel):
-    """Unknown fields are an error, not silently ignored; text holds no NUL character
-    (PostgreSQL text cannot store one: refused here with the field's name, not at the
-    database)."""
+    """Unknown fields are an error, not silently ignored; each value has one JSON type (a
+    boolean is true or false, not "yes"; an id is a number, not true); text holds no NUL
+    character (PostgreSQL text cannot store one: refused here with the field's name, not
+    at the database)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     @field_validator("*")
     @classmethod
@@ -101,7 +102,7 @@ class TweetPage(BaseModel):
 
 class FollowOut(BaseModel):
     result: Literal["followed", "already_following", "requested", "already_requested",
-                    "unfollowed", "request_withdrawn", "not_following"]
+                    "unfollowed", "request_withdrawn", "not_following", "removed"]
 
 
 class DecisionOut(BaseModel):

@@ -49,6 +49,15 @@ async def following(pool: Pool, viewer: Viewer, user_id: UserPath, limit: Limit 
     return await user_list(pool, viewer, "following_page", user_id, limit, cursor)
 
 
+@router.delete("/me/followers/{user_id}", name="remove_follower", **documented(FollowOut))
+async def remove_follower(pool: Pool, me: Me, user_id: UserPath) -> RawJSON:
+    """End someone's follow of the caller (removed, or not_following): the way a protected
+    account takes back access it gave while public; on a public account a soft block (they
+    may follow again)."""
+    return result(await fetch_value(pool, "remove_follower",
+                                    {"user_id": me, "follower_id": user_id}))
+
+
 @router.get("/me/follow-requests", name="follow_requests", **documented(UserPage))
 async def follow_requests(pool: Pool, me: Me, limit: Limit = DEFAULT_PAGE,
                           cursor: AfterId = 0) -> RawJSON:
