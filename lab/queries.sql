@@ -26,21 +26,21 @@ LIMIT %(limit)s::integer;
 -- name: home_timeline_pull
 -- Fan-out on read (timeline_pull_ids: the newest `limit` tweets per followee,
 -- merged), only what the user may see (home_timeline_ids), as the page JSON.
-SELECT tweet_page(%(user_id)s::bigint,
+SELECT page_json(%(user_id)s::bigint,
                   home_timeline_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz,
                                     %(before_id)s::bigint, %(limit)s::integer, 'pull'),
                   %(limit)s::integer);
 
 -- name: home_timeline_push
 -- Fan-out on write: the user's cache above its floor, pulled below it.
-SELECT tweet_page(%(user_id)s::bigint,
+SELECT page_json(%(user_id)s::bigint,
                   home_timeline_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz,
                                     %(before_id)s::bigint, %(limit)s::integer, 'push'),
                   %(limit)s::integer);
 
 -- name: home_timeline_hybrid
 -- The cache merged with the tweets of followed celebrities (never fanned out).
-SELECT tweet_page(%(user_id)s::bigint,
+SELECT page_json(%(user_id)s::bigint,
                   home_timeline_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz,
                                     %(before_id)s::bigint, %(limit)s::integer, 'hybrid'),
                   %(limit)s::integer);
@@ -49,11 +49,12 @@ SELECT tweet_page(%(user_id)s::bigint,
 -- A user's own tweets, newest first (the seed's timeline index), for a viewer
 -- who may see them (visible_account raises 404/403 otherwise); a retweet whose
 -- original the viewer may not see is left out before the limit.
-SELECT tweet_page(%(viewer_id)s::bigint, ARRAY(
+SELECT page_json(%(viewer_id)s::bigint, ARRAY(
     SELECT t.id FROM tweets AS t
+    CROSS JOIN LATERAL tweet_visibility(%(viewer_id)s::bigint, t.id) AS v
     WHERE t.user_id = visible_account(%(viewer_id)s::bigint, %(user_id)s::bigint)
       AND (t.created_at, t.id) < (%(before_ts)s::timestamptz, %(before_id)s::bigint)
-      AND tweet_visible(%(viewer_id)s::bigint, t)
+      AND v.visible
     ORDER BY t.created_at DESC, t.id DESC
     LIMIT %(limit)s::integer), %(limit)s::integer);
 
@@ -62,11 +63,12 @@ SELECT tweet_page(%(viewer_id)s::bigint, ARRAY(
 -- (after_ts, after_id); replies by accounts the viewer may not see are left out
 -- before the limit, and a tweet the viewer may not see has no thread
 -- (visible_tweet raises 404).
-SELECT tweet_page(%(viewer_id)s::bigint, ARRAY(
+SELECT page_json(%(viewer_id)s::bigint, ARRAY(
     SELECT t.id FROM tweets AS t
+    CROSS JOIN LATERAL tweet_visibility(%(viewer_id)s::bigint, t.id) AS v
     WHERE t.reply_to_tweet_id = (visible_tweet(%(viewer_id)s::bigint, %(tweet_id)s::bigint)).id
       AND (t.created_at, t.id) > (%(after_ts)s::timestamptz, %(after_id)s::bigint)
-      AND tweet_visible(%(viewer_id)s::bigint, t)
+      AND v.visible
     ORDER BY t.created_at, t.id
     LIMIT %(limit)s::integer), %(limit)s::integer);
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from lab.config import Settings
@@ -65,3 +67,31 @@ def test_an_unknown_statement_name_is_a_clear_error(pg_server: PgServer,
 
     with pg_server.connect(seeded_copy) as conn, pytest.raises(LabError, match="choose among"):
         capture_plans(conn, "push", {}, names=["no_such_statement"])
+
+
+def _function_scans(node: dict) -> set[str]:
+    """Names of the functions a plan calls through a Function Scan node, anywhere in it."""
+    found = {node["Function Name"]} if node.get("Node Type") == "Function Scan" else set()
+    for child in node.get("Plans", []):
+        found |= _function_scans(child)
+    return found
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_visibility_is_joined_not_called(pg_server: PgServer, seeded_db: str,
+                                         strategy: str) -> None:
+    """The rules are table functions the planner inlines (migration 0008): a page reads users
+    and following itself. A rewrite the planner cannot inline (PL/pgSQL, a second statement,
+    SECURITY DEFINER) would turn it back into one function execution per candidate row."""
+    names = [f"home_timeline_{strategy}", "user_tweets", "thread"]
+    with pg_server.connect(seeded_db) as conn:
+        plans = capture_plans(conn, strategy, Settings().timeline_session(strategy), names=names)
+    assert {p["name"] for p in plans["plans"]} == set(names)
+    assert plans["nested_plans"] == "captured with auto_explain"
+    rules = {"tweet_visibility", "account_visible"}
+    for captured in plans["plans"]:
+        documents = [captured["plan"]] + [inner["plan"] for inner in captured["nested"]]
+        scanned = set().union(*(_function_scans(plan) for plan in documents))
+        assert not scanned & rules, (captured["name"], scanned)
+    user_tweets = next(p for p in plans["plans"] if p["name"] == "user_tweets")
+    assert '"users"' in json.dumps(user_tweets["plan"]), "the account rule is not in the plan"
