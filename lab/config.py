@@ -48,6 +48,12 @@ class Settings(BaseSettings):
                            "fails no request, but every request pays one more round trip "
                            "(measured: -35 % on the push timeline). Off: a restart costs at "
                            "most one 503 per pooled connection.")
+    observe_dir: Path | None = Field(
+        None, description="Where each API worker writes its loop lag and GC pauses per "
+                          "second (set by `lab run` to the run folder).")
+    server_timing: bool = Field(
+        True, description="Time each request's pool wait, database round trips and whole "
+                          "handling, and return them in a Server-Timing header.")
     body_timeout_s: float = Field(
         10.0, gt=0, description="A request body must arrive within this long, else 408 and the "
                                 "connection closed (slow clients cannot hold the server).")

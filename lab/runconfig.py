@@ -44,10 +44,12 @@ FAULT_KINDS = {
     "restart-db": "PostgreSQL stopped (fast shutdown) and started again",
     "kill-backends": "every session on the run database terminated",
     "pool-exhaust": "an exclusive lock on users holds every pool connection",
+    "lock-row": "a row lock held on the hot row (the viral tweet)",
 }
-FaultKind = Literal["restart-db", "kill-backends", "pool-exhaust"]
+FaultKind = Literal["restart-db", "kill-backends", "pool-exhaust", "lock-row"]
 DEFAULT_FAULT_START_S = 30.0
-DEFAULT_FAULT_HOLD_S = {"restart-db": 0.0, "kill-backends": 0.0, "pool-exhaust": 10.0}
+DEFAULT_FAULT_HOLD_S = {"restart-db": 0.0, "kill-backends": 0.0, "pool-exhaust": 10.0,
+                        "lock-row": 1.0}
 FAULT_SPEC = re.compile(r"^(?P<kind>[a-z-]+)(?:@(?P<start>\d+(?:\.\d+)?)s?)?"
                         r"(?:\+(?P<hold>\d+(?:\.\d+)?)s?)?$")
 
@@ -173,6 +175,7 @@ class RunConfig(Frozen):
     connection_experiment: ConnectionsConfig | None = None   # also run SC4 after the load
     faults: tuple[FaultSpec, ...] = ()
     settle_s: float | None = Field(None, ge=0)   # None: SETTLE_S, or a tenth of a short run
+    before_load: tuple[str, ...] = ()   # SQL run on the fresh copy first: a what-if experiment
 
     @property
     def ramp_s(self) -> float:

@@ -17,10 +17,24 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from lab.errors import LabError
 from lab.integrity import CheckResult
+from lab.records import (
+    Attribution,
+    Dataset,
+    Environment,
+    FaultOutcome,
+    Ledger,
+    LocustInfo,
+    Record,
+    RequestStats,
+    SamplesInfo,
+    SamplingInfo,
+    ScenarioInfo,
+    Windows,
+)
 from lab.runconfig import RunConfig
 from lab.verdicts import Verdict
 
@@ -29,7 +43,10 @@ FORMAT_VERSION = 2
 
 SUMMARY_FILE = "summary.json"
 REQUESTS_FILE = "requests.parquet"     # every request of the run, sorted by start time
-SERVER_FILE = "server.parquet"         # the server sampler's rows
+SERVER_FILE = "server.parquet"         # the server sampler's rows, every second
+WAITS_FILE = "waits.parquet"           # the sessions at work, sampled at 10 Hz
+STALLS_FILE = "stalls.parquet"         # loop lag and GC pauses per process and second
+EVENTS_FILE = "events.parquet"         # checkpoints, vacuums, analyzes, with their times
 STATEMENTS_FILE = "statements.json"    # the run's pg_stat_statements delta
 PLANS_FILE = "plans.json"              # EXPLAIN ANALYZE after the load, with findings
 CONNECTIONS_FILE = "connections.json"  # the SC4 experiment (also `lab connections` folders)
@@ -44,159 +61,6 @@ LOCUST_CSV_PREFIX = f"{LOCUST_DIR}/locust"
 LOCUST_REPORT = f"{LOCUST_DIR}/report.html"
 LOCUST_STATS = f"{LOCUST_DIR}/stats.json"
 LOCUST_HISTORY = f"{LOCUST_DIR}/locust_stats_history.csv"
-
-
-class Record(BaseModel):
-    """A section of summary.json: typed, and nothing but its fields."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class Latency(Record):
-    """Exact nearest-rank percentiles of successful requests, in ms (None: no samples)."""
-
-    p50: float | None
-    p90: float | None
-    p95: float | None
-    p99: float | None
-    p99_9: float | None
-    mean: float | None
-    max: float | None
-
-
-class GroupStats(Record):
-    count: int
-    failures: int
-    rps: float | None
-    latency_ms: Latency
-    bytes_mean: float | None
-
-
-class Window(Record):
-    """A span of the run in epoch seconds."""
-
-    start_ts: float
-    end_ts: float
-    seconds: float
-
-
-class Windows(Record):
-    """The spans of a run. The warm-up (the spawn ramp, then a settling time) gets its own
-    numbers; the latency criteria judge the measurement window that follows it."""
-
-    run: Window                # first request sent to last response received
-    ramp_end_ts: float         # every user of the first stage spawned
-    warmup: Window             # the run's start to the measurement window's
-    measurement: Window        # what the latency criteria judge
-
-
-class FailureCount(Record):
-    name: str
-    reason: str
-    count: int
-
-
-class RequestStats(Record):
-    window: Window
-    total: GroupStats
-    requests: dict[str, GroupStats]
-    home_timeline_by_follow_bucket: dict[str, GroupStats]
-    failures: list[FailureCount]
-
-
-class ScenarioInfo(Record):
-    name: str
-    description: str
-    criteria: list[str]                    # the criteria in scope
-    scheduled_rate_per_s: float | None     # what the paced personas should send
-
-
-class GitState(Record):
-    commit: str | None
-    dirty: bool | None
-
-
-class Machine(Record):
-    hostname: str
-    platform: str
-    python: str
-    cpus: int | None
-    memory_gb: float
-
-
-class PostgresInfo(Record):
-    url: str
-    database: str
-    settings: dict[str, str]
-    pg_stat_statements: str                # "available", or why not
-
-
-class Environment(Record):
-    lab_version: str
-    git: GitState
-    machine: Machine
-    postgres: PostgresInfo
-
-
-class Dataset(Record):
-    scale: str | None
-    seed: int | None
-    rows: dict[str, int]
-    timeline_cap: int | None
-    power_readers: int
-    fresh_copy_s: float
-
-
-class LocustTotals(Record):
-    requests: int
-    failures: int
-
-
-class LocustInfo(Record):
-    argv: list[str]
-    exit_code: int | None                  # None: a test of a `lab ui` session
-    totals: LocustTotals | None            # Locust's own count (its --json-file)
-
-
-class SamplesInfo(Record):
-    rows: int
-    workers: list[str]
-    unfinished_workers: list[str]          # wrote chunks but no .done marker
-
-
-class SamplingInfo(Record):
-    samples: int
-    errors: list[str]
-
-
-class Ledger(Record):
-    """Acknowledged writes held against the database after the run."""
-
-    acknowledged: int          # creates answered 201 with an id
-    deleted_by_clients: int    # of those, deleted later by a 204
-    found: int
-    lost: int                  # acknowledged, not deleted, not in the database
-    lost_ids: list[int]        # a sample, to look them up
-    unacknowledged_landed: int  # rows the run wrote that no client was told about
-    duplicated: int            # post bodies written more than once
-
-
-class FaultOutcome(Record):
-    """One injected fault and what the clients saw of it."""
-
-    kind: str
-    label: str
-    injected_ts: float | None
-    restored_ts: float | None
-    detail: str
-    error: str | None                      # the injector failed: not injected
-    errors: int | None                     # outage errors clients got
-    statuses: dict[str, int] = {}
-    outage_s: float | None
-    recover_s: float | None                # last error's end after the fault's end
-    first_error_ts: float | None = None
-    last_error_end_ts: float | None = None
-    answered_503: int = 0
 
 
 class Summary(Record):
@@ -219,6 +83,7 @@ class Summary(Record):
     statements_top: list[dict[str, Any]]
     stats: RequestStats                    # the measurement window: what the criteria judge
     warmup_stats: RequestStats             # the warm-up: cold-start numbers, judged by none
+    attribution: Attribution
     criteria: list[Verdict]
     exit_code: int
 
@@ -244,10 +109,12 @@ def _dump(value: Any) -> str:
     return json.dumps(value, indent=1, default=str)
 
 
-def write_run_folder(folder: Path, summary: Summary, server_samples: list[dict[str, Any]],
+def write_run_folder(folder: Path, summary: Summary, tables: dict[str, pd.DataFrame],
                      statements: list[dict[str, Any]], plans: dict[str, Any] | None) -> None:
-    """Write a judged run's files; the summary last, so a folder with one is complete."""
-    pd.DataFrame(server_samples).to_parquet(folder / SERVER_FILE)
+    """Write a judged run's files (`tables`: SERVER_FILE, WAITS_FILE, ... to their frames);
+    the summary last, so a folder with one is complete."""
+    for name, frame in tables.items():
+        frame.to_parquet(folder / name)
     (folder / STATEMENTS_FILE).write_text(_dump(statements))
     if plans is not None:
         (folder / PLANS_FILE).write_text(_dump(plans))
@@ -313,7 +180,11 @@ class RunFolder:
     @cached_property
     def server(self) -> pd.DataFrame:
         """The server sampler's rows (empty when the run had none)."""
-        path = self.path / SERVER_FILE
+        return self.table(SERVER_FILE)
+
+    def table(self, name: str) -> pd.DataFrame:
+        """One of the run's per-second or sampled tables (empty when the run had none)."""
+        path = self.path / name
         return pd.read_parquet(path) if path.exists() else pd.DataFrame()
 
     @cached_property

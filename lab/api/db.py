@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -18,6 +19,7 @@ from psycopg import errors as pg_errors
 from psycopg.adapt import Loader
 from psycopg_pool import AsyncConnectionPool
 
+from lab.api.timing import spent
 from lab.config import Settings
 from lab.queries import query
 
@@ -79,9 +81,14 @@ async def fetch_row(pool: AsyncConnectionPool, name: str,
     sql = query(name)
 
     async def once() -> tuple[Any, ...] | None:
+        asked = time.perf_counter()
         async with pool.connection() as conn:
-            cursor = await conn.execute(sql, params)  # type: ignore[arg-type]
-            return await cursor.fetchone()
+            lent = time.perf_counter()
+            try:
+                cursor = await conn.execute(sql, params)  # type: ignore[arg-type]
+                return await cursor.fetchone()
+            finally:
+                spent(lent - asked, time.perf_counter() - lent)
 
     return await _retrying(once)
 
@@ -91,8 +98,14 @@ async def in_transaction(pool: AsyncConnectionPool,
     """Run `work` (several statements) in one transaction; only where one statement cannot do."""
 
     async def once() -> T:
-        async with pool.connection() as conn, conn.transaction():
-            return await work(conn)
+        asked = time.perf_counter()
+        async with pool.connection() as conn:
+            lent = time.perf_counter()
+            try:
+                async with conn.transaction():
+                    return await work(conn)
+            finally:
+                spent(lent - asked, time.perf_counter() - lent)
 
     return await _retrying(once)
 

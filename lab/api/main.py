@@ -9,11 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import lab
-from lab.api import errors, fanout
+from lab.api import errors, fanout, stalls
 from lab.api.db import make_pool
 from lab.api.limits import BodyLimit
 from lab.api.models import ERROR_RESPONSES
 from lab.api.routes import graph, system, timeline, tweets, users
+from lab.api.timing import ServerTiming
 from lab.config import Settings, get_settings
 from lab.errors import LabError
 
@@ -33,15 +34,17 @@ def create_app(dsn: str | None = None, settings: Settings | None = None) -> Fast
         await pool.open(wait=False)
         app.state.pool = pool
         stop = asyncio.Event()
-        worker = None
+        tasks = []
         if settings.fanout == "queue" and settings.timeline_strategy != "pull":
-            worker = asyncio.create_task(fanout.run(dsn, settings, app.state.fanout, stop))
+            tasks.append(asyncio.create_task(fanout.run(dsn, settings, app.state.fanout, stop)))
+        if settings.observe_dir is not None:
+            tasks.append(asyncio.create_task(stalls.watch(settings.observe_dir, stop)))
         try:
             yield
         finally:
             stop.set()
-            if worker is not None:
-                await worker
+            for task in tasks:
+                await task
             await pool.close()
 
     app = FastAPI(title="timeline-lab API", version=lab.__version__, lifespan=lifespan,
@@ -51,6 +54,8 @@ def create_app(dsn: str | None = None, settings: Settings | None = None) -> Fast
     app.state.fanout = fanout.FanoutStats()
     errors.install(app)
     app.add_middleware(BodyLimit, timeout_s=settings.body_timeout_s)
+    if settings.server_timing:     # outermost: it times everything the app does
+        app.add_middleware(ServerTiming)
     for module in (users, graph, tweets, timeline, system):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     return app

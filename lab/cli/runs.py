@@ -29,7 +29,7 @@ from lab.cli.output import (
     stop_on_sigterm,
     timed_say,
 )
-from lab.cli.tables import print_request_stats, print_verdicts
+from lab.cli.tables import print_causes, print_request_stats, print_verdicts
 from lab.config import get_settings
 from lab.runconfig import STRATEGIES, ConnectionsConfig, RunConfig
 from lab.verdicts import EXIT_INTERRUPTED, worst_exit_code
@@ -72,9 +72,13 @@ def run_command(
             help="With --connections: length of each level.")] = "20s",
         fault: Annotated[list[str] | None, typer.Option(
             help="Break the database mid-run: KIND[@START][+HOLD] with KIND restart-db "
-                 "(embedded server only), kill-backends or pool-exhaust, e.g. "
-                 "restart-db@30s; repeatable. The report shows the outage, the recovery "
-                 "and the acknowledged writes lost.")] = None,
+                 "(embedded server only), kill-backends, pool-exhaust or lock-row (the hot "
+                 "row locked), e.g. restart-db@30s; repeatable. The report shows the outage, "
+                 "the recovery and the acknowledged writes lost.")] = None,
+        before_load: Annotated[list[str] | None, typer.Option(
+            help="SQL to run on the run's fresh copy before the load, e.g. \"DROP INDEX "
+                 "tweets_replies_idx\": a what-if experiment without a migration; "
+                 "repeatable, recorded in the report.")] = None,
         settle: Annotated[str | None, typer.Option(
             help="Settling time after the spawn ramp; the latency criteria judge what "
                  "follows (default 10 s, or a tenth of --run-time if that is shorter).")]
@@ -101,7 +105,8 @@ def run_command(
             tag=tag, shape=shape, thresholds=options.thresholds(threshold or []),
             strict=strict, reports_dir=reports, keep_database=keep_database,
             connection_experiment=experiment, faults=fault or [],
-            settle_s=None if settle is None else options.duration_s(settle, "--settle"))
+            settle_s=None if settle is None else options.duration_s(settle, "--settle"),
+            before_load=before_load or [])
 
     config = run_action(build)
     configs = ([run_action(partial(config.varied, strategy=name)) for name in STRATEGIES]
@@ -116,6 +121,7 @@ def run_command(
                 result = run_action(partial(run_headless, each, settings, reporter,
                                             timed_say()))
             print_request_stats(result.summary.stats)
+            print_causes(result.summary.attribution)
             print_verdicts(result.summary.criteria)
             console.print(f"run folder: {result.folder} (exit {result.exit_code})\n"
                           f"report: {result.report}")

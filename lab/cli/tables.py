@@ -10,7 +10,7 @@ from rich.text import Text
 from lab.cli.output import console
 from lab.errors import first_line
 from lab.integrity import CheckResult
-from lab.runfolder import GroupStats, RequestStats
+from lab.records import Attribution, GroupStats, RequestStats
 from lab.seed.load import LOADED_TABLES
 from lab.verdicts import NOT_IN_SCOPE, Verdict
 
@@ -33,6 +33,16 @@ def print_request_stats(stats: RequestStats) -> None:
         row(f"  home_timeline, follows {bucket}", entry)
     row("all", stats.total)
     console.print(table)
+
+
+def print_causes(attribution: Attribution) -> None:
+    """What the run's evidence points at, one line each (the report has the numbers behind)."""
+    if not attribution.causes:
+        return
+    console.print("[bold]where the time goes[/]")
+    for cause in attribution.causes:
+        console.print(f"  [yellow]{cause.kind}[/] {cause.text}", highlight=False)
+        console.print(f"    [dim]lever: {cause.lever}[/]", highlight=False)
 
 
 def print_verdicts(verdicts: list[Verdict]) -> None:

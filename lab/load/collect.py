@@ -2,7 +2,9 @@
 
 The statement statistics' delta, every process's samples merged, the
 integrity audit, the ledger of acknowledged writes, what clients saw of each
-fault, and the plans of every statement on the data the load left.
+fault, the plans of every statement on the data the load left, and the
+run's tables (server seconds, session samples, stalls, events) with the
+attribution read off them.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from typing import Any
 import pandas as pd
 import psycopg
 
+from lab.attribution.attribute import attribution
+from lab.attribution.causes import Setup
 from lab.config import Settings
 from lab.errors import LabError
 from lab.integrity import CheckResult, run_checks
+from lab.load.activity import COLUMNS as WAIT_COLUMNS
 from lab.load.database import RunDatabase
 from lab.load.faults import excused_failures, outages_seen, reliability
 from lab.load.ledger import check_ledger
@@ -25,11 +30,20 @@ from lab.load.measurements import Measurements, measurements_from
 from lab.load.samples import MergeResult, merge_samples
 from lab.load.stats import request_stats, run_windows
 from lab.plans.document import plan_document
-from lab.plans.statements import statements_delta
+from lab.plans.statements import label_statements, statements_delta
 from lab.progress import Say
+from lab.records import Attribution, FaultOutcome, Ledger, RequestStats, Windows
 from lab.runconfig import RunConfig
-from lab.runfolder import LOCUST_LOG, REQUESTS_FILE, FaultOutcome, Ledger, RequestStats, Windows
+from lab.runfolder import (
+    EVENTS_FILE,
+    LOCUST_LOG,
+    REQUESTS_FILE,
+    SERVER_FILE,
+    STALLS_FILE,
+    WAITS_FILE,
+)
 from lab.scenarios import Scenario
+from lab.stalls import read_stalls
 from lab.verdicts import Verdict
 
 
@@ -47,6 +61,21 @@ class Collected:
     ledger: Ledger
     outages: list[FaultOutcome]
     plans: dict[str, Any] | None
+    tables: dict[str, pd.DataFrame]   # by run-folder file name
+    attribution: Attribution
+
+
+def tables_of(measurement: Measurement, windows: Windows) -> dict[str, pd.DataFrame]:
+    """The run's server-side tables, each empty when nothing was seen."""
+    watch = measurement.watch
+    stalls = read_stalls(measurement.test_samples.parent, windows.run.start_ts,
+                         windows.run.end_ts)
+    return {SERVER_FILE: pd.DataFrame(watch.server_samples),
+            WAITS_FILE: pd.DataFrame(watch.waits, columns=list(WAIT_COLUMNS)),
+            STALLS_FILE: pd.DataFrame(stalls, columns=["ts", "process", "loop_lag_max_ms",
+                                                       "loop_lag_total_ms", "gc_pause_ms",
+                                                       "gc_collections"]),
+            EVENTS_FILE: pd.DataFrame(watch.events, columns=["ts", "kind", "detail"])}
 
 
 def collect(config: RunConfig, database: RunDatabase, folder: Path, measurement: Measurement,
@@ -63,9 +92,18 @@ def collect(config: RunConfig, database: RunDatabase, folder: Path, measurement:
         ledger = check_ledger(conn, samples, database.ids_before)
     plans = capture_run_plans(database, config.strategy, statements, settings, say)
     windows = run_windows(samples, config.ramp_s, config.warmup_s)
-    return Collected(samples, merged, windows, request_stats(samples, windows.measurement),
-                     request_stats(samples, windows.warmup), statements, checks, ledger,
-                     outages_seen(measurement.faults, samples), plans)
+    stats, warmup = request_stats(samples, windows.measurement), request_stats(samples,
+                                                                                windows.warmup)
+    tables = tables_of(measurement, windows)
+    explained = attribution(
+        samples, windows, stats, warmup,
+        {"server": tables[SERVER_FILE], "waits": tables[WAITS_FILE],
+         "stalls": tables[STALLS_FILE], "events": tables[EVENTS_FILE]},
+        Setup(config.api_workers, settings.pool_max, config.locust_workers),
+        measurement.watch.wait_sampling, measurement.watch.unavailable,
+        label_statements(statements, plans["plans"] if plans else [], config.strategy))
+    return Collected(samples, merged, windows, stats, warmup, statements, checks, ledger,
+                     outages_seen(measurement.faults, samples), plans, tables, explained)
 
 
 def measurements(config: RunConfig, scenario: Scenario, collected: Collected,
@@ -73,7 +111,8 @@ def measurements(config: RunConfig, scenario: Scenario, collected: Collected,
     """What the criteria judge, from the collected evidence."""
     ledger = collected.ledger
     return measurements_from(
-        collected.samples, collected.windows.measurement, measurement.server_samples, scenario,
+        collected.samples, collected.windows.measurement, measurement.watch.server_samples,
+        scenario,
         config.users, collected.stats, sum(c.violations for c in collected.checks),
         collected.plans,
         reliability(ledger.acknowledged, ledger.lost, ledger.duplicated, collected.outages),

@@ -9,7 +9,7 @@ here, from one `Measurements`.
 from __future__ import annotations
 
 from lab.load.measurements import Measurements, Reliability
-from lab.runfolder import RequestStats
+from lab.records import RequestStats
 from lab.verdicts import (
     DEFAULT_THRESHOLDS,
     FAIL,

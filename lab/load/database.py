@@ -49,9 +49,13 @@ class RunDatabase:
             return statements_snapshot(conn, self.name)
 
 
-def prepare(server: PgServer, name: str, copy_seconds: float) -> RunDatabase:
+def prepare(server: PgServer, name: str, copy_seconds: float,
+            before_load: tuple[str, ...] = ()) -> RunDatabase:
     with server.connect(name) as conn:
         migrate(conn)
+        for statement in before_load:     # a what-if experiment, on this copy only
+            conn.execute(statement)  # type: ignore[arg-type]
+        conn.commit()
         credentials = issue_credentials(conn)
         problem = enable_statements(conn)
         before = {} if problem else statements_snapshot(conn, name)
@@ -64,9 +68,10 @@ def prepare(server: PgServer, name: str, copy_seconds: float) -> RunDatabase:
 
 @contextmanager
 def run_database(db: str | None, scale_name: str, seed: int, keep: bool, settings: Settings,
-                 reporter: Reporter, say: Say, step: str = "") -> Iterator[RunDatabase]:
-    """A fresh copy of the seeded dataset (seeded first if needed), dropped afterwards unless
-    `keep` (for plans and debugging)."""
+                 reporter: Reporter, say: Say, step: str = "",
+                 before_load: tuple[str, ...] = ()) -> Iterator[RunDatabase]:
+    """A fresh copy of the seeded dataset (seeded first if needed), changed by `before_load`,
+    dropped afterwards unless `keep` (for plans and debugging)."""
     scale = get_scale(scale_name)
     name = f"timeline_lab_run_{os.getpid()}"
     with open_server(db, settings) as server:
@@ -74,7 +79,7 @@ def run_database(db: str | None, scale_name: str, seed: int, keep: bool, setting
         template = ensure_template(server, scale, seed, reporter)
         copy_seconds = fresh_copy(server, template.template, name)
         try:
-            yield prepare(server, name, copy_seconds)
+            yield prepare(server, name, copy_seconds, before_load)
         finally:
             if not keep:
                 drop_database(server, name)

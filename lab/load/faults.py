@@ -8,6 +8,8 @@ START seconds into the load, for HOLD seconds:
 - kill-backends   every session on the run database terminated at once
 - pool-exhaust    an exclusive lock on `users` that every request waits
                   behind, so the pool runs dry and requests time out
+- lock-row        a row lock (FOR UPDATE) on the hot row, the viral tweet:
+                  its likes and retweets queue behind it for HOLD seconds
 
 During the outage the API should answer 503 with Retry-After, and recover
 by itself once the fault is over. `outage_seen` measures that from the
@@ -29,8 +31,8 @@ from lab.errors import LabError
 from lab.load.measurements import Reliability
 from lab.pg.server import PgServer
 from lab.progress import Say
+from lab.records import FaultOutcome
 from lab.runconfig import FAULT_KINDS, FaultSpec
-from lab.runfolder import FaultOutcome
 
 LOCK_WAIT_S = 10           # pool-exhaust: most time to wait for the lock itself
 # Errors this long after a fault's end still count as its outage (and against recovery).
@@ -60,10 +62,11 @@ class FaultInjector(threading.Thread):
     """Inject each fault at its time after start(); the run joins it before judging."""
 
     def __init__(self, specs: tuple[FaultSpec, ...], server: PgServer, database: str,
-                 settings: Settings, say: Say) -> None:
+                 settings: Settings, say: Say, hot_tweet: int | None = None) -> None:
         super().__init__(name="fault-injector", daemon=True)
         self.specs = sorted(specs, key=lambda s: s.start_s)
         self.server, self.database, self.settings, self.say = server, database, settings, say
+        self.hot_tweet = hot_tweet
         self.events = [FaultEvent(s.kind, s.label) for s in self.specs]
         self._stop_event = threading.Event()
 
@@ -119,11 +122,25 @@ class FaultInjector(threading.Thread):
             event.restored_ts = time.time()
         event.detail = f"users locked for {event.restored_ts - event.injected_ts:.1f} s"
 
+    def lock_row(self, spec: FaultSpec, event: FaultEvent) -> None:
+        if self.hot_tweet is None:
+            raise LabError("lock-row needs the run's hot row (the viral tweet)")
+        with self.server.connect(self.database) as conn:
+            conn.execute(f"SET lock_timeout = '{LOCK_WAIT_S}s'")
+            conn.execute("SELECT id FROM tweets WHERE id = %s FOR UPDATE", (self.hot_tweet,))
+            event.injected_ts = time.time()
+            self._stop_event.wait(spec.hold_s)
+            conn.rollback()
+            event.restored_ts = time.time()
+        event.detail = (f"tweet {self.hot_tweet} locked for "
+                        f"{event.restored_ts - event.injected_ts:.1f} s")
+
 
 INJECT: dict[str, Callable[[FaultInjector, FaultSpec, FaultEvent], None]] = {
     "restart-db": FaultInjector.restart_db,
     "kill-backends": FaultInjector.kill_backends,
     "pool-exhaust": FaultInjector.pool_exhaust,
+    "lock-row": FaultInjector.lock_row,
 }
 
 

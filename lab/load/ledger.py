@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 import psycopg
 
-from lab.runfolder import Ledger
+from lab.records import Ledger
 
 # Request names whose 201 creates a row of this table.
 CREATES = {"post_tweet": "tweets", "register_user": "users"}

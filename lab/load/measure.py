@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from lab.api_process import api_process
 from lab.config import Settings
 from lab.errors import LabError
+from lab.load.activity import ActivitySampler
 from lab.load.credentials import write_credentials
 from lab.load.database import RunDatabase
 from lab.load.faults import FaultEvent, FaultInjector
@@ -30,6 +31,7 @@ from lab.load.observe import ServerSampler
 from lab.load.samples import only_test
 from lab.processes import child_process, free_port, headless_options, locust_command
 from lab.progress import Say
+from lab.records import LocustTotals
 from lab.resources import locustfiles_dir
 from lab.runconfig import RunConfig
 from lab.runfolder import (
@@ -41,7 +43,6 @@ from lab.runfolder import (
     LOCUST_REPORT,
     LOCUST_STATS,
     SAMPLES_DIR,
-    LocustTotals,
 )
 from lab.scenarios import Scenario
 
@@ -66,7 +67,8 @@ def served_api(database: RunDatabase, config: RunConfig, folder: Path, say: Say,
     write_credentials(credentials, database.credentials)
     port = free_port()
     host = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Each API worker writes its loop lag and GC pauses beside the samples.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "LAB_OBSERVE_DIR": str(folder / SAMPLES_DIR)}
     say(f"{step}API on {host} (strategy {config.strategy}, {config.api_workers} worker(s))")
     try:
         with api_process(database.server, database.name, config.strategy, port, env,
@@ -84,13 +86,32 @@ def sampler_for(database: RunDatabase, api: ServedApi, locust_pid: int) -> Serve
 
 
 @dataclass(frozen=True)
+class Watch:
+    """What the server-side samplers saw of one test."""
+
+    server_samples: list[dict[str, Any]]          # every second (observe.py)
+    sampler_errors: list[str]
+    events: list[dict[str, Any]]                  # checkpoints, vacuums, analyzes
+    unavailable: dict[str, str]                   # signals this server or host does not offer
+    waits: list[tuple[Any, ...]]                  # the 10 Hz session samples (activity.py)
+    wait_sampling: dict[str, Any]                 # what the wait sampling cost
+
+
+def watch_of(sampler: ServerSampler, activity: ActivitySampler, since_ts: float = 0.0) -> Watch:
+    """The samplers' rows from `since_ts` on (a `lab ui` session holds several tests)."""
+    return Watch([s for s in sampler.samples if s["ts"] >= since_ts], list(sampler.errors),
+                 [e for e in sampler.events if e["ts"] >= since_ts],
+                 dict(sampler.counters.unavailable) if sampler.counters else {},
+                 [w for w in activity.rows if w[0] >= since_ts], activity.cost.as_dict())
+
+
+@dataclass(frozen=True)
 class Measurement:
     """What one test left behind, before anything is judged."""
 
     test_samples: Path                 # the test's own samples folder (one per test start)
     started: float                     # epoch seconds: the test started
-    server_samples: list[dict[str, Any]]
-    sampler_errors: list[str]
+    watch: Watch
     locust_argv: list[str]
     locust_exit: int | None            # None: a test of a `lab ui` session
     statements_before: dict[int, dict[str, Any]]
@@ -118,19 +139,21 @@ def measure(config: RunConfig, scenario: Scenario, database: RunDatabase, folder
         with child_process(argv, folder / LOCUST_LOG, api.env, cwd=folder,
                            marker=str(folder)) as locust:
             sampler = sampler_for(database, api, locust.pid)
-            sampler.start()
+            activity = ActivitySampler(database.server, database.name)
             injector = FaultInjector(config.faults, database.server, database.name, settings,
-                                     say)
-            injector.start()
+                                     say, database.credentials["viral_tweet_id"])
+            for thread in (sampler, activity, injector):
+                thread.start()
             try:
                 locust_exit = wait_for_locust(locust, config.run_time_s, folder / SAMPLES_DIR,
                                               say)
             finally:
                 faults = injector.stop()
-                server_samples = sampler.stop()
+                activity.stop()
+                sampler.stop()
         statements_after = database.statements_now()
     return Measurement(only_test(folder / SAMPLES_DIR, folder / LOCUST_LOG), started,
-                       server_samples, sampler.errors, argv, locust_exit,
+                       watch_of(sampler, activity), argv, locust_exit,
                        database.statements_before, statements_after, faults)
 
 

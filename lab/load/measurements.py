@@ -9,7 +9,7 @@ import pandas as pd
 
 from lab.load.stats import sent_in, sustained_rate
 from lab.percentiles import latency_summary
-from lab.runfolder import RequestStats, Window
+from lab.records import RequestStats, Window
 from lab.scenarios import Scenario
 from lab.verdicts import Verdict
 

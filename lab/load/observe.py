@@ -1,8 +1,9 @@
-"""Server-side evidence while a run goes on: connections, database counters, pool, CPU per process.
+"""The server side while a run goes on, every second: connections, database counters, the
+pool, CPU per process, WAL and checkpoints, vacuums, host pressure.
 
-A thread samples every few seconds with its own autocommit connection, so
-a report can line client latencies up with what PostgreSQL, the API and
-Locust were doing, and tell who was the bottleneck.
+A thread samples with its own autocommit connection, so a report can line
+client latencies up with what PostgreSQL, the API and Locust were doing, and
+tell who was the bottleneck. (The 10 Hz wait sampling is activity.py's.)
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import psutil
 import psycopg
 
 from lab.errors import first_line
+from lab.load.counters import ServerCounters
 from lab.pg.server import PgServer
 
-SAMPLE_INTERVAL_S = 2.0
+SAMPLE_INTERVAL_S = 1.0
 DATABASE_COUNTERS = ("xact_commit", "xact_rollback", "blks_read", "blks_hit", "deadlocks",
                      "temp_files", "temp_bytes", "tup_returned", "tup_inserted", "tup_updated",
                      "tup_deleted", "conflicts")
@@ -83,7 +85,12 @@ class ServerSampler(threading.Thread):
         self.interval_s = interval_s
         self.samples: list[dict[str, Any]] = []
         self.errors: list[str] = []
+        self.counters: ServerCounters | None = None
         self._stop_event = threading.Event()
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return self.counters.events if self.counters else []
 
     def stop(self) -> list[dict[str, Any]]:
         self._stop_event.set()
@@ -102,6 +109,8 @@ class ServerSampler(threading.Thread):
                         # database or kills its backends, and sampling goes on after.
                         if conn is None or conn.closed:
                             conn = self.server.connect(self.database, autocommit=True)
+                            if self.counters is None:
+                                self.counters = ServerCounters(conn.info.server_version)
                         self.samples.append(self.sample(conn, http))
                     except psycopg.OperationalError as exc:
                         self.errors.append(f"{time.time():.1f} {type(exc).__name__}: "
@@ -144,6 +153,8 @@ class ServerSampler(threading.Thread):
             row[f"{name}_cpu_percent"] = round(cpu, 1)
             row[f"{name}_cpu_max_process_percent"] = round(busiest, 1)
             row[f"{name}_rss_mb"] = round(rss, 1)
+        if self.counters is not None:
+            row.update(self.counters.sample(conn, row["ts"]))
         return row
 
 

@@ -32,7 +32,29 @@ SCHEMA = pa.schema([
     ("worker", pa.string()),
     ("created_id", pa.int64()),      # the id a 201 announced (the ledger of acknowledged writes)
     ("deleted_id", pa.int64()),      # the tweet a 204 deleted
+    # The API's own account of the request (its Server-Timing header), in µs; null without
+    # one: the whole request inside the app, its pool wait, its database round trips.
+    ("server_app_us", pa.int64()),
+    ("server_pool_us", pa.int64()),
+    ("server_db_us", pa.int64()),
 ])
+TIMING_PARTS = ("app", "pool", "db")
+
+
+def server_timing(header: str | None) -> tuple[int | None, int | None, int | None]:
+    """(app, pool, db) in µs from a `Server-Timing: pool;dur=0.1, db;dur=2, app;dur=3` header."""
+    durations: dict[str, int] = {}
+    for metric in (header or "").split(","):
+        name, _, params = metric.strip().partition(";")
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "dur":
+                try:
+                    durations[name] = round(float(value) * 1000)
+                except ValueError:
+                    continue
+    app, pool, db = (durations.get(part) for part in TIMING_PARTS)
+    return app, pool, db
 FLUSH_ROWS = 20_000
 
 
@@ -59,7 +81,8 @@ class SampleRecorder:
     def record(self, name: str, method: str, start_ts: float, latency_ms: float, status: int,
                nbytes: int, failure: str | None, persona: str | None,
                bucket: str | None, created_id: int | None = None,
-               deleted_id: int | None = None) -> None:
+               deleted_id: int | None = None,
+               timing: tuple[int | None, int | None, int | None] = (None, None, None)) -> None:
         rows = self.rows
         rows["name"].append(name)
         rows["method"].append(method)
@@ -73,6 +96,8 @@ class SampleRecorder:
         rows["worker"].append(self.worker)
         rows["created_id"].append(created_id)
         rows["deleted_id"].append(deleted_id)
+        for part, value in zip(TIMING_PARTS, timing, strict=True):
+            rows[f"server_{part}_us"].append(value)
         if len(rows["name"]) >= self.flush_rows:
             self.flush()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from lab.percentiles import latency_summary
-from lab.runfolder import FailureCount, GroupStats, Latency, RequestStats, Window, Windows
+from lab.records import FailureCount, GroupStats, Latency, RequestStats, Window, Windows
 
 
 def window(samples: pd.DataFrame) -> tuple[float, float]:

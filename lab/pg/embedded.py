@@ -61,6 +61,7 @@ def server_settings(port: int, total_memory_bytes: int) -> dict[str, str]:
         "pg_stat_statements.track": "all",
         "pg_stat_statements.max": "10000",
         "track_io_timing": "on",
+        "track_wal_io_timing": "on",    # WAL write and sync times, for the attribution
         "shared_buffers": f"{shared_buffers_mib}MB",
         "effective_cache_size": f"{max(256, mib * 3 // 4)}MB",
         "work_mem": "16MB",
@@ -75,7 +76,7 @@ def server_settings(port: int, total_memory_bytes: int) -> dict[str, str]:
         "full_page_writes": "on",
         "logging_collector": "off",
         "log_min_messages": "warning",
-        "log_checkpoints": "off",
+        "log_checkpoints": "on",        # with their timings, in the server's log
     }
 
 

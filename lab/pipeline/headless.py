@@ -30,7 +30,7 @@ def run_headless(config: RunConfig, settings: Settings, reporter: Reporter,
     scenario = get_scenario(config.scenario)
     check_fault_source(config.faults, choose_source(config.db, settings).kind)
     with run_database(config.db, config.scale, config.seed, config.keep_database, settings,
-                      reporter, say, step="[1/5] ") as database:
+                      reporter, say, step="[1/5] ", before_load=config.before_load) as database:
         # Made once the database is there: a run that could not start leaves no folder.
         folder = new_run_folder(config.reports_dir, scenario.name,
                                 config.tag or config.strategy, time.time())
@@ -44,6 +44,7 @@ def run_headless(config: RunConfig, settings: Settings, reporter: Reporter,
             sc4 = Verdict(**document["sc4"])
         say("[4/5] statements, integrity check, ledger, samples")
         collected = collect(config, database, folder, measurement, settings, say)
-        summary = judged(config, scenario, database, folder, measurement, collected, sc4)
+        summary = judged(config, scenario, database, folder, measurement, collected, sc4,
+                         settings)
     say("[5/5] summary and report")
     return written(folder, summary, measurement, collected)

@@ -11,15 +11,13 @@ from pathlib import Path
 import psutil
 
 import lab
+from lab.config import Settings
 from lab.load.collect import Collected, measurements
 from lab.load.criteria import judge
 from lab.load.database import RunDatabase
 from lab.load.measure import Measurement, locust_totals
-from lab.report.run_page import write_run_report
-from lab.report.trends import update_index
-from lab.resources import source_checkout
-from lab.runconfig import RunConfig
-from lab.runfolder import (
+from lab.records import (
+    ApiInfo,
     Dataset,
     Environment,
     GitState,
@@ -29,10 +27,12 @@ from lab.runfolder import (
     SamplesInfo,
     SamplingInfo,
     ScenarioInfo,
-    Summary,
-    utc_stamp,
-    write_run_folder,
 )
+from lab.report.run_page import write_run_report
+from lab.report.trends import update_index
+from lab.resources import source_checkout
+from lab.runconfig import RunConfig
+from lab.runfolder import Summary, utc_stamp, write_run_folder
 from lab.scenarios import Scenario
 from lab.verdicts import Verdict, exit_code
 
@@ -75,16 +75,21 @@ def machine() -> Machine:
                    memory_gb=round(psutil.virtual_memory().total / 2**30, 1))
 
 
-def environment(database: RunDatabase) -> Environment:
+def environment(database: RunDatabase, config: RunConfig, settings: Settings) -> Environment:
     return Environment(
         lab_version=lab.__version__, git=git_state(), machine=machine(),
         postgres=PostgresInfo(url=database.server.display_url(database.name),
                               database=database.name, settings=database.pg_settings,
-                              pg_stat_statements=database.statements_problem or "available"))
+                              pg_stat_statements=database.statements_problem or "available"),
+        api=ApiInfo(workers=config.api_workers, pool_min=settings.pool_min,
+                    pool_max=max(settings.pool_max, settings.pool_min),
+                    pool_timeout_s=settings.pool_timeout_s,
+                    server_timing=settings.server_timing))
 
 
 def judged(config: RunConfig, scenario: Scenario, database: RunDatabase, folder: Path,
-           measurement: Measurement, collected: Collected, sc4: Verdict | None) -> Summary:
+           measurement: Measurement, collected: Collected, sc4: Verdict | None,
+           settings: Settings) -> Summary:
     """Judge every criterion in scope once, and describe the run in its summary."""
     scope = [*scenario.criteria, "R", *(["SC4"] if sc4 else [])]
     verdicts = judge(measurements(config, scenario, collected, measurement, sc4), scope,
@@ -96,7 +101,7 @@ def judged(config: RunConfig, scenario: Scenario, database: RunDatabase, folder:
         scenario=ScenarioInfo(name=scenario.name, description=scenario.description,
                               criteria=scope,
                               scheduled_rate_per_s=scenario.scheduled_rate(config.users)),
-        environment=environment(database),
+        environment=environment(database, config, settings),
         dataset=Dataset(scale=facts.get("scale"), seed=facts.get("seed"),
                         rows=facts.get("rows") or {}, timeline_cap=facts.get("timeline_cap"),
                         power_readers=len(database.credentials["power_readers"]),
@@ -105,19 +110,19 @@ def judged(config: RunConfig, scenario: Scenario, database: RunDatabase, folder:
                           totals=locust_totals(folder)),
         samples=SamplesInfo(rows=collected.merged.rows, workers=collected.merged.workers,
                             unfinished_workers=collected.merged.unfinished),
-        server_sampling=SamplingInfo(samples=len(measurement.server_samples),
-                                     errors=measurement.sampler_errors),
+        server_sampling=SamplingInfo(samples=len(measurement.watch.server_samples),
+                                     errors=measurement.watch.sampler_errors),
         integrity=collected.checks, ledger=collected.ledger, faults=collected.outages,
         statements_top=collected.statements[:TOP_STATEMENTS], stats=collected.stats,
-        warmup_stats=collected.warmup_stats, criteria=verdicts,
+        warmup_stats=collected.warmup_stats, attribution=collected.attribution,
+        criteria=verdicts,
         exit_code=exit_code(verdicts, config.strict))
 
 
 def written(folder: Path, summary: Summary, measurement: Measurement,
             collected: Collected) -> RunResult:
     """Write the judged run's folder once, then render its report and the index."""
-    write_run_folder(folder, summary, measurement.server_samples, collected.statements,
-                     collected.plans)
+    write_run_folder(folder, summary, collected.tables, collected.statements, collected.plans)
     return RunResult(folder, summary, render(folder))
 
 

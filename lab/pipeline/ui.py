@@ -16,9 +16,10 @@ from typing import Any
 import httpx
 
 from lab.config import Settings
+from lab.load.activity import ActivitySampler
 from lab.load.collect import collect
 from lab.load.database import RunDatabase, run_database
-from lab.load.measure import Measurement, sampler_for, served_api
+from lab.load.measure import Measurement, sampler_for, served_api, watch_of
 from lab.load.observe import ServerSampler
 from lab.load.samples import test_folders
 from lab.pipeline.steps import RunResult, judged, written
@@ -63,7 +64,9 @@ def serve_ui(config: RunConfig, settings: Settings, reporter: Reporter, say: Say
                 f"written to {config.reports_dir}/; Ctrl-C ends the session (at the latest "
                 f"after {max_session_s:.0f} s)")
             sampler = sampler_for(database, api, locust.pid)
+            activity = ActivitySampler(database.server, database.name)
             sampler.start()
+            activity.start()
             try:
                 deadline = time.monotonic() + max_session_s
                 state, test_started = "ready", time.time()
@@ -79,20 +82,24 @@ def serve_ui(config: RunConfig, settings: Settings, reporter: Reporter, say: Say
                         test_started, before = time.time(), database.statements_now()
                         say(f"test started ({new_state})")
                     if state in ACTIVE_STATES and new_state == "stopped":
-                        result = _finish(config, scenario, database, session, sampler, argv,
-                                         before, test_started, settings, say)
+                        result = _finish(config, scenario, database, session,
+                                         (sampler, activity), argv, before, test_started,
+                                         settings, say)
                         if result is not None:
                             results.append(result)
                     state = new_state
             finally:
+                activity.stop()
                 sampler.stop()
     return results
 
 
 def _finish(config: RunConfig, scenario: Scenario, database: RunDatabase, session: Path,
-            sampler: ServerSampler, argv: list[str], before: dict[int, dict[str, Any]],
-            test_started: float, settings: Settings, say: Say) -> RunResult | None:
+            samplers: tuple[ServerSampler, ActivitySampler], argv: list[str],
+            before: dict[int, dict[str, Any]], test_started: float, settings: Settings,
+            say: Say) -> RunResult | None:
     """Collect, judge, write and render the test that just stopped."""
+    sampler, activity = samplers
     tests = test_folders(session / SAMPLES_DIR)
     if not tests:
         say("test stopped, but no samples were recorded")
@@ -101,12 +108,11 @@ def _finish(config: RunConfig, scenario: Scenario, database: RunDatabase, sessio
     folder = new_run_folder(config.reports_dir, scenario.name, config.tag or "ui", time.time())
     measurement = Measurement(
         test_samples=tests[-1], started=test_started,
-        server_samples=[s for s in sampler.samples if s["ts"] >= test_started],
-        sampler_errors=list(sampler.errors), locust_argv=argv, locust_exit=None,
+        watch=watch_of(sampler, activity, test_started), locust_argv=argv, locust_exit=None,
         statements_before=before, statements_after=database.statements_now(), faults=[])
     collected = collect(config, database, folder, measurement, settings, say)
     result = written(folder, judged(config, scenario, database, folder, measurement, collected,
-                                    None), measurement, collected)
+                                    None, settings), measurement, collected)
     failed = [v.id for v in result.summary.criteria if v.status == FAIL]
     say(f"test written to {folder}: " + ("all criteria in scope pass" if not failed
                                          else f"failed {', '.join(failed)}"))

@@ -23,7 +23,7 @@ MAX_SERIES = 8
 BUCKET_ORDER = ["0-99", "100-999", "1000+"]
 
 
-def _figure(title: str, height: float = HEIGHT_IN) -> tuple[Figure, Axes]:
+def titled_figure(title: str, height: float = HEIGHT_IN) -> tuple[Figure, Axes]:
     figure = Figure(figsize=(WIDTH_IN, height), dpi=96, layout="constrained")
     axes: Axes = figure.subplots()
     axes.set_title(title, fontsize=11, loc="left")
@@ -34,7 +34,7 @@ def _figure(title: str, height: float = HEIGHT_IN) -> tuple[Figure, Axes]:
 Warmup = tuple[float, float]     # end of the spawn ramp, start of the measurement window (s)
 
 
-def _mark_warmup(axes: Axes, warmup: Warmup | None) -> None:
+def mark_warmup(axes: Axes, warmup: Warmup | None) -> None:
     """Shade the warm-up (judged by no criterion) and mark where the spawn ramp ended."""
     if warmup is None:
         return
@@ -50,7 +50,18 @@ def _mark_warmup(axes: Axes, warmup: Warmup | None) -> None:
 Outage = tuple[float, float, str]     # start and end, seconds since the run's origin; label
 
 
-def _mark_outages(axes: Axes, outages: list[Outage]) -> None:
+Event = tuple[float, str]     # seconds since the run's origin, what happened
+
+
+def mark_events(axes: Axes, events: list[Event]) -> None:
+    """A thin line at each server event (checkpoint, vacuum, analyze), its kind beside it."""
+    for at, label in events:
+        axes.axvline(at, color="tab:purple", linewidth=0.7, alpha=0.7)
+        axes.text(at, 0.02, f" {label}", transform=axes.get_xaxis_transform(), fontsize=7,
+                  color="tab:purple", rotation=90, va="bottom")
+
+
+def mark_outages(axes: Axes, outages: list[Outage]) -> None:
     """Shade each fault's outage, as clients saw it, and name the fault."""
     for start, end, label in outages:
         axes.axvspan(start, max(end, start + 0.5), color="tab:red", alpha=0.15, linewidth=0)
@@ -74,7 +85,7 @@ def requests_per_second(samples: pd.DataFrame, origin: float,
                         warmup: Warmup | None = None,
                         outages: list[Outage] | None = None) -> Figure:
     """Completed requests per second, one line per request name (the busiest few)."""
-    figure, axes = _figure("Requests per second by request name")
+    figure, axes = titled_figure("Requests per second by request name")
     seconds = _seconds(samples, origin)
     names = _top_names(samples)
     table = pd.crosstab(seconds, samples["name"].where(samples["name"].isin(names), "other"))
@@ -84,16 +95,18 @@ def requests_per_second(samples: pd.DataFrame, origin: float,
     axes.set_xlabel("seconds since start")
     axes.set_ylabel("requests/s")
     axes.legend(fontsize=7, ncol=3, loc="upper left")
-    _mark_warmup(axes, warmup)
-    _mark_outages(axes, outages or [])
+    mark_warmup(axes, warmup)
+    mark_outages(axes, outages or [])
     return figure
 
 
 def latency_over_time(samples: pd.DataFrame, origin: float,
                       warmup: Warmup | None = None,
-                      outages: list[Outage] | None = None) -> Figure:
-    """p50, p95 and p99 of all successful requests, second by second."""
-    figure, axes = _figure("Latency percentiles per second (all requests)")
+                      outages: list[Outage] | None = None,
+                      events: list[Event] | None = None) -> Figure:
+    """p50, p95 and p99 of all successful requests, second by second, with the server's
+    events marked."""
+    figure, axes = titled_figure("Latency percentiles per second (all requests)")
     ok = _ok(samples)
     grouped = (ok["latency_us"] / 1000.0).groupby(_seconds(ok, origin))
     for quantile, style in ((0.5, "-"), (0.95, "--"), (0.99, ":")):
@@ -103,14 +116,15 @@ def latency_over_time(samples: pd.DataFrame, origin: float,
     axes.set_xlabel("seconds since start")
     axes.set_ylabel("ms")
     axes.legend(fontsize=8)
-    _mark_warmup(axes, warmup)
-    _mark_outages(axes, outages or [])
+    mark_warmup(axes, warmup)
+    mark_outages(axes, outages or [])
+    mark_events(axes, events or [])
     return figure
 
 
 def active_users(history: pd.DataFrame, origin: float) -> Figure:
     """Simulated users over time (Locust's own per-second history)."""
-    figure, axes = _figure("Active users", height=2.6)
+    figure, axes = titled_figure("Active users", height=2.6)
     axes.plot(history["ts"] - origin, history["users"], color="tab:purple")
     axes.set_xlabel("seconds since start")
     axes.set_ylabel("users")
@@ -119,7 +133,7 @@ def active_users(history: pd.DataFrame, origin: float) -> Figure:
 
 def latency_distribution(samples: pd.DataFrame) -> Figure:
     """Cumulative distribution of latency per request name (log axis)."""
-    figure, axes = _figure("Latency distribution (CDF) by request name", height=4.0)
+    figure, axes = titled_figure("Latency distribution (CDF) by request name", height=4.0)
     ok = _ok(samples)
     for name in _top_names(ok):
         values = np.sort(ok.loc[ok["name"] == name, "latency_us"].to_numpy() / 1000.0)
@@ -135,7 +149,7 @@ def latency_distribution(samples: pd.DataFrame) -> Figure:
 
 def timeline_by_follow_bucket(samples: pd.DataFrame, threshold_ms: float) -> Figure:
     """Home-timeline latency by how many accounts the caller follows, with SC3's limit."""
-    figure, axes = _figure("Home timeline latency by the caller's follow count (SC3)")
+    figure, axes = titled_figure("Home timeline latency by the caller's follow count (SC3)")
     ok = _ok(samples)
     timeline = ok[ok["name"] == "home_timeline"]
     buckets = [b for b in BUCKET_ORDER if (timeline["bucket"] == b).any()]
@@ -159,7 +173,7 @@ def timeline_by_follow_bucket(samples: pd.DataFrame, threshold_ms: float) -> Fig
 
 def latency_vs_throughput(samples: pd.DataFrame, origin: float) -> Figure:
     """Each second as a point: requests completed against that second's p95."""
-    figure, axes = _figure("Latency against throughput (one point per second)")
+    figure, axes = titled_figure("Latency against throughput (one point per second)")
     ok = _ok(samples)
     seconds = _seconds(ok, origin)
     per_second = pd.DataFrame({
@@ -175,7 +189,7 @@ def latency_vs_throughput(samples: pd.DataFrame, origin: float) -> Figure:
 
 def connections_by_state(server: pd.DataFrame, origin: float) -> Figure:
     """PostgreSQL backends of the run database by state, and those waiting on a lock."""
-    figure, axes = _figure("Database connections by state", height=2.8)
+    figure, axes = titled_figure("Database connections by state", height=2.8)
     x = server["ts"] - origin
     for column, name in (("conn_active", "active"), ("conn_idle", "idle"),
                          ("conn_idle_in_tx", "idle in transaction"),
@@ -190,7 +204,7 @@ def connections_by_state(server: pd.DataFrame, origin: float) -> Figure:
 
 def cpu_by_process(server: pd.DataFrame, origin: float, cpus: int | None) -> Figure:
     """CPU of PostgreSQL, the API and Locust: who was the bottleneck."""
-    figure, axes = _figure("CPU by process group (100 % = one core)", height=2.8)
+    figure, axes = titled_figure("CPU by process group (100 % = one core)", height=2.8)
     x = server["ts"] - origin
     for group in ("postgres", "api", "locust"):
         column = f"{group}_cpu_percent"
@@ -207,7 +221,7 @@ def cpu_by_process(server: pd.DataFrame, origin: float, cpus: int | None) -> Fig
 
 def pool_waits(server: pd.DataFrame, origin: float) -> Figure:
     """Requests waiting for a pooled connection, and the wait added per second."""
-    figure, axes = _figure("API connection pool: waiting requests", height=2.8)
+    figure, axes = titled_figure("API connection pool: waiting requests", height=2.8)
     x = server["ts"] - origin
     if "pool_requests_waiting" in server:
         axes.plot(x, server["pool_requests_waiting"], label="waiting now")
@@ -227,7 +241,7 @@ def metric_lines(title: str, series: dict[str, list[tuple[str, float | None]]],
                  unit: str, log: bool = False,
                  flagged: list[tuple[str, str]] | None = None) -> Figure:
     """One line per series over labelled points (runs); flagged points get a red ring."""
-    figure, axes = _figure(title)
+    figure, axes = titled_figure(title)
     labels: list[str] = []
     for points in series.values():
         for label, _ in points:

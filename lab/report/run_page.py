@@ -10,11 +10,12 @@ from typing import Any
 import pandas as pd
 
 from lab.plans.statements import label_statements
-from lab.report import charts
+from lab.records import FaultOutcome
+from lab.report import charts, time_section
 from lab.report.connections_page import section_context
 from lab.report.junit import write_junit
 from lab.report.render import write_page
-from lab.runfolder import JUNIT_FILE, LOCUST_REPORT, REPORT_FILE, FaultOutcome, RunFolder, Summary
+from lab.runfolder import EVENTS_FILE, JUNIT_FILE, LOCUST_REPORT, REPORT_FILE, RunFolder, Summary
 from lab.security import FUZZ_EXAMPLES_PER_OPERATION
 from lab.verdicts import DEFAULT_THRESHOLDS
 
@@ -59,6 +60,10 @@ def identity(summary: Summary) -> list[tuple[str, str]]:
                 f"{config.locust_workers or 'single process'}"
                 + (" worker(s)" if config.locust_workers else "")),
         ("commit", f"{commit}, lab {env.lab_version}"),
+        ("changed before the load", "; ".join(config.before_load) or "nothing"),
+        ("API shape", f"pool {env.api.pool_min}-{env.api.pool_max} per worker, timeout "
+                      f"{env.api.pool_timeout_s:g} s, Server-Timing "
+                      f"{'on' if env.api.server_timing else 'off'}"),
         ("PostgreSQL", f"{settings.get('server_version', '?')}, shared_buffers "
                        f"{setting_text(settings.get('shared_buffers'))}, work_mem "
                        f"{setting_text(settings.get('work_mem'))}, synchronous_commit "
@@ -133,17 +138,22 @@ def reliability(summary: Summary) -> dict[str, Any]:
             "fuzz_examples": FUZZ_EXAMPLES_PER_OPERATION, "origin": summary.windows.run.start_ts}
 
 
+def warmup_marks(folder: RunFolder) -> charts.Warmup:
+    windows, origin = folder.summary.windows, folder.origin_ts
+    return windows.ramp_end_ts - origin, windows.measurement.start_ts - origin
+
+
 def run_charts(folder: RunFolder) -> list[dict[str, str]]:
     """Every chart of the run page, as (anchor, title, inline image)."""
     samples, server, origin = folder.samples, folder.server, folder.origin_ts
     summary = folder.summary
-    windows = summary.windows
-    warmup = (windows.ramp_end_ts - origin, windows.measurement.start_ts - origin)
+    warmup = warmup_marks(folder)
     sc3 = summary.config.thresholds.get("SC3", DEFAULT_THRESHOLDS["SC3"])
     outages = outage_spans(summary.faults, origin)
+    events = time_section.event_marks(folder.table(EVENTS_FILE), origin)
     figures = [
         ("chart-rps", charts.requests_per_second(samples, origin, warmup, outages)),
-        ("chart-latency", charts.latency_over_time(samples, origin, warmup, outages)),
+        ("chart-latency", charts.latency_over_time(samples, origin, warmup, outages, events)),
     ]
     if not folder.user_history.empty:
         figures.append(("chart-users", charts.active_users(folder.user_history, origin)))
@@ -186,7 +196,9 @@ def context(folder: RunFolder) -> dict[str, Any]:
     summary = folder.summary
     experiment = folder.connections
     anchors = SECTION_ANCHORS | ({"SC4": "connections"} if experiment is not None else {})
-    verdicts = [{**v.as_dict(), "anchor": anchors.get(v.id, "")} for v in summary.criteria]
+    explained = time_section.explanation_anchors(summary)
+    verdicts = [{**v.as_dict(), "anchor": anchors.get(v.id, ""),
+                 "why": explained.get(v.id, "")} for v in summary.criteria]
     plans = folder.plans
     return {
         "title": f"{summary.scenario.name} · {summary.config.strategy} · {summary.started_at}",
@@ -202,6 +214,8 @@ def context(folder: RunFolder) -> dict[str, Any]:
         "findings": (plans or {}).get("findings", []),
         "integrity": summary.integrity, "problems": problems(summary),
         "reliability": reliability(summary),
+        "time": time_section.context(folder, warmup_marks(folder),
+                                     outage_spans(summary.faults, folder.origin_ts)),
         "connections": None if experiment is None else section_context(experiment),
         "locust_report": LOCUST_REPORT if folder.has(LOCUST_REPORT) else None,
     }

@@ -1,9 +1,12 @@
-"""The "Success criteria" tab of Locust's web UI: the running test judged as `lab run` will.
+"""The "Success criteria" and "Where the time goes" tabs of Locust's web UI: the running test
+judged and decomposed as `lab run` will.
 
 Every couple of seconds, when the UI polls /stats/requests, the samples the
 processes have flushed so far are judged by the same criteria code as a
 finished run (without server samples, plans or the ledger, which only a
-finished run has) and handed to the page as an extra table.
+finished run has), and each request name's time is split into client, pool
+wait, database and app by the same decomposition, both handed to the page as
+extra tables.
 """
 
 from __future__ import annotations
@@ -19,10 +22,17 @@ from locust.env import Environment
 from lab.swarm.recording import option
 
 LIVE_TAB = "lab-criteria"
+TIME_TAB = "lab-time"
 LIVE_REFRESH_S = 2.0
 LIVE_COLUMNS = [("id", "ID"), ("criterion", "Criterion"), ("status", "Status"),
                 ("measured", "Measured"), ("threshold", "Seed threshold"),
                 ("target", "Lab target")]
+TIME_COLUMNS = [("name", "Request"), ("requests", "Requests"), ("typical", "Typical ms"),
+                ("p95", "p95 tail ms"), ("p99", "p99 tail ms"),
+                ("parts", "p99 tail: client · pool wait · database · app (ms)"),
+                ("dominant", "Dominant")]
+TABS = [(LIVE_TAB, "Success criteria", LIVE_COLUMNS), (TIME_TAB, "Where the time goes",
+                                                        TIME_COLUMNS)]
 STATUS_MARKS = {"pass": "PASS", "fail": "FAIL"}  # words: emoji fonts are not everywhere
 
 
@@ -30,7 +40,7 @@ class Live:
     scenario: str | None = None          # set by classes.users_for()
     folder: Path | None = None           # the test whose chunks are cached
     chunks: dict[Path, Any] = {}
-    rows: list[dict[str, str]] = []
+    tables: dict[str, list[dict[str, str]]] = {}
     computed_at = 0.0
 
 
@@ -39,10 +49,31 @@ def _row(criterion: str, **cells: str) -> dict[str, str]:
             "target": "", **cells}
 
 
-def live_rows(environment: Environment) -> list[dict[str, str]]:
-    """Judge the running test from its recorded samples so far, like `lab run` will."""
+def time_rows(breakdowns: list[Any]) -> list[dict[str, str]]:
+    """One row per request name: its typical and tail latency, the p99 tail by part."""
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:,.1f}"
+
+    rows = []
+    for row in breakdowns:
+        tail = row.tail_p99
+        parts = (" · ".join(ms(v) for v in (tail.client_ms, tail.pool_ms, tail.db_ms,
+                                              tail.app_ms))
+                 if tail.parts() else "no Server-Timing")
+        rows.append({"name": row.name, "requests": f"{row.requests:,}",
+                     "typical": ms(row.typical.latency_ms), "p95": ms(row.tail_p95.latency_ms),
+                     "p99": ms(tail.latency_ms), "parts": parts,
+                     "dominant": tail.dominant or "-"})
+    return rows
+
+
+def live_rows(environment: Environment) -> dict[str, list[dict[str, str]]]:
+    """Judge and decompose the running test from its recorded samples so far, like `lab run`
+    will: the rows of each tab, by tab key."""
     import pandas as pd
 
+    from lab.attribution.attribute import sent_in
+    from lab.attribution.decompose import breakdowns
     from lab.load.criteria import judge
     from lab.load.measurements import measurements_from
     from lab.load.stats import request_stats, run_windows
@@ -53,7 +84,8 @@ def live_rows(environment: Environment) -> list[dict[str, str]]:
     samples_root = option(environment, "lab_samples", "")
     test_id = option(environment, "lab_test_id", "")
     if not samples_root or not test_id or Live.scenario is None:
-        return [_row("start a test (and pass --lab-samples, as lab ui does) to see the criteria")]
+        waiting = [_row("start a test (and pass --lab-samples, as lab ui does) to see it")]
+        return {LIVE_TAB: waiting, TIME_TAB: []}
     folder = Path(samples_root) / test_id
     if folder != Live.folder:          # a new test: forget the last one's chunks
         Live.folder, Live.chunks = folder, {}
@@ -61,7 +93,7 @@ def live_rows(environment: Environment) -> list[dict[str, str]]:
         if chunk not in Live.chunks:
             Live.chunks[chunk] = pd.read_parquet(chunk)
     if not Live.chunks:
-        return []
+        return {LIVE_TAB: [], TIME_TAB: []}
     samples = pd.concat(list(Live.chunks.values()), ignore_index=True)
     options = environment.parsed_options
     users = int(getattr(options, "num_users", 0) or 1)
@@ -78,10 +110,13 @@ def live_rows(environment: Environment) -> list[dict[str, str]]:
              "target": v.lab + ("" if v.lab_met is None else " (met)" if v.lab_met
                                 else " (missed)")}
             for v in judge(measured, scenario.criteria) if v.status != NOT_IN_SCOPE]
-    if windows.measurement.seconds <= 0:
+    warming = windows.measurement.seconds <= 0
+    if warming:
         rows.insert(0, _row(f"warming up: the criteria judge what follows the first "
                             f"{config.warmup_s:.0f} s (spawn ramp and settling)"))
-    return rows
+    # Decomposed over the measurement window, or over the warm-up while it lasts.
+    window = windows.warmup if warming else windows.measurement
+    return {LIVE_TAB: rows, TIME_TAB: time_rows(breakdowns(sent_in(samples, window)))}
 
 
 @events.init.add_listener
@@ -91,9 +126,11 @@ def _live_tab(environment: Environment, **_: Any) -> None:
         return
     from flask import request
 
-    web_ui.template_args["extended_tabs"] = [{"title": "Success criteria", "key": LIVE_TAB}]
+    web_ui.template_args["extended_tabs"] = [{"title": title, "key": key}
+                                             for key, title, _ in TABS]
     web_ui.template_args["extended_tables"] = [
-        {"key": LIVE_TAB, "structure": [{"key": k, "title": t} for k, t in LIVE_COLUMNS]}]
+        {"key": key, "structure": [{"key": k, "title": t} for k, t in columns]}
+        for key, _, columns in TABS]
 
     @web_ui.app.after_request
     def add_criteria(response: Any) -> Any:
@@ -101,11 +138,12 @@ def _live_tab(environment: Environment, **_: Any) -> None:
             return response
         if time.monotonic() - Live.computed_at > LIVE_REFRESH_S:
             try:
-                Live.rows = live_rows(environment)
+                Live.tables = live_rows(environment)
             except Exception as exc:  # noqa: BLE001 - the live view must never break the UI
-                Live.rows = [_row(f"could not judge: {exc}", id="!")]
+                Live.tables = {LIVE_TAB: [_row(f"could not judge: {exc}", id="!")]}
             Live.computed_at = time.monotonic()
         body = response.get_json()
-        body["extended_stats"] = [{"key": LIVE_TAB, "data": Live.rows}]
+        body["extended_stats"] = [{"key": key, "data": Live.tables.get(key, [])}
+                                  for key, _, _ in TABS]
         response.set_data(json.dumps(body))
         return response

@@ -22,7 +22,8 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from lab.load.credentials import read_credentials
-from lab.load.samples import SampleRecorder
+from lab.load.samples import SampleRecorder, server_timing
+from lab.swarm import stalls
 
 FLUSH_INTERVAL_S = 2.0
 DEFAULT_CREDENTIALS = ".lab/credentials.json"
@@ -34,6 +35,7 @@ class Process:
     credentials: dict[str, Any] | None = None
     recorder: SampleRecorder | None = None
     flusher: gevent.Greenlet | None = None
+    ticker: gevent.Greenlet | None = None
 
 
 def option(environment: Environment, name: str, default: str) -> str:
@@ -90,13 +92,15 @@ def _start_recording(environment: Environment, **_: Any) -> None:
                 Process.recorder.flush()
 
     Process.flusher = gevent.spawn(flush_periodically)
+    Process.ticker = stalls.watch(folder, worker)
 
 
 @events.test_stop.add_listener
 def _stop_recording(environment: Environment, **_: Any) -> None:
-    if Process.flusher is not None:
-        Process.flusher.kill()
-        Process.flusher = None
+    for greenlet in (Process.flusher, Process.ticker):
+        if greenlet is not None:
+            greenlet.kill()
+    Process.flusher = Process.ticker = None
     if Process.recorder is not None:
         Process.recorder.close()
         Process.recorder = None
@@ -110,8 +114,10 @@ def _record(request_type: str, name: str, response_time: float, response_length:
     if recorder is None:
         return
     context = context or {}
+    headers = getattr(response, "headers", None)
     recorder.record(name, request_type, start_time or time.time() - response_time / 1000,
                     response_time, int(getattr(response, "status_code", 0) or 0),
                     int(response_length or 0), None if exception is None else str(exception),
                     context.get("persona"), context.get("bucket"), context.get("created_id"),
-                    context.get("deleted_id"))
+                    context.get("deleted_id"),
+                    server_timing(headers.get("server-timing") if headers else None))

@@ -1,4 +1,5 @@
-"""`lab ui` in a real browser: start a test in Locust's UI, watch the criteria tab, stop it.
+"""`lab ui` in a real browser: start a test in Locust's UI, watch the criteria and time tabs,
+stop it.
 
 Needs Debian's chromium (.ci/run installs it) and Playwright's Python
 package (driving that chromium; no browser download).
@@ -86,6 +87,13 @@ def test_a_test_stopped_in_the_ui_becomes_a_run_folder(pg_server: PgServer,
             playwright.expect(sc3).to_contain_text(re.compile("PASS|FAIL"), timeout=60_000)
             playwright.expect(table.locator("tr", has_text="the run is valid")).to_contain_text(
                 "0 failures", timeout=30_000)
+            # The same decomposition as a finished run's report, live: the home timeline's
+            # p99 tail split into its parts, with the largest named.
+            page.get_by_role("tab", name="Where the time goes").click()
+            timeline = page.locator("table").locator("tr", has_text="home_timeline").first
+            playwright.expect(timeline).to_contain_text(
+                re.compile(r"\d+\.\d · \d+\.\d · \d+\.\d · \d+\.\d.*"
+                           r"(client|pool wait|database|app)"), timeout=30_000)
             time.sleep(5)
             page.get_by_role("button", name="Stop").click()
             browser.close()

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab.runfolder import GroupStats, Summary, Window
+from lab.records import GroupStats, Window
+from lab.runfolder import Summary
 from tests.load.conftest import TinyRun
 
 KEYS = {"p50": 50, "p95": 95, "p99": 99}

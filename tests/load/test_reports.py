@@ -17,13 +17,16 @@ import pytest
 from lab.load.stats import request_stats
 from lab.report.compare import request_rows
 from lab.report.run_page import SECTION_ANCHORS, write_run_report
+from lab.report.time_section import explanation_anchors
 from lab.report.trends import collect_runs, regressions, update_index
 from lab.runfolder import RunFolder, load_summary
 from tests.load.conftest import TinyRun
 
-SECTIONS = ["verdict", "requests", "charts", "database", "plans", "findings", "integrity"]
+SECTIONS = ["verdict", "requests", "charts", "time", "database", "plans", "findings",
+            "integrity"]
 CHARTS = ["chart-rps", "chart-latency", "chart-users", "chart-cdf", "chart-buckets",
-          "chart-throughput", "chart-connections", "chart-cpu", "chart-pool"]
+          "chart-throughput", "chart-connections", "chart-cpu", "chart-pool",
+          "chart-time-parts", "chart-waits"]
 CHROMIUM = Path("/usr/bin/chromium")
 
 
@@ -64,10 +67,17 @@ def test_verdicts_in_the_page_and_junit_follow_the_summary(passing_run: TinyRun,
     assert junit(failing_run.folder)["SC3"] == "failure"
     html = (failing_run.folder / "index.html").read_text()
     failed = [v.id for v in failing_run.summary.criteria if v.status == "fail"]
-    links = ", ".join(f'<a href="#{SECTION_ANCHORS[cid]}">{cid}</a>' for cid in failed)
+    why = explanation_anchors(failing_run.summary)
+    links = ", ".join(f'<a href="#{SECTION_ANCHORS[cid]}">{cid}</a>'
+                      + (f' (<a href="#{why[cid]}">why</a>)' if cid in why else "")
+                      for cid in failed)
     word = "criterion" if len(failed) == 1 else "criteria"
     assert f"{len(failed)} {word} failed: {links}." in html      # every failed one, linked
-    assert '<a href="#chart-buckets">SC3</a>' in links
+    # SC3 failed: its evidence is the follow-count chart, its explanation the power readers'
+    # row of "Where the time goes", which the page has.
+    assert '<a href="#chart-buckets">SC3</a> (<a href="#why-home-timeline-follows-1000">why</a>)' \
+        in links
+    assert 'id="why-home-timeline-follows-1000"' in html
 
 
 def test_lab_report_rebuilds_the_page_without_a_database(passing_run: TinyRun,

@@ -7,7 +7,7 @@ from typing import Any
 from lab import verdicts as vocabulary
 from lab.load.criteria import judge
 from lab.load.measurements import Measurements, Reliability
-from lab.runfolder import GroupStats, RequestStats
+from lab.records import GroupStats, RequestStats
 from lab.verdicts import Verdict, exit_code
 
 SCOPE = ["SC1", "SC2", "SC3", "T1", "V"]
