@@ -39,7 +39,10 @@ def ascii_digits(value: object) -> object:
 Digits = BeforeValidator(ascii_digits)
 
 
-def get_pool(request: Request) -> AsyncConnectionPool:
+async def get_pool(request: Request) -> AsyncConnectionPool:
+    """The app's pool. Async on purpose: FastAPI runs a plain `def` dependency in a worker
+    thread, and this one is in every request (measured under wrk: the hop was a third of a
+    profile request's API CPU, 640 against 430 µs)."""
     return request.app.state.pool  # type: ignore[no-any-return]
 
 
