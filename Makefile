@@ -26,8 +26,7 @@ run: $(STAMP)
 	@$(BIN)/lab run --scale $(SCALE) --reports $(REPORTS) $(RUN_ARGS); status=$$?; \
 	  if [ $$status -eq 2 ] || [ $$status -eq 3 ]; then \
 	    echo "make run: the run completed; its verdict is above (lab run exited $$status)"; \
-	  elif [ $$status -ne 0 ]; then exit $$status; fi; \
-	  echo "report: $$(ls -td $(abspath $(REPORTS))/*_*/index.html | head -1)"
+	  elif [ $$status -ne 0 ]; then exit $$status; fi
 
 ## The whole test suite against the embedded PostgreSQL (LAB_TEST_DATABASE_URL to switch).
 test: $(STAMP)

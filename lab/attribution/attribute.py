@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from lab.attribution.causes import (
+    Busy,
     Setup,
     cold_start,
     load_causes,
@@ -53,9 +54,11 @@ def attribution(samples: pd.DataFrame, windows: Windows, stats: RequestStats,
     samples_taken = int(waits["ts"].nunique()) if not waits.empty else 0
     load = top_waits(waits, samples_taken)
     locks = lock_waits(waits)
-    causes = [*tail_causes(rows, setup, _max_in(server, "locust_cpu_max_process_percent",
-                                                window),
-                           _max_in(locust, "loop_lag_max_ms", window), statements),
+    api = stalls[stalls["process"].str.startswith("api-")] if not stalls.empty else stalls
+    busy = Busy(locust_cpu_max=_max_in(server, "locust_cpu_max_process_percent", window),
+                locust_lag_max=_max_in(locust, "loop_lag_max_ms", window),
+                api_lag_max=_max_in(api, "loop_lag_max_ms", window))
+    causes = [*tail_causes(rows, setup, busy, statements),
               *load_causes(load, locks), *second_causes(seconds, locks),
               *cold_start(warmup_stats, stats)]
     return Attribution(breakdown=rows, worst_seconds=seconds, causes=causes[:MAX_CAUSES],

@@ -45,20 +45,33 @@ class Setup:
     locust_workers: int
 
 
+@dataclass(frozen=True)
+class Busy:
+    """How hard the processes outside the database worked in the window (None: not seen)."""
+
+    locust_cpu_max: float | None = None      # Locust's busiest process, % of a core
+    locust_lag_max: float | None = None      # the latest its loop woke, ms
+    api_lag_max: float | None = None         # the latest an API worker's loop woke, ms
+
+
 def statements_behind(request: str, statements: list[dict[str, Any]], keep: int = 2) -> str:
     """The slowest named statements (by mean execution) a request name runs, with numbers:
     the run's pg_stat_statements delta, labelled (lab.plans.statements)."""
     base = "home_timeline" if request == POWER_NAME else request
-    mine = [row for row in statements if base in row.get("requests", ()) and row["calls"] > 0]
-    mine.sort(key=lambda row: -row["mean_exec_time"])
-    named = [f"{row['statement']}{' (inside)' if row.get('nested') else ''} mean "
-             f"{row['mean_exec_time']:.2f} ms over {int(row['calls'])} calls"
-             for row in mine[:keep]]
+    # One statement may have several query ids (parameter types, top level or nested).
+    totals: dict[tuple[str, bool], list[float]] = {}
+    for row in statements:
+        if base in row.get("requests", ()) and row["calls"] > 0:
+            total = totals.setdefault((row["statement"], bool(row.get("nested"))), [0.0, 0.0])
+            total[0] += row["calls"]
+            total[1] += row["mean_exec_time"] * row["calls"]
+    mine = sorted(totals.items(), key=lambda item: -item[1][1] / item[1][0])
+    named = [f"{name}{' (inside)' if nested else ''} mean {spent / calls:.2f} ms over "
+             f"{int(calls)} calls" for (name, nested), (calls, spent) in mine[:keep]]
     return f"; its statements: {', '.join(named)}" if named else ""
 
 
-def tail_causes(rows: list[Breakdown], setup: Setup, locust_cpu_max: float | None,
-                locust_lag_max: float | None,
+def tail_causes(rows: list[Breakdown], setup: Setup, busy: Busy,
                 statements: list[dict[str, Any]] | None = None) -> list[Cause]:
     """One finding per request name whose tail is slow (the slowest few): its dominant part,
     and the lever. The p99 tail when it holds MIN_TAIL requests, else the p95 tail. Where the
@@ -90,11 +103,11 @@ def tail_causes(rows: list[Breakdown], setup: Setup, locust_cpu_max: float | Non
         if dominant == "database":
             text += statements_behind(row.name, statements or [])
         found.append(Cause(kind=dominant, scope=row.name, text=text,
-                           lever=_lever(dominant, setup, locust_cpu_max, locust_lag_max)))
+                           lever=_lever(dominant, setup, busy)))
     return found
 
 
-def _lever(part: str, setup: Setup, cpu: float | None, lag: float | None) -> str:
+def _lever(part: str, setup: Setup, busy: Busy) -> str:
     if part == "pool wait":
         plural = "s" if setup.pool_max != 1 else ""
         return (f"the pool ({setup.pool_max} connection{plural} per worker) or the API's "
@@ -106,12 +119,16 @@ def _lever(part: str, setup: Setup, cpu: float | None, lag: float | None) -> str
     if part == "app":
         return (f"inside the API but outside the database: its CPU with {setup.api_workers} "
                 "worker(s), the event loop, serializing; more workers or less work per request")
-    generator = (f"Locust's busiest process at {cpu:.0f} % CPU" if cpu is not None
-                 else "Locust's CPU not sampled")
-    late = f", its loop up to {lag:.0f} ms late" if lag is not None else ""
-    return (f"outside the API: the socket and accept queue, or the generator ({generator}"
-            f"{late}; {setup.locust_workers or 'no'} Locust workers): if the generator, "
-            "--locust-workers; otherwise the API's CPU")
+    api = (f"the API's event loop before it reached the request (up to "
+           f"{busy.api_lag_max:.0f} ms late; {setup.api_workers} worker(s))"
+           if busy.api_lag_max is not None else "the API's event loop before the request")
+    generator = (f"Locust's busiest process at {busy.locust_cpu_max:.0f} % CPU"
+                 if busy.locust_cpu_max is not None else "Locust's CPU not sampled")
+    late = (f", its loop up to {busy.locust_lag_max:.0f} ms late"
+            if busy.locust_lag_max is not None else "")
+    return (f"outside the app: the socket and accept queue, {api}, or the generator "
+            f"({generator}{late}; {setup.locust_workers or 'no'} Locust workers): "
+            "--api-workers if the API's loop is late, --locust-workers if the generator's is")
 
 
 def blocked_behind(locks: pd.DataFrame) -> str:
@@ -131,7 +148,7 @@ def is_spike(second: WorstSecond) -> bool:
 
 def second_causes(seconds: list[WorstSecond], locks: pd.DataFrame) -> list[Cause]:
     """What coincided with each of the worst seconds that stands out, where it is large enough
-    to matter; each server event is named once, at the first spike it coincided with."""
+    to matter; the server events coinciding with a spike are named together, each once."""
     found: list[Cause] = []
     named_events: set[str] = set()
     for s in filter(is_spike, seconds):
@@ -148,12 +165,11 @@ def second_causes(seconds: list[WorstSecond], locks: pd.DataFrame) -> list[Cause
         if lock >= WAIT_AAS and not locks.empty:
             found.append(Cause(kind="lock", scope="run", text=f"{where}: {lock:.1f} sessions "
                                f"waited on a lock{blocked_behind(locks)}", lever=LOCK_LEVER))
-        for event in s.events:
-            if event in named_events:
-                continue
-            named_events.add(event)
+        fresh = [event for event in s.events if event not in named_events]
+        named_events.update(fresh)
+        if fresh:
             found.append(Cause(kind="event", scope="run",
-                               text=f"{event} coincided with the spike {where}",
+                               text=f"{'; '.join(fresh)} coincided with the spike {where}",
                                lever="the server's own work: schedule it (autovacuum and "
                                      "checkpoint settings) or warm up past it"))
         for who, lag in (("Locust", s.locust_lag_ms), ("the API", s.api_lag_ms)):

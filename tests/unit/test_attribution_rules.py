@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from lab.attribution.causes import (
+    Busy,
     Setup,
     is_spike,
     load_causes,
@@ -66,7 +67,7 @@ def test_a_tail_gets_a_finding_when_slow_against_its_typical_or_the_lab_target()
             breakdown("steady", band(40, 0, 38), band(60, 0, 58)),      # 1.5x, beyond 50 ms
             breakdown("calm", band(3, 0, 2), band(4.5, 0, 3)),          # under the floor
             breakdown("even", band(20, 0, 18), band(30, 0, 28))]        # 1.5x, under 50 ms
-    found = {c.scope: c for c in tail_causes(rows, SETUP, None, None)}
+    found = {c.scope: c for c in tail_causes(rows, SETUP, Busy())}
     assert set(found) == {"pooled", "steady"}
     assert found["pooled"].kind == "pool wait" and "(4 connections per worker)" in \
         found["pooled"].lever
@@ -75,7 +76,8 @@ def test_a_tail_gets_a_finding_when_slow_against_its_typical_or_the_lab_target()
 
 def test_database_time_names_the_statements_behind_it_slowest_first() -> None:
     statements = [
-        {"statement": "thread", "requests": ["thread"], "calls": 40, "mean_exec_time": 12.5},
+        {"statement": "thread", "requests": ["thread"], "calls": 30, "mean_exec_time": 10.0},
+        {"statement": "thread", "requests": ["thread"], "calls": 10, "mean_exec_time": 20.0},
         {"statement": "authenticate", "requests": ["every request with a token"],
          "calls": 900, "mean_exec_time": 0.1},
         {"statement": "home_timeline_push", "requests": ["home_timeline"], "calls": 10,
@@ -98,12 +100,13 @@ def second(p99: float, typical: float, **fields: object) -> WorstSecond:
 def test_only_a_second_that_stands_out_is_explained_and_each_event_once() -> None:
     assert is_spike(second(40, 10)) and not is_spike(second(15, 10))
     assert not is_spike(second(4, 1)), "a fast second is no spike"
-    events = ["autovacuum of likes (at 7 s)"]
-    found = second_causes([second(40, 10, events=events), second(30, 10, events=events),
+    events = ["vacuum of likes done (at 7 s)", "analyze of users done (at 7 s)"]
+    found = second_causes([second(40, 10, events=events), second(30, 10, events=events[:1]),
                            second(15, 10, events=["checkpoint (at 9 s)"],
                                   waits={"LWLock:WALWrite": 3.0})], pd.DataFrame())
     assert [c.kind for c in found] == ["event"]
     assert "p99 40.0 ms against 10.0 ms" in found[0].text
+    assert found[0].text.startswith("vacuum of likes done (at 7 s); analyze of users done")
 
 
 def test_wal_and_lock_load_over_the_window_are_findings() -> None:
