@@ -38,15 +38,17 @@ def test_a_pool_of_one_connection_is_named_as_pool_wait(
                   "--users", "120", "--spawn-rate", "60",
                   env={"LAB_POOL_MIN": "1", "LAB_POOL_MAX": "1"})
     tails = tail_causes_of(run)
-    assert tails, run.stdout
-    kinds = [c.kind for c in tails.values()]
-    # Most tails are pool waits, the home timeline's (the longest holder) among them; the
-    # lever names the pool. (A second's stall elsewhere may put another part first.)
-    assert kinds.count("pool wait") > len(kinds) / 2, tails
-    timelines = [c for name, c in tails.items() if name.startswith("home_timeline")]
-    assert timelines and all(c.kind == "pool wait" for c in timelines), tails
-    assert all("(1 connection per worker)" in c.lever for c in tails.values()
-               if c.kind == "pool wait")
+    assert run.summary.attribution is not None
+    rows = run.summary.attribution.breakdown
+    # Most request names' p95 tails are pool waits, the home timeline's (the longest holder)
+    # among them, and the findings name the pool as the lever. (The p99 tails of a few names
+    # may be the generator's or the loop's: a second's stall weighs more there.)
+    dominant = [row.tail_p95.dominant for row in rows]
+    assert dominant.count("pool wait") > len(rows) / 2, rows
+    timeline = next(row for row in rows if row.name == "home_timeline")
+    assert timeline.tail_p95.dominant == "pool wait", timeline
+    pooled = [c for c in tails.values() if c.kind == "pool wait"]
+    assert pooled and all("(1 connection per worker)" in c.lever for c in pooled), tails
     assert "where the time goes" in run.stdout
 
 
@@ -58,9 +60,10 @@ def test_a_locked_hot_row_is_named_with_its_relation_and_blocker(
     locks = [c for c in run.summary.attribution.causes if c.kind == "lock"]
     assert locks, run.summary.attribution.causes
     assert all(" on tweets, behind «" in c.text and "FOR UPDATE" in c.text for c in locks)
-    # The spike seconds named are the fault's (it starts 8 s into the load).
+    # The spike seconds named are the fault's: it starts 8 s after the load does, which is
+    # up to a second before the first request (the origin of the seconds named).
     seconds = {c.text.split(" ")[1] for c in locks if c.text.startswith("at ")}
-    assert seconds and seconds <= {"8", "9", "10"}, locks
+    assert seconds and seconds <= {"7", "8", "9", "10"}, locks
     # The writes on the hot row are the requests it slowed.
     tails = tail_causes_of(run)
     assert {"like", "unlike"} & set(tails), tails
