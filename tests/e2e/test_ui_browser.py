@@ -25,6 +25,7 @@ from tests.conftest import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 playwright = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.scenario_runs
 
 
 def start_test(page: Any) -> None:

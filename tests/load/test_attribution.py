@@ -19,8 +19,6 @@ from lab.records import Cause
 from lab.runfolder import REQUESTS_FILE
 from tests.load.conftest import TinyRun, lab_run
 
-pytestmark = pytest.mark.scenario_runs
-
 # Server-Timing durations are sent in ms with three decimals: 1 µs each, rounded.
 RESOLUTION_US = 2
 
@@ -31,6 +29,7 @@ def tail_causes_of(run: TinyRun) -> dict[str, Cause]:
     return {c.scope: c for c in run.summary.attribution.causes if c.scope != "run"}
 
 
+@pytest.mark.scenario_runs
 def test_a_pool_of_one_connection_is_named_as_pool_wait(
         pg_server: PgServer, seeded_template: str, tmp_path: Path) -> None:
     # Pull timelines hold their connection longest (about 5 ms each on the tiny seed).
@@ -70,6 +69,7 @@ def test_a_locked_hot_row_is_named_with_its_relation_and_blocker(
     assert run.summary.attribution.top_waits, "the lock waits were not sampled"
 
 
+@pytest.mark.scenario_runs
 def test_a_dropped_index_is_named_as_database_time_in_its_statement(
         pg_server: PgServer, seeded_template: str, tmp_path: Path) -> None:
     run = lab_run(pg_server, tmp_path, "--scenario", "smoke",

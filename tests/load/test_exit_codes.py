@@ -19,6 +19,8 @@ from lab.pg.server import PgServer
 from tests.conftest import free_port
 from tests.load.conftest import RUN, lab_run
 
+pytestmark = pytest.mark.scenario_runs
+
 ROOT = Path(__file__).resolve().parents[2]
 LENIENT = ["--threshold", "SC1=60000", "--threshold", "SC3=60000"]
 
