@@ -4,7 +4,7 @@ Every SAMPLE_S a thread with a connection of its own reads pg_stat_activity:
 every session of the run database that is active, and every background
 process at work (the checkpointer, the WAL writer, autovacuum, ...), with its
 state, wait event and query id; for a lock wait also the relation waited on
-and the statement of the session blocking it. Averaged per second it is the
+and the statement of the session at the root of its blocking chain. Averaged per second it is the
 database's load by wait event (average active sessions); per query id it
 joins pg_stat_statements, hence statement and request names. Its own cost is
 measured: the thread's CPU time and how long each sample's query took.
@@ -26,7 +26,10 @@ SAMPLE_S = 0.1
 COLUMNS = ("ts", "pid", "backend_type", "state", "wait_event_type", "wait_event", "query_id",
            "lock_relation", "blocker_query")
 # Client sessions of the run database that are active; background processes that are not
-# idling in their main loop (wait event type Activity).
+# idling in their main loop (wait event type Activity). A lock waiter's blocker is the root
+# of its chain: the nearest session blocking it is often another waiter queued ahead of it
+# on the same row (a tuple lock), not the transaction holding the row.
+CHAIN_DEPTH = 6
 SAMPLE_SQL = """
 SELECT extract(epoch FROM statement_timestamp())::float8, a.pid, a.backend_type, a.state,
        a.wait_event_type, a.wait_event, a.query_id,
@@ -36,8 +39,16 @@ SELECT extract(epoch FROM statement_timestamp())::float8, a.pid, a.backend_type,
              AND (NOT l.granted OR l.locktype = 'tuple')
            ORDER BY l.granted LIMIT 1) END,
        CASE WHEN a.wait_event_type = 'Lock' THEN (
-           SELECT left(b.query, 300) FROM pg_stat_activity AS b
-           WHERE b.pid = (pg_blocking_pids(a.pid))[1]) END
+           WITH RECURSIVE chain (pid, depth) AS (
+               SELECT a.pid, 0
+               UNION ALL
+               SELECT b.pid, c.depth + 1
+               FROM chain AS c, unnest(pg_blocking_pids(c.pid)) AS b (pid)
+               WHERE c.depth < %(chain_depth)s)
+           SELECT left(s.query, 300) FROM chain JOIN pg_stat_activity AS s USING (pid)
+           WHERE chain.depth > 0
+           ORDER BY s.wait_event_type IS NOT DISTINCT FROM 'Lock', chain.depth DESC
+           LIMIT 1) END
 FROM pg_stat_activity AS a
 WHERE a.pid <> pg_backend_pid()
   AND ((a.backend_type = 'client backend' AND a.datname = %(database)s AND a.state = 'active')
@@ -90,8 +101,8 @@ class ActivitySampler(threading.Thread):
                     if conn is None or conn.closed:   # a fault run restarts the database
                         conn = self.server.connect(self.database, autocommit=True)
                     asked = time.perf_counter()
-                    self.rows.extend(conn.execute(SAMPLE_SQL,
-                                                  {"database": self.database}).fetchall())
+                    params = {"database": self.database, "chain_depth": CHAIN_DEPTH}
+                    self.rows.extend(conn.execute(SAMPLE_SQL, params).fetchall())
                     took_ms = (time.perf_counter() - asked) * 1000
                     self.cost.samples += 1
                     self.cost.query_ms_total += took_ms

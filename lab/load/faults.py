@@ -35,6 +35,8 @@ from lab.records import FaultOutcome
 from lab.runconfig import FAULT_KINDS, FaultSpec
 
 LOCK_WAIT_S = 10           # pool-exhaust: most time to wait for the lock itself
+# START counts from the load's first moment; Locust takes a second or two to boot before it.
+LOAD_START_WAIT_S = 60.0
 # Errors this long after a fault's end still count as its outage (and against recovery).
 ATTRIBUTION_S = 60.0
 
@@ -59,14 +61,19 @@ class FaultEvent:
 
 
 class FaultInjector(threading.Thread):
-    """Inject each fault at its time after start(); the run joins it before judging."""
+    """Inject each fault at its time after the load began; the run joins it before judging.
+
+    `load_begun` tells when the load has begun (Locust's test started); START counts from
+    then, the origin of the run's seconds, not from Locust's launch.
+    """
 
     def __init__(self, specs: tuple[FaultSpec, ...], server: PgServer, database: str,
-                 settings: Settings, say: Say, hot_tweet: int | None = None) -> None:
+                 settings: Settings, say: Say, hot_tweet: int | None = None,
+                 load_begun: Callable[[], bool] = lambda: True) -> None:
         super().__init__(name="fault-injector", daemon=True)
         self.specs = sorted(specs, key=lambda s: s.start_s)
         self.server, self.database, self.settings, self.say = server, database, settings, say
-        self.hot_tweet = hot_tweet
+        self.hot_tweet, self.load_begun = hot_tweet, load_begun
         self.events = [FaultEvent(s.kind, s.label) for s in self.specs]
         self._stop_event = threading.Event()
 
@@ -76,6 +83,12 @@ class FaultInjector(threading.Thread):
         return self.events
 
     def run(self) -> None:
+        if not self.specs:
+            return
+        waited_until = time.monotonic() + LOAD_START_WAIT_S
+        while not self.load_begun() and time.monotonic() < waited_until:
+            if self._stop_event.wait(0.05):
+                return
         started = time.monotonic()
         for spec, event in zip(self.specs, self.events, strict=True):
             if self._stop_event.wait(max(0.0, spec.start_s - (time.monotonic() - started))):

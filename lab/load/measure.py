@@ -28,7 +28,7 @@ from lab.load.credentials import write_credentials
 from lab.load.database import RunDatabase
 from lab.load.faults import FaultEvent, FaultInjector
 from lab.load.observe import ServerSampler
-from lab.load.samples import only_test
+from lab.load.samples import only_test, test_folders
 from lab.processes import child_process, free_port, headless_options, locust_command
 from lab.progress import Say
 from lab.records import LocustTotals
@@ -141,7 +141,8 @@ def measure(config: RunConfig, scenario: Scenario, database: RunDatabase, folder
             sampler = sampler_for(database, api, locust.pid)
             activity = ActivitySampler(database.server, database.name)
             injector = FaultInjector(config.faults, database.server, database.name, settings,
-                                     say, database.credentials["viral_tweet_id"])
+                                     say, database.credentials["viral_tweet_id"],
+                                     lambda: bool(test_folders(folder / SAMPLES_DIR)))
             for thread in (sampler, activity, injector):
                 thread.start()
             try:

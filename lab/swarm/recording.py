@@ -83,6 +83,7 @@ def _start_recording(environment: Environment, **_: Any) -> None:
     worker = (f"w{runner.worker_index}_{os.getpid()}" if isinstance(runner, WorkerRunner)
               else f"local_{os.getpid()}")
     folder = Path(samples) / option(environment, "lab_test_id", "test")
+    folder.mkdir(parents=True, exist_ok=True)   # the test has begun: faults count from here
     Process.recorder = SampleRecorder(folder, worker)
 
     def flush_periodically() -> None:

@@ -59,8 +59,8 @@ def test_a_locked_hot_row_is_named_with_its_relation_and_blocker(
     locks = [c for c in run.summary.attribution.causes if c.kind == "lock"]
     assert locks, run.summary.attribution.causes
     assert all(" on tweets, behind «" in c.text and "FOR UPDATE" in c.text for c in locks)
-    # The spike seconds named are the fault's: it starts 8 s after the load does, which is
-    # up to a second before the first request (the origin of the seconds named).
+    # The spike seconds named are the fault's: it starts 8 s after Locust's test began,
+    # a moment before the first request (the origin of the seconds named).
     seconds = {c.text.split(" ")[1] for c in locks if c.text.startswith("at ")}
     assert seconds and seconds <= {"7", "8", "9", "10"}, locks
     # The writes on the hot row are the requests it slowed.
