@@ -180,9 +180,11 @@ def wait_for_locust(process: subprocess.Popen[bytes], run_time_s: int, samples: 
     while process.poll() is None:
         if time.monotonic() > deadline:
             raise LabError(f"Locust did not stop within {LOCUST_GRACE_S} s after --run-time")
-        time.sleep(min(PROGRESS_INTERVAL_S, max(0.1, deadline - time.monotonic())))
-        if process.poll() is not None:
+        try:   # returns the moment Locust exits, not at the next progress line
+            process.wait(timeout=min(PROGRESS_INTERVAL_S, max(0.1, deadline - time.monotonic())))
             break
+        except subprocess.TimeoutExpired:
+            pass
         now = time.monotonic()
         rows = _sample_rows(samples, counted)
         then, rows_then = history[0]

@@ -140,6 +140,7 @@ def test_a_server_with_few_slots_stops_the_direct_path_and_says_why(few_slots: P
     assert "stopped" in (folder / "index.html").read_text()
 
 
+@pytest.mark.scenario_runs
 def test_a_load_run_with_connections_judges_sc4_in_its_report(pg_server: PgServer,
                                                               seeded_template: str,
                                                               tmp_path: Path) -> None:

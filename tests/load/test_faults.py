@@ -43,6 +43,7 @@ def assert_survived(run: TinyRun, kinds: list[str]) -> None:
     assert "acknowledged writes lost: 0" in report and faults[0].label in report
 
 
+@pytest.mark.scenario_runs
 def test_killed_backends_and_an_exhausted_pool_are_survived(
         pg_server: PgServer, seeded_template: str, tmp_path: Path) -> None:
     run = lab_run(pg_server, tmp_path, *FAULT_RUN, "--fault", "kill-backends@6s",

@@ -23,7 +23,10 @@ from tests.load.conftest import TinyRun
 KEYS = {"p50": 50, "p95": 95, "p99": 99}
 
 
-@pytest.fixture(params=["passing_run", "failing_run"])
+# The failing run (master and two workers) is the lab's subject: the PostgreSQL 15 pass
+# leaves it out.
+@pytest.fixture(params=["passing_run",
+                        pytest.param("failing_run", marks=pytest.mark.scenario_runs)])
 def run(request: pytest.FixtureRequest) -> TinyRun:
     return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
 

@@ -98,6 +98,7 @@ def test_lab_report_names_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
     assert done.returncode == 1 and "not a run folder" in done.stderr
 
 
+@pytest.mark.scenario_runs
 def test_the_page_renders_in_a_browser(passing_run: TinyRun, tmp_path: Path) -> None:
     playwright = pytest.importorskip("playwright.sync_api")
     if not CHROMIUM.exists():
@@ -140,6 +141,7 @@ def slowed_copy(run: Path, into: Path, factor: int, later_s: float) -> Path:
     return copy
 
 
+@pytest.mark.scenario_runs
 def test_compare_and_the_index_flag_a_regression(passing_run: TinyRun, failing_run: TinyRun,
                                                  tmp_path: Path) -> None:
     reports = tmp_path / "reports"
@@ -171,6 +173,7 @@ def test_compare_and_the_index_flag_a_regression(passing_run: TinyRun, failing_r
     assert "+400.0%" in page and "plan signature" in page
 
 
+@pytest.mark.scenario_runs
 def test_the_analysis_notebook_runs_on_a_real_run(passing_run: TinyRun,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     nbformat = pytest.importorskip("nbformat")

@@ -63,6 +63,7 @@ def test_a_lenient_single_process_run_passes(pg_server: PgServer, passing_run: T
 
 
 @pytest.mark.timeout(400)
+@pytest.mark.scenario_runs
 def test_master_and_two_workers_with_an_impossible_threshold_fail(
         pg_server: PgServer, failing_run: TinyRun) -> None:
     summary, folder = failing_run.summary, failing_run.folder
@@ -72,6 +73,7 @@ def test_master_and_two_workers_with_an_impossible_threshold_fail(
     no_leftovers(pg_server)
 
 
+@pytest.mark.scenario_runs
 def test_the_storm_scenario_collides_without_a_5xx_or_a_violation(
         pg_server: PgServer, seeded_template: str, tmp_path: Path) -> None:
     run = lab_run(pg_server, tmp_path, "--scenario", "storm", "--users", "30",
