@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 
+from lab.attribution.capacity import capacity, capacity_causes
 from lab.attribution.causes import (
     Busy,
     Setup,
@@ -55,10 +56,13 @@ def attribution(samples: pd.DataFrame, windows: Windows, stats: RequestStats,
     load = top_waits(waits, samples_taken)
     locks = lock_waits(waits)
     api = stalls[stalls["process"].str.startswith("api-")] if not stalls.empty else stalls
+    room = capacity(measured, server, window, setup.cpus,
+                    setup.pool_max * setup.api_workers)
     busy = Busy(locust_cpu_max=_max_in(server, "locust_cpu_max_process_percent", window),
                 locust_lag_max=_max_in(locust, "loop_lag_max_ms", window),
-                api_lag_max=_max_in(api, "loop_lag_max_ms", window))
-    causes = [*tail_causes(rows, setup, busy, statements),
+                api_lag_max=_max_in(api, "loop_lag_max_ms", window),
+                cpu_saturated=room.saturated, pool_full=room.pool_full)
+    causes = [*capacity_causes(room), *tail_causes(rows, setup, busy, statements),
               *load_causes(load, locks), *second_causes(seconds, locks),
               *cold_start(warmup_stats, stats)]
     return Attribution(breakdown=rows, worst_seconds=seconds, causes=causes[:MAX_CAUSES],

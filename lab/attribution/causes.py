@@ -43,6 +43,7 @@ class Setup:
     api_workers: int
     pool_max: int
     locust_workers: int
+    cpus: int | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class Busy:
     locust_cpu_max: float | None = None      # Locust's busiest process, % of a core
     locust_lag_max: float | None = None      # the latest its loop woke, ms
     api_lag_max: float | None = None         # the latest an API worker's loop woke, ms
+    cpu_saturated: bool = False              # the machine's CPUs were the limit (capacity)
+    pool_full: bool = False                  # the pool was full of database work (capacity)
 
 
 def statements_behind(request: str, statements: list[dict[str, Any]], keep: int = 2) -> str:
@@ -103,13 +106,18 @@ def tail_causes(rows: list[Breakdown], setup: Setup, busy: Busy,
         if dominant == "database":
             text += statements_behind(row.name, statements or [])
         found.append(Cause(kind=dominant, scope=row.name, text=text,
-                           lever=_lever(dominant, setup, busy)))
+                           lever=lever_for(dominant, setup, busy)))
     return found
 
 
-def _lever(part: str, setup: Setup, busy: Busy) -> str:
+def lever_for(part: str, setup: Setup, busy: Busy) -> str:
     if part == "pool wait":
         plural = "s" if setup.pool_max != 1 else ""
+        if busy.pool_full and busy.cpu_saturated:
+            return (f"the pool ({setup.pool_max} connection{plural} per worker, "
+                    f"{setup.api_workers} worker(s)) was full of database work on a saturated "
+                    "machine (the cpu and pool findings): less database and CPU time per "
+                    "request; a larger pool or more workers would share the same CPUs")
         return (f"the pool ({setup.pool_max} connection{plural} per worker) or the API's "
                 f"worker count ({setup.api_workers}) is the bottleneck: more workers "
                 "(--api-workers) or a larger pool (LAB_POOL_MAX), then measure again")

@@ -9,6 +9,7 @@ attribution read off them.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,7 @@ def collect(config: RunConfig, database: RunDatabase, folder: Path, measurement:
         samples, windows, stats, warmup,
         {"server": tables[SERVER_FILE], "waits": tables[WAITS_FILE],
          "stalls": tables[STALLS_FILE], "events": tables[EVENTS_FILE]},
-        Setup(config.api_workers, settings.pool_max, config.locust_workers),
+        Setup(config.api_workers, settings.pool_max, config.locust_workers, os.cpu_count()),
         measurement.watch.wait_sampling, measurement.watch.unavailable,
         label_statements(statements, plans["plans"] if plans else [], config.strategy))
     return Collected(samples, merged, windows, stats, warmup, statements, checks, ledger,

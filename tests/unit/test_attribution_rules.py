@@ -7,11 +7,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pandas as pd
+import pytest
 
+from lab.attribution.capacity import capacity, capacity_causes
 from lab.attribution.causes import (
     Busy,
     Setup,
     is_spike,
+    lever_for,
     load_causes,
     second_causes,
     statements_behind,
@@ -19,7 +22,7 @@ from lab.attribution.causes import (
 )
 from lab.attribution.decompose import breakdowns, components
 from lab.attribution.waits import load_per_second, lock_waits, top_waits
-from lab.records import Breakdown, Components, WorstSecond
+from lab.records import Breakdown, Components, Window, WorstSecond
 
 SETUP = Setup(api_workers=1, pool_max=4, locust_workers=0)
 
@@ -125,3 +128,43 @@ def test_wal_and_lock_load_over_the_window_are_findings() -> None:
     kinds = {c.kind: c for c in load_causes(load, lock_waits(waits))}
     assert set(kinds) == {"wal"}, "a third of a session on locks is below the bar"
     assert "1.00 of 1.67 active sessions" in kinds["wal"].text
+
+
+def server_rows(cpu: tuple[float, float, float], pressure_per_s: float) -> pd.DataFrame:
+    """Server rows every 2 s over 0..10 s: (postgres, api, locust) % CPU, CPU pressure µs/s."""
+    ts = [float(t) for t in range(0, 11, 2)]
+    return pd.DataFrame({"ts": ts, "postgres_cpu_percent": cpu[0], "api_cpu_percent": cpu[1],
+                         "locust_cpu_percent": cpu[2],
+                         "pressure_cpu_some_us": [t * pressure_per_s for t in ts]})
+
+
+def test_capacity_is_little_s_law_over_the_window_and_the_host_s_cpu() -> None:
+    window = Window(start_ts=0.0, end_ts=10.0, seconds=10.0)
+    # 1,000 requests in 10 s, each holding its connection 30 ms (app 40 - pool 10), 20 ms of
+    # it in the database: 3.0 connections held, 2.0 in the database, on average.
+    busy = requests([("a", 45_000, 40_000, 10_000, 20_000)] * 1000)
+    room = capacity(busy, server_rows((90.0, 60.0, 30.0), 400_000), window, 2, 4)
+    assert room.pool_busy == pytest.approx(3.0) and room.pool_db == pytest.approx(2.0)
+    assert room.cpu_busy_share == pytest.approx(0.9) and room.cpu_wait_share == pytest.approx(0.4)
+    assert room.saturated and room.pool_full
+    cpu, pool = capacity_causes(room)
+    assert cpu.kind == "cpu" and "2 CPUs were 90% busy" in cpu.text
+    assert "PostgreSQL 90 %, the API 60 %, Locust 30 %" in cpu.text
+    assert "waited for a CPU 40% of the time" in cpu.text
+    assert pool.kind == "pool" and "held 3.0 at a time on average (75%" in pool.text
+    assert "2.0 of them busy in the database" in pool.text and "saturated" in pool.lever
+    # The pool's lever for its waiters follows: not a larger pool on a saturated machine.
+    full = Busy(cpu_saturated=True, pool_full=True)
+    assert "would share the same CPUs" in lever_for("pool wait", SETUP, full)
+    assert "LAB_POOL_MAX" in lever_for("pool wait", SETUP, Busy())
+
+
+def test_a_machine_with_room_and_a_quiet_pool_get_no_capacity_finding() -> None:
+    window = Window(start_ts=0.0, end_ts=10.0, seconds=10.0)
+    light = requests([("a", 5_000, 3_000, 100, 2_000)] * 100)
+    room = capacity(light, server_rows((30.0, 20.0, 10.0), 10_000), window, 2, 4)
+    assert not room.saturated and not room.pool_full and capacity_causes(room) == []
+    # Without server rows or timings, nothing is claimed.
+    unseen = capacity(light.assign(server_db_us=None), pd.DataFrame(), window, 2, 4)
+    assert unseen.cpu_busy_share is None and unseen.pool_busy is None
+    assert capacity_causes(unseen) == []
