@@ -69,6 +69,10 @@ def test_an_unknown_statement_name_is_a_clear_error(pg_server: PgServer,
         capture_plans(conn, "push", {}, names=["no_such_statement"])
 
 
+# A statement run this many times inside one page runs once per tweet (pages hold 20 or 50).
+PER_ROW_CALLS = 10
+
+
 def _function_scans(node: dict) -> set[str]:
     """Names of the functions a plan calls through a Function Scan node, anywhere in it."""
     found = {node["Function Name"]} if node.get("Node Type") == "Function Scan" else set()
@@ -95,3 +99,19 @@ def test_visibility_is_joined_not_called(pg_server: PgServer, seeded_db: str,
         assert not scanned & rules, (captured["name"], scanned)
     user_tweets = next(p for p in plans["plans"] if p["name"] == "user_tweets")
     assert '"users"' in json.dumps(user_tweets["plan"]), "the account rule is not in the plan"
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_page_runs_no_statement_per_tweet(pg_server: PgServer, seeded_db: str,
+                                            strategy: str) -> None:
+    """A page is encoded in one pass (migration 0009): auto_explain sees every statement a
+    page runs inside its functions, and none runs once per tweet of the page. Before 0009
+    tweet_json ran as a statement of its own for every tweet, and the replied-to and quoted
+    references were checked by one function execution each."""
+    names = [f"home_timeline_{strategy}", "user_tweets", "thread"]
+    with pg_server.connect(seeded_db) as conn:
+        plans = capture_plans(conn, strategy, Settings().timeline_session(strategy), names=names)
+    for captured in plans["plans"]:
+        per_row = [(inner["calls"], inner["query"][:60]) for inner in captured["nested"]
+                   if inner["calls"] >= PER_ROW_CALLS]
+        assert not per_row, (captured["name"], per_row)
