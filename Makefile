@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SCALE  ?= small
+SCENARIO ?= seed
 REPORTS ?= reports
 
 .PHONY: run test lint install clean-state
@@ -16,14 +17,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## The main job: 1000 simulated users against the API on a fresh copy of the `small` dataset
-## (embedded PostgreSQL, seeded once), then the verdict table; run folders go to $(REPORTS).
+## The main job, the seed's acceptance run: 1000 simulated users against the API on a fresh
+## copy of the `small` dataset (embedded PostgreSQL, seeded once), a connection check, the
+## plans, then the verdict table of every criterion; run folders go to $(REPORTS).
 ## A run that completed counts as success here even when a criterion failed (exit 2) or the
 ## run was invalid (3): the verdict is in the table and the report; nightly jobs call
 ## `lab run` directly to act on its exit code.
 run: $(STAMP)
 	$(BIN)/lab db start
-	@$(BIN)/lab run --scale $(SCALE) --reports $(REPORTS) $(RUN_ARGS); status=$$?; \
+	@$(BIN)/lab run --scenario $(SCENARIO) --scale $(SCALE) --reports $(REPORTS) $(RUN_ARGS); status=$$?; \
 	  if [ $$status -eq 2 ] || [ $$status -eq 3 ]; then \
 	    echo "make run: the run completed; its verdict is above (lab run exited $$status)"; \
 	  elif [ $$status -ne 0 ]; then exit $$status; fi

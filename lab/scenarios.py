@@ -33,6 +33,9 @@ class Scenario:
     criteria: list[str]
     personas: list[Persona]
     paced_request: str | None    # the request whose rate is held constant (checked for lag)
+    # The connection check (SC4) the scenario runs after its load: ConnectionsConfig's fields.
+    connection_check: dict[str, Any] | None = None
+    compare_naive: bool = False  # the naive schema's figures for the same questions, beside
 
     @property
     def locustfile(self) -> Path:
@@ -69,7 +72,8 @@ def load_scenarios(path: Path | None = None) -> dict[str, Scenario]:
     return {
         name: Scenario(name, body.get("description", ""), list(body.get("criteria", [])),
                        [_persona(name, p, spec) for p, spec in body["personas"].items()],
-                       body.get("paced_request"))
+                       body.get("paced_request"), body.get("connection_check"),
+                       bool(body.get("compare_naive", False)))
         for name, body in raw.items()
     }
 

@@ -43,6 +43,13 @@ LAB_P99_MS = 50.0
 LAB_POWER_TIMELINE_P99_MS = 20.0
 LAB_ONLY = {"T1"}   # lab targets without a seed threshold: they fail a run only with strict
 
+# Validity (V). Paced actions must keep their schedule: at least this share starting within
+# this long of their due time (LDBC's benchmark driver holds 95 % within 1 s). A decisive
+# percentile needs enough samples not to be the window's maximum: 1 / (1 - p) of them.
+SCHEDULE_ON_TIME_S = 1.0
+SCHEDULE_ON_TIME_SHARE = 0.95
+MIN_WINDOW_S = 10.0
+
 # Exit codes of `lab run` and the experiments (documented in the README).
 EXIT_PASSED = 0
 EXIT_ERROR = 1

@@ -31,6 +31,7 @@ from lab.load.measurements import Measurements, measurements_from
 from lab.load.samples import MergeResult, merge_samples
 from lab.load.stats import request_stats, run_windows
 from lab.plans.document import plan_document
+from lab.plans.naive import naive_comparison
 from lab.plans.statements import label_statements, statements_delta
 from lab.progress import Say
 from lab.records import Attribution, FaultOutcome, Ledger, RequestStats, Windows
@@ -43,7 +44,7 @@ from lab.runfolder import (
     STALLS_FILE,
     WAITS_FILE,
 )
-from lab.scenarios import Scenario
+from lab.scenarios import Scenario, get_scenario
 from lab.stalls import read_stalls
 from lab.verdicts import Verdict
 
@@ -91,7 +92,8 @@ def collect(config: RunConfig, database: RunDatabase, folder: Path, measurement:
     with database.server.connect(database.name) as conn:
         checks = run_checks(conn, config.strategy)
         ledger = check_ledger(conn, samples, database.ids_before)
-    plans = capture_run_plans(database, config.strategy, statements, settings, say)
+    plans = capture_run_plans(database, config.strategy, statements, settings, say,
+                              compare_naive=get_scenario(config.scenario).compare_naive)
     windows = run_windows(samples, config.ramp_s, config.warmup_s)
     stats, warmup = request_stats(samples, windows.measurement), request_stats(samples,
                                                                                 windows.warmup)
@@ -121,15 +123,21 @@ def measurements(config: RunConfig, scenario: Scenario, collected: Collected,
 
 
 def capture_run_plans(database: RunDatabase, strategy: str, statements: list[dict[str, Any]],
-                      settings: Settings, say: Say) -> dict[str, Any] | None:
-    """Plans of every statement on the run database, after the load (SC6).
+                      settings: Settings, say: Say,
+                      compare_naive: bool = False) -> dict[str, Any] | None:
+    """Plans of every statement on the run database, after the load (SC6), and with
+    `compare_naive` the naive schema's plans for the same questions (rolled back).
 
     A failure here costs the run its plans, not its verdicts: it is reported.
     """
     say("  plans: EXPLAIN ANALYZE of every statement with representative users")
     try:
         with database.server.connect(database.name, autocommit=True) as conn:
-            return plan_document(conn, strategy, settings, statements)
+            plans = plan_document(conn, strategy, settings, statements)
+            if compare_naive:
+                say("  naive schema: the same questions on the beginner's tables (rolled back)")
+                plans["naive"] = naive_comparison(conn, plans)
+            return plans
     except (LabError, psycopg.Error) as exc:
         say(f"  plans could not be captured: {exc}")
         return None

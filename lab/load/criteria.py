@@ -15,9 +15,12 @@ from lab.verdicts import (
     FAIL,
     LAB_P99_MS,
     LAB_POWER_TIMELINE_P99_MS,
+    MIN_WINDOW_S,
     NOT_IN_SCOPE,
     NOT_MEASURED,
     PASS,
+    SCHEDULE_ON_TIME_S,
+    SCHEDULE_ON_TIME_SHARE,
     TITLES,
     WINDOW_AFTER,
     WINDOW_EXPERIMENT,
@@ -117,7 +120,12 @@ def judge(measured: Measurements, scope: list[str],
         f"faults: recovered within {RECOVERY_LIMIT_S:g} s")
 
     cpu, ratio = measured.generator_cpu_max_percent, measured.schedule_ratio
-    problems = []
+    problems = thin_windows(measured, scope)
+    schedule = measured.schedule
+    if schedule is not None and schedule.on_time_share < SCHEDULE_ON_TIME_SHARE:
+        problems.append(f"behind schedule: {schedule.on_time_share:.0%} of paced actions "
+                        f"started within {SCHEDULE_ON_TIME_S:g} s of it (lag p95 "
+                        f"{schedule.lag_p95_ms:,.0f} ms)")
     if measured.unexpected_failures:
         problems.append(f"{measured.unexpected_failures} unexpected failures")
     if cpu is not None and cpu >= GENERATOR_CPU_LIMIT_PERCENT:
@@ -126,13 +134,37 @@ def judge(measured: Measurements, scope: list[str],
         problems.append(f"generator-bound: {ratio:.0%} of the scheduled rate")
     cpu_text = "CPU not sampled" if cpu is None else f"Locust CPU max {cpu:.0f} %"
     rate_text = "" if ratio is None else f", {ratio:.0%} of the scheduled rate"
+    if schedule is not None:
+        rate_text += (f", {schedule.on_time_share:.1%} on schedule (lag p95 "
+                      f"{schedule.lag_p95_ms:,.0f} ms, max {schedule.lag_max_ms:,.0f} ms)")
     excused = (f" (+{measured.excused_failures} outage 503s, judged by R)"
                if measured.excused_failures else "")
     add("V", not problems,
         f"{measured.unexpected_failures} failures{excused}, {cpu_text}{rate_text}",
         f"0 failures, CPU < {GENERATOR_CPU_LIMIT_PERCENT:g} %, >= "
-        f"{SCHEDULE_MIN_RATIO:.0%} of the scheduled rate", "same", note="; ".join(problems))
+        f"{SCHEDULE_MIN_RATIO:.0%} of the scheduled rate, >= {SCHEDULE_ON_TIME_SHARE:.0%} "
+        f"on schedule, a window long enough for its percentiles", "same",
+        note="; ".join(problems))
     return verdicts
+
+
+def thin_windows(measured: Measurements, scope: list[str]) -> list[str]:
+    """Why the measurement window cannot carry the percentiles its in-scope criteria decide
+    on: too short, or a decisive p95 over fewer than 1 / (1 - 0.95) = 20 samples (it would
+    be the window's maximum). Criteria without samples at all are SC1/SC3/SC5's own fail."""
+    problems = []
+    if measured.window_s is not None and measured.window_s < MIN_WINDOW_S:
+        problems.append(f"measurement window {measured.window_s:.0f} s, under "
+                        f"{MIN_WINDOW_S:g} s")
+    need = round(1 / (1 - 0.95))
+    registered = measured.stats.requests.get("register_user")
+    power = measured.stats.home_timeline_by_follow_bucket.get("1000+")
+    for cid, count in (("SC1", registered.count if registered else 0),
+                       ("SC3", power.count if power else 0),
+                       ("SC5", measured.posting_count)):
+        if cid in scope and 0 < count < need:
+            problems.append(f"{cid}'s p95 rests on {count} samples (at least {need})")
+    return problems
 
 
 def _reliability(r: Reliability | None) -> tuple[bool | None, str]:

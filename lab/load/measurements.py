@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from lab.load.stats import sent_in, sustained_rate
-from lab.percentiles import latency_summary
+from lab.percentiles import latency_summary, nearest_rank
 from lab.records import RequestStats, Window
 from lab.scenarios import Scenario
-from lab.verdicts import Verdict
+from lab.verdicts import SCHEDULE_ON_TIME_S, Verdict
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,34 @@ class Measurements:
     reliability: Reliability | None = None   # None: no ledger checked (the live UI view)
     excused_failures: int = 0     # a fault run's outage 503s, judged by R instead of V
     sc4: Verdict | None = None    # the connection experiment's verdict, when it ran
+    window_s: float | None = None           # the measurement window's length
+    posting_count: int = 0                  # successful posts in the measurement window
+    schedule: ScheduleAudit | None = None   # paced actions against their schedule
+
+
+@dataclass(frozen=True)
+class ScheduleAudit:
+    """How well the paced personas kept their schedule in the measurement window."""
+
+    actions: int                 # paced requests sent
+    on_time_share: float         # started within SCHEDULE_ON_TIME_S of their due time
+    lag_p95_ms: float
+    lag_max_ms: float
+
+
+def schedule_audit(samples: pd.DataFrame, measurement: Window) -> ScheduleAudit | None:
+    """The lag of each paced request behind its schedule (None: no paced persona ran)."""
+    if "schedule_lag_ms" not in samples:
+        return None
+    lag = sent_in(samples, measurement)["schedule_lag_ms"].dropna().clip(lower=0)
+    if lag.empty:
+        return None
+    ordered = np.sort(lag.to_numpy())
+    return ScheduleAudit(
+        actions=len(ordered),
+        on_time_share=float((ordered <= SCHEDULE_ON_TIME_S * 1000).mean()),
+        lag_p95_ms=float(ordered[nearest_rank(len(ordered), 95) - 1]),
+        lag_max_ms=float(ordered[-1]))
 
 
 def measurements_from(samples: pd.DataFrame, measurement: Window, server: list[dict[str, Any]],
@@ -89,7 +118,9 @@ def measurements_from(samples: pd.DataFrame, measurement: Window, server: list[d
         unexpected_failures=failures - excused_failures, schedule_ratio=ratio,
         posting_rate=rate, posting_p95_ms=p95, posting_p99_ms=p99,
         plans=plan_summary(plans), reliability=reliability,
-        excused_failures=excused_failures, sc4=sc4)
+        excused_failures=excused_failures, sc4=sc4, window_s=measurement.seconds,
+        posting_count=int(posts["failure"].isna().sum()),
+        schedule=schedule_audit(samples, measurement))
 
 
 def plan_summary(plans: dict[str, Any] | None) -> PlanSummary | None:

@@ -37,6 +37,8 @@ SCHEMA = pa.schema([
     ("server_app_us", pa.int64()),
     ("server_pool_us", pa.int64()),
     ("server_db_us", pa.int64()),
+    # A paced persona's request: how far behind its schedule it started (lab.swarm.pacing).
+    ("schedule_lag_ms", pa.float64()),
 ])
 TIMING_PARTS = ("app", "pool", "db")
 
@@ -82,7 +84,8 @@ class SampleRecorder:
                nbytes: int, failure: str | None, persona: str | None,
                bucket: str | None, created_id: int | None = None,
                deleted_id: int | None = None,
-               timing: tuple[int | None, int | None, int | None] = (None, None, None)) -> None:
+               timing: tuple[int | None, int | None, int | None] = (None, None, None),
+               schedule_lag_ms: float | None = None) -> None:
         rows = self.rows
         rows["name"].append(name)
         rows["method"].append(method)
@@ -98,6 +101,7 @@ class SampleRecorder:
         rows["deleted_id"].append(deleted_id)
         for part, value in zip(TIMING_PARTS, timing, strict=True):
             rows[f"server_{part}_us"].append(value)
+        rows["schedule_lag_ms"].append(schedule_lag_ms)
         if len(rows["name"]) >= self.flush_rows:
             self.flush()
 

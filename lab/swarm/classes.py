@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from locust import between, constant_throughput
+from locust import between
 
 from lab.scenarios import get_scenario
 from lab.swarm import live_tab, recording, storm  # noqa: F401 - they register listeners, actions
 from lab.swarm.live_tab import Live
+from lab.swarm.pacing import on_schedule
 from lab.swarm.user import ACTIONS, LabUser
 
 
@@ -32,11 +33,12 @@ def users_for(scenario_name: str, module: str) -> dict[str, type[LabUser]]:
             raise ValueError(f"scenarios.toml: {scenario_name}.{persona.name}: unknown actions "
                              f"{', '.join(unknown)}; known: {', '.join(sorted(ACTIONS))}")
         wait = (between(*persona.wait_s) if persona.wait_s
-                else constant_throughput(persona.throughput_per_s or 1.0))
+                else on_schedule(persona.throughput_per_s or 1.0))
         name = _class_name(persona.name)
         classes[name] = type(name, (LabUser,), {
             "__module__": module, "persona": persona.name, "weight": persona.weight,
-            "wait_time": wait, "tasks": {ACTIONS[t]: w for t, w in persona.tasks.items()},
+            "wait_time": wait, "paced": persona.wait_s is None,
+            "tasks": {ACTIONS[t]: w for t, w in persona.tasks.items()},
             "__doc__": f"The {persona.name} persona of the {scenario_name} scenario."})
     return classes
 

@@ -121,4 +121,5 @@ def _record(request_type: str, name: str, response_time: float, response_length:
                     int(response_length or 0), None if exception is None else str(exception),
                     context.get("persona"), context.get("bucket"), context.get("created_id"),
                     context.get("deleted_id"),
-                    server_timing(headers.get("server-timing") if headers else None))
+                    server_timing(headers.get("server-timing") if headers else None),
+                    context.get("schedule_lag_ms"))

@@ -56,8 +56,12 @@ class LabUser(FastHttpUser):
 
     abstract = True
     persona = "user"
+    paced = False                    # on a schedule (lab.swarm.pacing), not a think time
+    due_ts: float | None = None      # a paced user's current action's due time
 
     def on_start(self) -> None:
+        if self.paced:
+            self.due_ts = time.time()    # its schedule starts now
         self.ids = credentials(self.environment)
         self.token = ""
         self.following: int | None = None
@@ -90,7 +94,9 @@ class LabUser(FastHttpUser):
         self.following = following
 
     def context(self) -> dict[str, Any]:
-        return {"persona": self.persona, "bucket": follow_bucket(self.following)}
+        lag = None if self.due_ts is None else round((time.time() - self.due_ts) * 1000, 3)
+        return {"persona": self.persona, "bucket": follow_bucket(self.following),
+                "schedule_lag_ms": lag}
 
     # -- one checked request -------------------------------------------------------
 

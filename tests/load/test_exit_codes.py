@@ -108,7 +108,7 @@ def test_make_run_counts_a_completed_run_as_success_whatever_its_verdict(
     reports = tmp_path / "reports"
 
     def make_run(*run_args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["make", "-C", str(ROOT), "run", "SCALE=tiny",
+        return subprocess.run(["make", "-C", str(ROOT), "run", "SCALE=tiny", "SCENARIO=smoke",
                                f"REPORTS={reports}", "RUN_ARGS=" + " ".join(run_args)],
                               capture_output=True, text=True, timeout=600, env=env)
 

@@ -117,3 +117,34 @@ def test_timeline_under_every_strategy_compared(pg_server: PgServer, seeded_temp
     page = comparison.read_text()
     assert all(f"timeline/{name}" in page for name in ("pull", "push", "hybrid"))
     assert done.returncode == max(s.exit_code for s in runs.values())
+
+
+def test_the_seed_acceptance_run_judges_every_criterion(
+        pg_server: PgServer, seeded_template: str, tmp_path: Path) -> None:
+    """make run's scenario at a small size: every criterion judged (none out of scope), the
+    broadcasters' schedule audited, SC4 from the connection check (short levels here; the
+    scenario's own levels are checked in tests/unit/test_scenarios.py)."""
+    run = lab_run(pg_server, tmp_path, "--scenario", "seed", "--users", "33",
+                  "--spawn-rate", "33", "--run-time", "20s", "--connections",
+                  "--connection-levels", "2,4", "--connection-duration", "2s",
+                  "--threshold", "SC5_RATE=1", *LENIENT)
+    statuses = {v.id: v.status for v in run.summary.criteria}
+    assert set(statuses) == {"SC1", "SC2", "SC3", "SC4", "SC5", "SC6", "T1", "R", "V"}
+    assert not {cid for cid, status in statuses.items()
+                if status not in ("pass", "fail")}, statuses
+    samples = measured_window(run)
+    paced = samples[samples["persona"] == "broadcaster"]
+    assert len(paced) and paced["schedule_lag_ms"].notna().all()
+    assert samples.loc[samples["persona"] != "broadcaster", "schedule_lag_ms"].isna().all()
+    on_time = float((paced["schedule_lag_ms"].clip(lower=0) <= 1000).mean())
+    v = run.summary.verdict("V")
+    assert v is not None and f"{on_time:.1%} on schedule" in v.measured
+    assert run.exit_code == exit_code(run.summary.criteria)
+    # The seed's warning beside the verdict: the naive schema on the same questions.
+    plans = RunFolder(run.folder).plans
+    assert plans is not None
+    naive = plans["naive"]
+    assert {row["question"] for row in naive["rows"]} and all(
+        row["naive_ms"] > 0 for row in naive["rows"])
+    page = (run.folder / "index.html").read_text()
+    assert page.index('id="naive"') < page.index('id="requests"')

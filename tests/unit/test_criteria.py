@@ -6,7 +6,7 @@ from typing import Any
 
 from lab import verdicts as vocabulary
 from lab.load.criteria import judge
-from lab.load.measurements import Measurements, Reliability
+from lab.load.measurements import Measurements, Reliability, ScheduleAudit
 from lab.records import GroupStats, RequestStats
 from lab.verdicts import Verdict, exit_code
 
@@ -126,3 +126,24 @@ def test_every_verdict_names_the_window_it_was_judged_on() -> None:
     assert windows["SC1"] == windows["SC3"] == windows["T1"] == "measurement window"
     assert windows["SC2"] == windows["SC6"] == "after the load"
     assert windows["V"] == windows["R"] == "whole run"
+
+
+def test_a_paced_schedule_that_fell_behind_makes_the_run_invalid() -> None:
+    kept = ScheduleAudit(actions=1000, on_time_share=0.99, lag_p95_ms=120.0, lag_max_ms=1500.0)
+    late = ScheduleAudit(actions=1000, on_time_share=0.90, lag_p95_ms=2400.0, lag_max_ms=5e3)
+    fine = by_id(judge(evidence(schedule=kept), SCOPE))["V"]
+    assert fine.status == "pass" and "99.0% on schedule (lag p95 120 ms" in fine.measured
+    behind = by_id(judge(evidence(schedule=late), SCOPE))["V"]
+    assert behind.status == "fail" and "behind schedule: 90% of paced actions" in behind.note
+
+
+def test_a_window_too_thin_for_its_percentiles_makes_the_run_invalid() -> None:
+    assert by_id(judge(evidence(window_s=60.0), SCOPE))["V"].status == "pass"
+    short = by_id(judge(evidence(window_s=8.0), SCOPE))["V"]
+    assert short.status == "fail" and "measurement window 8 s" in short.note
+    # 19 registrations: their p95 would be the maximum; out of scope, SC5's count is not judged.
+    few = evidence(stats=stats({"register_user": entry(20, 30, count=19),
+                                "home_timeline": entry(10, 15)}, entry(12, 18)),
+                   posting_count=3)
+    thin = by_id(judge(few, SCOPE))["V"]
+    assert thin.status == "fail" and thin.note == "SC1's p95 rests on 19 samples (at least 20)"

@@ -10,9 +10,10 @@ import pytest
 
 from lab.errors import LabError
 from lab.resources import locustfiles_dir
+from lab.runconfig import RunConfig
 from lab.scenarios import load_scenarios
 
-SCENARIOS = ["mixed", "posting", "registration", "smoke", "storm", "timeline", "viral"]
+SCENARIOS = ["mixed", "posting", "registration", "seed", "smoke", "storm", "timeline", "viral"]
 
 
 def test_every_scenario_has_its_locustfile_and_paced_ones_a_scheduled_rate() -> None:
@@ -54,3 +55,16 @@ tasks = { post_tweet = 1 }
 """)
     with pytest.raises(LabError, match="broken.personas.poster: give exactly one of"):
         load_scenarios(config)
+
+
+def test_the_seed_scenario_brings_its_connection_check_and_100_tweets_per_second() -> None:
+    seed = load_scenarios()["seed"]
+    assert seed.scheduled_rate(1000) is not None and seed.scheduled_rate(1000) >= 110
+    config = RunConfig.build(scenario="seed")
+    assert config.connection_experiment is not None
+    assert config.connection_experiment.levels == (10, 100, 1000)
+    assert set(config.connection_experiment.paths) == {"direct", "api", "pgbouncer"}
+    # A run that names its own experiment keeps it; other scenarios bring none.
+    own = RunConfig.build(scenario="seed", connection_experiment={"levels": (2, 4)})
+    assert own.connection_experiment is not None and own.connection_experiment.levels == (2, 4)
+    assert RunConfig.build(scenario="mixed").connection_experiment is None
