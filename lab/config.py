@@ -6,6 +6,7 @@ the API and load runner agree on where the database and local state live.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -81,6 +82,14 @@ class Settings(BaseSettings):
     def embedded_pgdata(self) -> Path:
         """Return the absolute embedded data folder."""
         return (self.pgdata or self.state_dir / "pgdata").resolve()
+
+
+def default_api_workers() -> int:
+    """One uvicorn worker per CPU: a worker is one Python thread running one event loop, and
+    every request's awaits queue on that loop. Measured on 2 cores (mixed, 1000 users, push,
+    small, after migration 0009): one worker p50 419 ms with its loop the bottleneck, two
+    workers p50 18 ms at the same pool size per worker."""
+    return max(1, os.cpu_count() or 1)
 
 
 @lru_cache(maxsize=1)

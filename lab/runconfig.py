@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from lab.config import default_api_workers
 from lab.errors import LabError
 from lab.scenarios import load_scenarios
 from lab.verdicts import DEFAULT_THRESHOLDS
@@ -121,6 +122,8 @@ class ConnectionsConfig(Frozen):
     modes: tuple[str, ...] = MODES
     query: str = "home_timeline"
     pace_per_s: float = DEFAULT_PACE_PER_S
+    # The API path's workers; PgBouncer gets as many server sessions as their pools together.
+    api_workers: int = Field(default_factory=default_api_workers, ge=1)
 
     @field_validator("levels")
     @classmethod
@@ -164,7 +167,7 @@ class RunConfig(Frozen):
     seed: int = DEFAULT_SEED
     strategy: Strategy = "push"
     db: str | None = None
-    api_workers: int = Field(1, ge=1)
+    api_workers: int = Field(default_factory=default_api_workers, ge=1)
     locust_workers: int = Field(0, ge=0)
     tag: str = ""
     shape: Shape | None = None
@@ -190,6 +193,27 @@ class RunConfig(Frozen):
         settle = self.settle_s if self.settle_s is not None else min(SETTLE_S,
                                                                      self.run_time_s / 10)
         return self.ramp_s + settle
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scenario_connection_check(cls, values: Any, info: ValidationInfo) -> Any:
+        """A scenario that declares a connection check (the seed's acceptance run) runs it
+        after its load unless the run names its own experiment; the experiment's API path
+        has the run's API workers."""
+        if not isinstance(values, dict) or (info.context and info.context.get("recorded")):
+            return values
+        experiment = values.get("connection_experiment")
+        if experiment is None:
+            scenario = load_scenarios().get(values.get("scenario", "mixed"))
+            if scenario is None or not scenario.connection_check:
+                return values
+            experiment = {k: tuple(v) if isinstance(v, list) else v
+                          for k, v in scenario.connection_check.items()}
+        workers = values.get("api_workers") or default_api_workers()
+        experiment = (experiment.model_copy(update={"api_workers": workers})
+                      if isinstance(experiment, ConnectionsConfig)
+                      else ConnectionsConfig(**{**experiment, "api_workers": workers}))
+        return {**values, "connection_experiment": experiment}
 
     @field_validator("scenario")
     @classmethod

@@ -10,7 +10,14 @@ import typer
 
 from lab.cli import options
 from lab.cli.app import app, bench_app
-from lab.cli.options import DatabaseOption, DbOption, ReportsOption, ScaleOption, StrategyOption
+from lab.cli.options import (
+    ApiWorkersOption,
+    DatabaseOption,
+    DbOption,
+    ReportsOption,
+    ScaleOption,
+    StrategyOption,
+)
 from lab.cli.output import (
     console,
     err_console,
@@ -47,6 +54,7 @@ def connections(
             help="Paced mode: requests per second per client (0.25: one every 4 s).")] = 0.25,
         scale: ScaleOption = "small",
         strategy: StrategyOption = "push",
+        api_workers: ApiWorkersOption = options.DEFAULT_API_WORKERS,
         db: DbOption = None,
         reports: ReportsOption = Path("reports")) -> None:
     """SC4: the same workload at rising concurrency, direct vs the API's pool vs PgBouncer.
@@ -62,7 +70,8 @@ def connections(
     config = run_action(lambda: ConnectionsConfig.build(
         levels=options.whole_numbers(levels, "--levels"),
         duration_s=options.duration_s(duration, "--duration"),
-        paths=options.words(paths), modes=options.words(modes), query=query, pace_per_s=pace))
+        paths=options.words(paths), modes=options.words(modes), query=query, pace_per_s=pace,
+        api_workers=api_workers))
     checked = run_action(lambda: check_strategy(strategy))
 
     def action() -> tuple[dict[str, Any], Path]:

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from lab.config import default_api_workers
 from lab.errors import LabError
 
 DbOption = Annotated[str | None, typer.Option(
@@ -27,7 +28,9 @@ ScenarioOption = Annotated[str, typer.Option(
     help="mixed, posting, registration, storm, timeline or viral (locustfiles/scenarios.toml).")]
 UsersOption = Annotated[int, typer.Option(min=1, help="Concurrent simulated users.")]
 SpawnRateOption = Annotated[float, typer.Option(min=0.1, help="Users started per second.")]
-ApiWorkersOption = Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")]
+ApiWorkersOption = Annotated[int, typer.Option(min=1, help="uvicorn worker processes "
+                                                           "(default: one per CPU).")]
+DEFAULT_API_WORKERS = default_api_workers()
 LocustWorkersOption = Annotated[int, typer.Option(
     min=0, help="Locust worker processes (0: one process; N: a master and N workers over "
                 "loopback).")]

@@ -44,7 +44,7 @@ def run_command(
         scale: ScaleOption = "small",
         strategy: StrategyOption = "push",
         db: DbOption = None,
-        api_workers: ApiWorkersOption = 1,
+        api_workers: ApiWorkersOption = options.DEFAULT_API_WORKERS,
         locust_workers: LocustWorkersOption = 0,
         shape: Annotated[str | None, typer.Option(
             help="Load shape instead of a flat user count: ramp, steady or spike.")] = None,
@@ -144,7 +144,7 @@ def ui(scenario: ScenarioOption = "mixed",
        scale: ScaleOption = "small",
        strategy: StrategyOption = "push",
        db: DbOption = None,
-       api_workers: ApiWorkersOption = 1,
+       api_workers: ApiWorkersOption = options.DEFAULT_API_WORKERS,
        locust_workers: LocustWorkersOption = 0,
        web_port: Annotated[int, typer.Option(help="Port of the web UI on 127.0.0.1.")] = 8089,
        max_session: Annotated[str, typer.Option(

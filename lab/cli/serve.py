@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from lab.cli import options
 from lab.cli.app import app
 from lab.cli.options import DatabaseOption, DbOption
 from lab.cli.output import console, run_action
@@ -27,7 +28,9 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind (loopback by d
           = "127.0.0.1",
           port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
           workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes, "
-                                                           "each with its own pool.")] = 1,
+                                                           "each with its own pool (default: "
+                                                           "one per CPU).")]
+          = options.DEFAULT_API_WORKERS,
           strategy: Annotated[str | None, typer.Option(
               help="Home timelines: pull, push or hybrid (default LAB_TIMELINE_STRATEGY, "
                    "pull).")] = None,

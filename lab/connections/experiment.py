@@ -71,10 +71,11 @@ def endpoints(config: ConnectionsConfig, strategy: str, server: PgServer, databa
         if "api" in config.paths:
             port = free_port()
             env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-            stack.enter_context(api_process(server, database, strategy, port, env, 1,
-                                            log_dir / "api.log"))
+            stack.enter_context(api_process(server, database, strategy, port, env,
+                                            config.api_workers, log_dir / "api.log"))
             found.api = ("127.0.0.1", port)
-            say(f"  API on 127.0.0.1:{port} (pool of {pool_size} connections)")
+            say(f"  API on 127.0.0.1:{port} ({config.api_workers} worker(s), pools of "
+                f"{pool_size} connections in all)")
         if "pgbouncer" in config.paths:
             if find_pgbouncer() is None:
                 found.skipped["pgbouncer"] = ("PgBouncer is not installed (apt-get install "
@@ -172,7 +173,7 @@ def run_experiment(config: ConnectionsConfig, strategy: str, database: RunDataba
     with database.server.connect(database.name) as conn:
         users = issue_tokens(conn)
     workload = Workload(config.query, strategy, users)
-    pool_size = settings.pool_max
+    pool_size = settings.pool_max * config.api_workers   # the API's pools together
     started = time.time()
     offered = ", ".join(f"{n * config.pace_per_s:g}/s" for n in config.levels)
     say(f"connections: levels {', '.join(map(str, config.levels))}; {config.duration_s} s each; "
