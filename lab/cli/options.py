@@ -25,7 +25,8 @@ ScaleOption = Annotated[str, typer.Option(help="Dataset: tiny, small, medium, la
 
 # Options shared by `lab run` and `lab ui` (the same set-up before the load).
 ScenarioOption = Annotated[str, typer.Option(
-    help="mixed, posting, registration, storm, timeline or viral (locustfiles/scenarios.toml).")]
+    help="mixed, seed, smoke, posting, registration, storm, timeline or viral "
+         "(locustfiles/scenarios.toml).")]
 UsersOption = Annotated[int, typer.Option(min=1, help="Concurrent simulated users.")]
 SpawnRateOption = Annotated[float, typer.Option(min=0.1, help="Users started per second.")]
 ApiWorkersOption = Annotated[int, typer.Option(min=1, help="uvicorn worker processes "

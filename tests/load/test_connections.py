@@ -20,7 +20,6 @@ from lab.connections.results import MEASURED, STOPPED
 from lab.pg.databases import list_lab_databases
 from lab.pg.embedded import EmbeddedPostgres
 from lab.pg.server import PgServer
-from lab.runfolder import load_summary
 from tests.conftest import free_port
 
 LEVELS = [5, 20]
@@ -138,27 +137,3 @@ def test_a_server_with_few_slots_stops_the_direct_path_and_says_why(few_slots: P
     (direct,) = document["paths"]
     assert direct["status"] == "fail" and "stopped below 40 clients" in direct["paced_text"]
     assert "stopped" in (folder / "index.html").read_text()
-
-
-@pytest.mark.scenario_runs
-def test_a_load_run_with_connections_judges_sc4_in_its_report(pg_server: PgServer,
-                                                              seeded_template: str,
-                                                              tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "lab.cli", "run", "--scale", "tiny", "--users", "10",
-         "--spawn-rate", "10", "--run-time", "6s", "--db", pg_server.url(), "--reports",
-         str(tmp_path), "--threshold", "SC1=60000", "--threshold", "SC3=60000",
-         "--connections", "--connection-levels", "4,8", "--connection-duration", "1s"],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "200"})
-    (folder,) = [p for p in tmp_path.iterdir() if (p / "summary.json").exists()]
-    summary = load_summary(folder)
-    experiment = json.loads((folder / "connections.json").read_text())
-    sc4 = summary.verdict("SC4")
-    assert sc4 is not None and sc4.as_dict() == experiment["sc4"]
-    assert sc4.window == "connection experiment"
-    assert sc4.status == sc4_from_levels(experiment, [4, 8])[1]
-    assert "SC4" in summary.scenario.criteria
-    assert done.returncode == summary.exit_code, done.stdout + done.stderr
-    html = (folder / "index.html").read_text()
-    assert 'id="connections"' in html and 'id="chart-conn-throughput"' in html
-    assert '<a href="#connections">' in html      # SC4's evidence link points at the section

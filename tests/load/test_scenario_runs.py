@@ -7,6 +7,7 @@ its samples say.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from lab.pg.server import PgServer
 from lab.runfolder import RunFolder, Summary, load_summary
 from lab.verdicts import exit_code
 from tests.load.conftest import TinyRun, lab_run
+from tests.load.test_connections import sc4_from_levels
 
 # Locust and API coverage: the PostgreSQL 15 pass leaves these out (.ci/run), the
 # smoke, fault, report and connection runs cover the database side there.
@@ -122,16 +124,23 @@ def test_timeline_under_every_strategy_compared(pg_server: PgServer, seeded_temp
 def test_the_seed_acceptance_run_judges_every_criterion(
         pg_server: PgServer, seeded_template: str, tmp_path: Path) -> None:
     """make run's scenario at a small size: every criterion judged (none out of scope), the
-    broadcasters' schedule audited, SC4 from the connection check (short levels here; the
-    scenario's own levels are checked in tests/unit/test_scenarios.py)."""
+    broadcasters' schedule audited, SC4 from the connection check judged once, in the same
+    summary, page and exit code (short levels here; the scenario's own levels are checked
+    in tests/unit/test_scenarios.py)."""
     run = lab_run(pg_server, tmp_path, "--scenario", "seed", "--users", "33",
                   "--spawn-rate", "33", "--run-time", "20s", "--connections",
-                  "--connection-levels", "2,4", "--connection-duration", "2s",
+                  "--connection-levels", "2,4", "--connection-duration", "1s",
                   "--threshold", "SC5_RATE=1", *LENIENT)
     statuses = {v.id: v.status for v in run.summary.criteria}
     assert set(statuses) == {"SC1", "SC2", "SC3", "SC4", "SC5", "SC6", "T1", "R", "V"}
     assert not {cid for cid, status in statuses.items()
                 if status not in ("pass", "fail")}, statuses
+    experiment = json.loads((run.folder / "connections.json").read_text())
+    sc4 = run.summary.verdict("SC4")
+    assert sc4 is not None and sc4.as_dict() == experiment["sc4"]
+    assert sc4.window == "connection experiment"
+    assert sc4.status == sc4_from_levels(experiment, [2, 4])[1]
+    assert experiment["config"]["api_workers"] == run.summary.config.api_workers
     samples = measured_window(run)
     paced = samples[samples["persona"] == "broadcaster"]
     assert len(paced) and paced["schedule_lag_ms"].notna().all()
@@ -148,3 +157,5 @@ def test_the_seed_acceptance_run_judges_every_criterion(
         row["naive_ms"] > 0 for row in naive["rows"])
     page = (run.folder / "index.html").read_text()
     assert page.index('id="naive"') < page.index('id="requests"')
+    assert 'id="connections"' in page and 'id="chart-conn-throughput"' in page
+    assert '<a href="#connections">' in page      # SC4's evidence link points at the section
