@@ -23,8 +23,9 @@ from lab.config import Settings
 from lab.errors import LabError
 from lab.integrity import CheckResult, run_checks
 from lab.load.activity import COLUMNS as WAIT_COLUMNS
+from lab.load.criteria import RECOVERY_LIMIT_S
 from lab.load.database import RunDatabase
-from lab.load.faults import excused_failures, outages_seen, reliability
+from lab.load.faults import excused_failures, outage_windows, outages_seen, reliability
 from lab.load.ledger import check_ledger
 from lab.load.measure import Measurement
 from lab.load.measurements import Measurements, measurements_from
@@ -119,7 +120,8 @@ def measurements(config: RunConfig, scenario: Scenario, collected: Collected,
         config.users, collected.stats, sum(c.violations for c in collected.checks),
         collected.plans,
         reliability(ledger.acknowledged, ledger.lost, ledger.duplicated, collected.outages),
-        excused_failures(collected.outages), sc4)
+        excused_failures(collected.outages), sc4,
+        outage_windows(collected.outages, RECOVERY_LIMIT_S))
 
 
 def capture_run_plans(database: RunDatabase, strategy: str, statements: list[dict[str, Any]],

@@ -199,6 +199,13 @@ def outage_seen(event: FaultEvent, samples: pd.DataFrame,
                         answered_503=int((failed["status"] == 503).sum()))
 
 
+def outage_windows(outages: list[FaultOutcome], slack_s: float) -> list[tuple[float, float]]:
+    """Epoch spans from each fault's injection to `slack_s` after its end: paced actions
+    that fell behind their schedule then were held by the fault, not by the generator."""
+    return [(o.injected_ts, o.restored_ts + slack_s) for o in outages
+            if o.injected_ts is not None and o.restored_ts is not None]
+
+
 def excused_failures(outages: list[FaultOutcome]) -> int:
     """503s inside a fault's window: the answer the API owes clients then, not a defect."""
     return sum(o.answered_503 for o in outages)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,11 +69,17 @@ class ScheduleAudit:
     lag_max_ms: float
 
 
-def schedule_audit(samples: pd.DataFrame, measurement: Window) -> ScheduleAudit | None:
-    """The lag of each paced request behind its schedule (None: no paced persona ran)."""
+def schedule_audit(samples: pd.DataFrame, measurement: Window,
+                   excused: Sequence[tuple[float, float]] = ()) -> ScheduleAudit | None:
+    """The lag of each paced request behind its schedule (None: no paced persona ran).
+    Requests sent in an `excused` span (a fault's outage and its recovery) are left out:
+    the fault held them, as it owed their 503s."""
     if "schedule_lag_ms" not in samples:
         return None
-    lag = sent_in(samples, measurement)["schedule_lag_ms"].dropna().clip(lower=0)
+    sent = sent_in(samples, measurement)
+    for start, end in excused:
+        sent = sent[(sent["start_ts"] < start) | (sent["start_ts"] >= end)]
+    lag = sent["schedule_lag_ms"].dropna().clip(lower=0)
     if lag.empty:
         return None
     ordered = np.sort(lag.to_numpy())
@@ -87,14 +94,16 @@ def measurements_from(samples: pd.DataFrame, measurement: Window, server: list[d
                       scenario: Scenario, users: int, stats: RequestStats,
                       integrity_violations: int | None, plans: dict[str, Any] | None = None,
                       reliability: Reliability | None = None, excused_failures: int = 0,
-                      sc4: Verdict | None = None) -> Measurements:
+                      sc4: Verdict | None = None,
+                      outages: Sequence[tuple[float, float]] = ()) -> Measurements:
     """Turn raw samples and server samples into what the criteria judge.
 
     `stats` are the measurement window's; unexpected failures count over the
     whole run (a failure in the warm-up is still a failure). Server samples
     may be empty (the live view in Locust's UI has none): the generator's CPU
     is then not judged. `excused_failures` are the 503s a fault run's outage
-    owes its clients: judged by R, not counted against V.
+    owes its clients: judged by R, not counted against V; paced actions sent during
+    the `outages` (epoch spans) are left out of the schedule audit for the same reason.
     """
     measured_server = [s for s in server if s["ts"] >= measurement.start_ts]
     cpu = [s["locust_cpu_max_process_percent"] for s in measured_server
@@ -120,7 +129,7 @@ def measurements_from(samples: pd.DataFrame, measurement: Window, server: list[d
         plans=plan_summary(plans), reliability=reliability,
         excused_failures=excused_failures, sc4=sc4, window_s=measurement.seconds,
         posting_count=int(posts["failure"].isna().sum()),
-        schedule=schedule_audit(samples, measurement))
+        schedule=schedule_audit(samples, measurement, outages))
 
 
 def plan_summary(plans: dict[str, Any] | None) -> PlanSummary | None:

@@ -113,7 +113,9 @@ def test_make_run_counts_a_completed_run_as_success_whatever_its_verdict(
                               capture_output=True, text=True, timeout=600, env=env)
 
     try:
-        failed = make_run("--users", "10", "--spawn-rate", "10", "--run-time", "8s",
+        # A valid run (else exit 3): a measurement window of at least 10 s, and enough
+        # sign-ups in it for SC1's p95.
+        failed = make_run("--users", "20", "--spawn-rate", "20", "--run-time", "15s",
                           "--db", pg_server.display_url(),
                           "--threshold", "SC3=0.001")
         assert failed.returncode == 0, failed.stdout + failed.stderr

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from lab import verdicts as vocabulary
 from lab.load.criteria import judge
-from lab.load.measurements import Measurements, Reliability, ScheduleAudit
-from lab.records import GroupStats, RequestStats
+from lab.load.faults import outage_windows
+from lab.load.measurements import Measurements, Reliability, ScheduleAudit, schedule_audit
+from lab.records import FaultOutcome, GroupStats, RequestStats, Window
 from lab.verdicts import Verdict, exit_code
 
 SCOPE = ["SC1", "SC2", "SC3", "T1", "V"]
@@ -147,3 +150,25 @@ def test_a_window_too_thin_for_its_percentiles_makes_the_run_invalid() -> None:
                    posting_count=3)
     thin = by_id(judge(few, SCOPE))["V"]
     assert thin.status == "fail" and thin.note == "SC1's p95 rests on 19 samples (at least 20)"
+
+
+def test_paced_actions_held_by_a_fault_are_left_out_of_the_schedule_audit() -> None:
+    # Ten paced requests a second for 10 s, on time, but those sent in 4-6 s were held 3 s
+    # by an injected fault (as the fault's 503s are excused from V, so is their lateness).
+    start = 1_000.0
+    sent = [start + i / 10 for i in range(100)]
+    lag = [3_000.0 if 4 <= t - start < 6 else 20.0 for t in sent]
+    samples = pd.DataFrame({"start_ts": sent, "schedule_lag_ms": lag})
+    window = Window(start_ts=start, end_ts=start + 10, seconds=10.0)
+    behind = schedule_audit(samples, window)
+    assert behind is not None and behind.actions == 100 and behind.on_time_share == 0.8
+    excused = schedule_audit(samples, window, outage_windows(
+        [fault(injected=start + 4, restored=start + 5)], slack_s=1.0))
+    assert excused is not None and excused.actions == 80 and excused.on_time_share == 1.0
+    assert excused.lag_max_ms == 20.0
+
+
+def fault(injected: float, restored: float) -> FaultOutcome:
+    return FaultOutcome(kind="pool-exhaust", label="pool-exhaust", injected_ts=injected,
+                        restored_ts=restored, detail="", error=None, errors=0, outage_s=0.0,
+                        recover_s=0.0)
