@@ -7,10 +7,10 @@ window, is how many pooled connections were held on average; the database
 time of the same requests says how much of that was the database's. Beside
 it, the host: how busy its CPUs were (the CPU of PostgreSQL, the API and
 Locust, sampled every 2 s) and how much of the time some task was runnable
-but waited for a CPU (/proc/pressure/cpu).
-On a saturated machine every part of a request waits for a core, the
-database's included, and a larger pool or more workers add contention, not
-capacity.
+but waited for a CPU (/proc/pressure/cpu). On a saturated machine every part
+of a request waits for a core, the database's included: more processes help
+one busy single-threaded loop (an API worker, a Locust process), not a machine
+without idle CPU.
 """
 
 from __future__ import annotations
@@ -99,8 +99,9 @@ def capacity_causes(room: Capacity) -> list[Cause]:
                  f"({groups} of one core){waited}: every part of a request waits for a core, "
                  "the database's included",
             lever="less CPU per request: the statements with the most total time (Database), "
-                  "the API's and the generator's work per request; more API workers or "
-                  "connections add contention here, not capacity"))
+                  "the API's and the generator's work per request; more processes help a "
+                  "single busy loop (an API worker, a Locust process), not a machine without "
+                  "idle CPU"))
     if room.pool_full and room.pool_busy is not None and room.pool_db is not None:
         found.append(Cause(
             kind="pool", scope="run",
@@ -109,8 +110,9 @@ def capacity_causes(room: Capacity) -> list[Cause]:
                  f"over every request's time after its pool wait), {room.pool_db:.1f} of them "
                  "busy in the database: requests queue for a connection whenever a request "
                  "holding one slows",
-            lever=("shorter database time per request (the CPUs are saturated, so more "
-                   "connections would only share them)" if room.saturated else
+            lever=("shorter time holding a connection (the database's, and the API's loop "
+                   "returning to the request); with the CPUs saturated a larger pool adds "
+                   "sessions competing for them" if room.saturated else
                    "a larger pool (LAB_POOL_MAX) or more API workers, while the machine has "
                    "CPU to spare; or shorter database time per request")))
     return found

@@ -115,9 +115,10 @@ def lever_for(part: str, setup: Setup, busy: Busy) -> str:
         plural = "s" if setup.pool_max != 1 else ""
         if busy.pool_full and busy.cpu_saturated:
             return (f"the pool ({setup.pool_max} connection{plural} per worker, "
-                    f"{setup.api_workers} worker(s)) was full of database work on a saturated "
-                    "machine (the cpu and pool findings): less database and CPU time per "
-                    "request; a larger pool or more workers would share the same CPUs")
+                    f"{setup.api_workers} worker(s)) was full on a busy machine (the cpu and "
+                    "pool findings): more API workers if one worker's loop is late, else less "
+                    "database and CPU time per request; a larger pool adds sessions competing "
+                    "for the same CPUs")
         return (f"the pool ({setup.pool_max} connection{plural} per worker) or the API's "
                 f"worker count ({setup.api_workers}) is the bottleneck: more workers "
                 "(--api-workers) or a larger pool (LAB_POOL_MAX), then measure again")

@@ -4,10 +4,11 @@ Every SAMPLE_S a thread with a connection of its own reads pg_stat_activity:
 every session of the run database that is active, and every background
 process at work (the checkpointer, the WAL writer, autovacuum, ...), with its
 state, wait event and query id; for a lock wait also the relation waited on
-and the statement of the session at the root of its blocking chain. Averaged per second it is the
-database's load by wait event (average active sessions); per query id it
-joins pg_stat_statements, hence statement and request names. Its own cost is
-measured: the thread's CPU time and how long each sample's query took.
+and the statement of the session at the root of its blocking chain. Averaged
+per second it is the database's load by wait event (average active
+sessions); per query id it joins pg_stat_statements, hence statement and
+request names. Its own cost is measured: the thread's CPU time and how long
+each sample's query took.
 """
 
 from __future__ import annotations

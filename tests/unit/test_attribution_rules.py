@@ -153,9 +153,10 @@ def test_capacity_is_little_s_law_over_the_window_and_the_host_s_cpu() -> None:
     assert "waited for a CPU 40% of the time" in cpu.text
     assert pool.kind == "pool" and "held 3.0 at a time on average (75%" in pool.text
     assert "2.0 of them busy in the database" in pool.text and "saturated" in pool.lever
+    assert "idle CPU" in cpu.lever
     # The pool's lever for its waiters follows: not a larger pool on a saturated machine.
     full = Busy(cpu_saturated=True, pool_full=True)
-    assert "would share the same CPUs" in lever_for("pool wait", SETUP, full)
+    assert "competing for the same CPUs" in lever_for("pool wait", SETUP, full)
     assert "LAB_POOL_MAX" in lever_for("pool wait", SETUP, Busy())
 
 
