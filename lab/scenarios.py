@@ -42,12 +42,17 @@ class Scenario:
         return locustfiles_dir() / f"{self.name}.py"
 
     def scheduled_rate(self, users: int) -> float | None:
-        """Requests/s the paced personas should produce at `users` users, if paced."""
+        """`paced_request`s/s the paced personas should send at `users` users (None: the
+        scenario holds no request's rate). A paced persona with other tasks too sends the
+        paced request its tasks' share of the time; Locust's split of users by weight is
+        taken as exact (at a few users it is rounded)."""
         paced = [p for p in self.personas if p.throughput_per_s]
-        if not paced:
+        if not paced or not self.paced_request:
             return None
         total_weight = sum(p.weight for p in self.personas)
-        return sum(users * p.weight / total_weight * (p.throughput_per_s or 0) for p in paced)
+        return sum(users * p.weight / total_weight * (p.throughput_per_s or 0)
+                   * p.tasks.get(self.paced_request, 0) / sum(p.tasks.values())
+                   for p in paced)
 
 
 def _persona(scenario: str, name: str, raw: dict[str, Any]) -> Persona:

@@ -142,9 +142,11 @@ def test_the_seed_acceptance_run_judges_every_criterion(
     assert sc4.status == sc4_from_levels(experiment, [2, 4])[1]
     assert experiment["config"]["api_workers"] == run.summary.config.api_workers
     samples = measured_window(run)
-    paced = samples[samples["persona"] == "broadcaster"]
+    scheduled = samples["persona"].isin(["broadcaster", "registrant"])
+    paced = samples[scheduled]
     assert len(paced) and paced["schedule_lag_ms"].notna().all()
-    assert samples.loc[samples["persona"] != "broadcaster", "schedule_lag_ms"].isna().all()
+    assert samples.loc[~scheduled, "schedule_lag_ms"].isna().all()
+    assert (samples.loc[samples["persona"] == "registrant", "name"] == "register_user").all()
     on_time = float((paced["schedule_lag_ms"].clip(lower=0) <= 1000).mean())
     v = run.summary.verdict("V")
     assert v is not None and f"{on_time:.1%} on schedule" in v.measured

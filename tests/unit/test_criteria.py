@@ -5,12 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from lab import verdicts as vocabulary
 from lab.load.criteria import judge
 from lab.load.faults import outage_windows
-from lab.load.measurements import Measurements, Reliability, ScheduleAudit, schedule_audit
+from lab.load.measurements import (
+    Measurements,
+    Reliability,
+    ScheduleAudit,
+    measurements_from,
+    schedule_audit,
+)
+from lab.load.stats import request_stats
 from lab.records import FaultOutcome, GroupStats, RequestStats, Window
+from lab.scenarios import load_scenarios
 from lab.verdicts import Verdict, exit_code
 
 SCOPE = ["SC1", "SC2", "SC3", "T1", "V"]
@@ -172,3 +181,21 @@ def fault(injected: float, restored: float) -> FaultOutcome:
     return FaultOutcome(kind="pool-exhaust", label="pool-exhaust", injected_ts=injected,
                         restored_ts=restored, detail="", error=None, errors=0, outage_s=0.0,
                         recover_s=0.0)
+
+
+def test_the_scheduled_rate_is_compared_with_the_paced_personas_own_requests() -> None:
+    # posting at 10 users schedules 1.5 tweets/s; its paced posters kept 1/s (two thirds)
+    # while an unpaced persona posted 2/s more: the generator still fell behind.
+    start = 1_000.0
+    paced = [(start + i, 5.0) for i in range(10)]
+    others = [(start + i / 2, None) for i in range(20)]
+    samples = pd.DataFrame(
+        [{"start_ts": ts, "name": "post_tweet", "failure": None, "latency_us": 2_000,
+          "bytes": 300, "bucket": "0-99",
+          "schedule_lag_ms": lag} for ts, lag in paced + others])
+    window = Window(start_ts=start, end_ts=start + 10, seconds=10.0)
+    measured = measurements_from(samples, window, [], load_scenarios()["posting"], 10,
+                                 request_stats(samples, window), 0)
+    assert measured.schedule_ratio == pytest.approx(1.0 / 1.5)
+    assert measured.posting_rate == pytest.approx(3.0)     # SC5 counts every tweet
+    assert by_id(judge(measured, ["SC5", "V"]))["V"].status == "fail"

@@ -59,7 +59,11 @@ tasks = { post_tweet = 1 }
 
 def test_the_seed_scenario_brings_its_connection_check_and_100_tweets_per_second() -> None:
     seed = load_scenarios()["seed"]
-    assert seed.scheduled_rate(1000) is not None and seed.scheduled_rate(1000) >= 110
+    # The broadcasters' tweets only: the registrants are paced too, but send no tweet.
+    assert seed.scheduled_rate(1000) == pytest.approx(1000 * 10 / 112 * 1.3)
+    assert seed.scheduled_rate(1000) >= 110
+    assert {p.name for p in seed.personas if p.throughput_per_s} == {"broadcaster",
+                                                                     "registrant"}
     config = RunConfig.build(scenario="seed")
     assert config.connection_experiment is not None
     assert config.connection_experiment.levels == (10, 100, 1000)
