@@ -88,7 +88,9 @@ def default_api_workers() -> int:
     """One uvicorn worker per CPU: a worker is one Python thread running one event loop, and
     every request's awaits queue on that loop. Measured on 2 cores (mixed, 1000 users, push,
     small, after migration 0009): one worker p50 419 ms with its loop the bottleneck, two
-    workers p50 18 ms at the same pool size per worker."""
+    workers p50 18 ms at the same pool size per worker. At the seed's lighter human pace
+    (three paired 70 s runs) two workers halved the p99 (median ratio 0.57) for a p95 14 %
+    higher: docs/criteria.md."""
     return max(1, os.cpu_count() or 1)
 
 
