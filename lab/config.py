@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     server_timing: bool = Field(
         True, description="Time each request's pool wait, database round trips and whole "
                           "handling, and return them in a Server-Timing header.")
+    gc_freeze: bool = Field(
+        True, description="Each API worker freezes what its start-up built (gc.freeze), so the "
+                          "collector's full passes skip it.")
     body_timeout_s: float = Field(
         10.0, gt=0, description="A request body must arrive within this long, else 408 and the "
                                 "connection closed (slow clients cannot hold the server).")

@@ -105,6 +105,7 @@ class ApiInfo(Record):
     pool_max: int
     pool_timeout_s: float
     server_timing: bool
+    gc_freeze: bool = True     # (folders written before it had no freeze)
 
 
 class Environment(Record):

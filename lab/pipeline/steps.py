@@ -84,7 +84,7 @@ def environment(database: RunDatabase, config: RunConfig, settings: Settings) ->
         api=ApiInfo(workers=config.api_workers, pool_min=settings.pool_min,
                     pool_max=max(settings.pool_max, settings.pool_min),
                     pool_timeout_s=settings.pool_timeout_s,
-                    server_timing=settings.server_timing))
+                    server_timing=settings.server_timing, gc_freeze=settings.gc_freeze))
 
 
 def judged(config: RunConfig, scenario: Scenario, database: RunDatabase, folder: Path,

@@ -63,7 +63,8 @@ def identity(summary: Summary) -> list[tuple[str, str]]:
         ("changed before the load", "; ".join(config.before_load) or "nothing"),
         ("API shape", f"pool {env.api.pool_min}-{env.api.pool_max} per worker, timeout "
                       f"{env.api.pool_timeout_s:g} s, Server-Timing "
-                      f"{'on' if env.api.server_timing else 'off'}"),
+                      f"{'on' if env.api.server_timing else 'off'}, gc.freeze "
+                      f"{'on' if env.api.gc_freeze else 'off'}"),
         ("PostgreSQL", f"{settings.get('server_version', '?')}, shared_buffers "
                        f"{setting_text(settings.get('shared_buffers'))}, work_mem "
                        f"{setting_text(settings.get('work_mem'))}, synchronous_commit "

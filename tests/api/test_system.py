@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+
 from lab.api.models import Stats
-from tests.api.conftest import Api
+from lab.pg.server import PgServer
+from tests.api.conftest import Api, running_api
 
 
 def test_health_and_stats(api: Api) -> None:
@@ -28,3 +31,13 @@ def test_openapi_documents_the_raw_json_routes(api: Api) -> None:
         assert content["application/json"]["schema"]["$ref"].endswith(f"/{model}"), path
     home = schema["paths"]["/timeline/home"]["get"]
     assert home["security"] == [{"HTTPBearer": []}]
+
+
+def test_a_worker_freezes_what_start_up_built_and_thaws_it_at_shutdown(
+        pg_server: PgServer, api_db: str) -> None:
+    # The server runs in this process's thread, so the collector is this process's.
+    before = gc.get_freeze_count()
+    with running_api(pg_server.url(api_db)) as second:
+        assert second.anonymous.get("/health").status_code == 200
+        assert gc.get_freeze_count() > max(before, 10_000)
+    assert gc.get_freeze_count() == 0
