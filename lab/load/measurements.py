@@ -69,17 +69,20 @@ class ScheduleAudit:
     lag_max_ms: float
 
 
+def paced_requests(samples: pd.DataFrame) -> pd.DataFrame:
+    """The paced personas' requests: those sent on a schedule, so with a lag behind it."""
+    return samples[samples["schedule_lag_ms"].notna()]
+
+
 def schedule_audit(samples: pd.DataFrame, measurement: Window,
                    excused: Sequence[tuple[float, float]] = ()) -> ScheduleAudit | None:
     """The lag of each paced request behind its schedule (None: no paced persona ran).
     Requests sent in an `excused` span (a fault's outage and its recovery) are left out:
     the fault held them, as it owed their 503s."""
-    if "schedule_lag_ms" not in samples:
-        return None
-    sent = sent_in(samples, measurement)
+    sent = sent_in(paced_requests(samples), measurement)
     for start, end in excused:
         sent = sent[(sent["start_ts"] < start) | (sent["start_ts"] >= end)]
-    lag = sent["schedule_lag_ms"].dropna().clip(lower=0)
+    lag = sent["schedule_lag_ms"].clip(lower=0)
     if lag.empty:
         return None
     ordered = np.sort(lag.to_numpy())
@@ -113,9 +116,8 @@ def measurements_from(samples: pd.DataFrame, measurement: Window, server: list[d
     if scheduled and scenario.paced_request:
         # The paced personas' own requests: others sending the same request do not make up
         # for a schedule the generator could not keep.
-        paced = (samples[samples["schedule_lag_ms"].notna()]
-                 if "schedule_lag_ms" in samples else samples)
-        achieved, _ = sustained_rate(paced, scenario.paced_request, measurement)
+        achieved, _ = sustained_rate(paced_requests(samples), scenario.paced_request,
+                                     measurement)
         ratio = achieved / scheduled
     posts = sent_in(samples, measurement)
     posts = posts[posts["name"] == "post_tweet"]
