@@ -34,7 +34,8 @@ def compare(run_folders: Annotated[list[Path], typer.Argument(
             out: Annotated[Path | None, typer.Option(
                 help="Folder of the comparison page (default: reports/compare-<time>).")]
             = None) -> None:
-    """Put runs side by side: criteria, latency per request with deltas, plans, charts."""
+    """Put runs side by side: criteria, latency per request with changes and their 95 %
+    intervals (a change is called only when it is outside the noise), plans, charts."""
     from lab.report.compare import compare_runs
 
     console.print(f"comparison: {run_action(lambda: compare_runs(run_folders, out))}")

@@ -14,7 +14,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from lab.errors import LabError
+from lab.intervals import MIN_EFFECT, MIN_EFFECT_MS, MIN_TAIL
 from lab.report import charts
+from lab.report.differences import Measured, differences, own_interval
+from lab.report.differences import measured as measured_samples
 from lab.report.render import write_page
 from lab.report.run_page import identity
 from lab.report.signatures import plan_signatures
@@ -28,30 +31,28 @@ def run_label(run: RunFolder) -> str:
     return f"{run.summary.scenario.name}/{config.tag or config.strategy}"
 
 
-def _delta(value: float | None, reference: float | None) -> float | None:
-    if value is None or reference is None or reference == 0:
-        return None
-    return value / reference - 1
-
-
-def request_rows(runs: list[RunFolder]) -> list[dict[str, Any]]:
-    """Per request name: count, req/s and latencies per run, with the change against run 1."""
+def request_rows(runs: list[RunFolder],
+                 measured: list[Measured] | None = None) -> list[dict[str, Any]]:
+    """Per request name: count, req/s and latencies per run, and each later run's changes
+    against run 1 with their intervals (from the runs' measured samples)."""
+    measured = measured or [measured_samples(run) for run in runs]
     names: list[str] = []
     for run in runs:
         names += [n for n in run.summary.stats.requests if n not in names]
     rows = []
     for name in sorted(names):
-        entries = [run.summary.stats.requests.get(name) for run in runs]
-        cells = []
-        for entry in entries:
-            cells.append(None if entry is None else {
+        cells: list[dict[str, Any] | None] = []
+        for index, run in enumerate(runs):
+            entry = run.summary.stats.requests.get(name)
+            if entry is None:
+                cells.append(None)
+                continue
+            cell: dict[str, Any] = {
                 "count": entry.count, "rps": entry.rps,
-                **{key: getattr(entry.latency_ms, key) for key in COMPARED_LATENCIES}})
-        reference = cells[0]
-        for cell in cells[1:]:
-            if cell is not None:
-                cell["delta"] = {key: _delta(cell[key], reference[key] if reference else None)
-                                 for key in (*COMPARED_LATENCIES, "rps")}
+                **{key: getattr(entry.latency_ms, key) for key in COMPARED_LATENCIES}}
+            if index:
+                cell["changes"] = differences(measured[0], measured[index], name)
+            cells.append(cell)
         rows.append({"name": name, "cells": cells})
     return rows
 
@@ -86,8 +87,17 @@ def plan_rows(runs: list[RunFolder]) -> list[dict[str, Any]]:
     return rows
 
 
-def metric_chart(runs: list[RunFolder], labels: list[str], metric: str) -> Figure:
-    """Grouped bars: one group per request name, one bar per run."""
+def error_bars(heights: np.ndarray, bounds: list[tuple[float, float] | None]) -> np.ndarray:
+    """Matplotlib's asymmetric yerr (below, above) from each bar's interval (none: 0)."""
+    below = [max(0.0, h - b[0]) if b else 0.0 for h, b in zip(heights, bounds, strict=True)]
+    above = [max(0.0, b[1] - h) if b else 0.0 for h, b in zip(heights, bounds, strict=True)]
+    return np.array([below, above])
+
+
+def metric_chart(runs: list[RunFolder], labels: list[str], metric: str,
+                 measured: list[Measured]) -> Figure:
+    """Grouped bars: one group per request name, one bar per run; a latency bar carries the
+    95 % interval of its percentile."""
     names = sorted({n for run in runs for n in run.summary.stats.requests})
     figure = Figure(figsize=(charts.WIDTH_IN, 3.6), dpi=96, layout="constrained")
     axes = figure.subplots()
@@ -97,7 +107,11 @@ def metric_chart(runs: list[RunFolder], labels: list[str], metric: str) -> Figur
         requests = run.summary.stats.requests
         values = [(requests[n].rps if metric == "rps" else getattr(requests[n].latency_ms, metric))
                   if n in requests else 0.0 for n in names]
-        axes.bar(x + index * width, [v or 0.0 for v in values], width, label=label)
+        heights = np.array([v or 0.0 for v in values])
+        error = None if metric == "rps" else error_bars(
+            heights, [own_interval(measured[index], n, metric) for n in names])
+        axes.bar(x + index * width, heights, width, label=label, yerr=error, capsize=2,
+                 error_kw={"elinewidth": 0.8})
     axes.set_xticks(x + width * (len(runs) - 1) / 2, names, rotation=35, ha="right", fontsize=7)
     axes.set_title(f"{metric} by request name" if metric != "rps" else "requests/s by request name",
                    fontsize=11, loc="left")
@@ -115,6 +129,7 @@ def compare_runs(paths: list[Path], out: Path | None = None) -> Path:
         raise LabError("lab compare needs at least two run folders")
     runs = [RunFolder(p) for p in paths]
     labels = [f"{i}. {run_label(run)}" for i, run in enumerate(runs, 1)]
+    measured = [measured_samples(run) for run in runs]
     if out is None:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         out = runs[0].path.parent / f"compare-{stamp}"
@@ -125,9 +140,10 @@ def compare_runs(paths: list[Path], out: Path | None = None) -> Path:
                   "report": _relative(run.path / REPORT_FILE, out)}
                  for label, run in zip(labels, runs, strict=True)],
         "identity": identity_rows(runs),
-        "labels": labels, "verdicts": verdict_rows(runs), "requests": request_rows(runs),
-        "plans": plan_rows(runs),
-        "charts": [charts.data_uri(metric_chart(runs, labels, metric))
+        "labels": labels, "verdicts": verdict_rows(runs), "requests": request_rows(runs, measured),
+        "plans": plan_rows(runs), "min_effect": MIN_EFFECT, "min_effect_ms": MIN_EFFECT_MS,
+        "min_tail": MIN_TAIL,
+        "charts": [charts.data_uri(metric_chart(runs, labels, metric, measured))
                    for metric in (*COMPARED_LATENCIES, "rps")],
     }
     return write_page("compare.html.j2", context, out / REPORT_FILE)

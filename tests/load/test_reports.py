@@ -163,14 +163,19 @@ def test_compare_and_the_index_flag_a_regression(passing_run: TinyRun, failing_r
     assert index.index(f">{slowed.name}<") < index.index(f">{first.name}<")   # newest first
 
     rows = {row["name"]: row for row in request_rows([RunFolder(first),
-                                                      RunFolder(slowed)])}
+                                                      RunFolder(slowed), RunFolder(first)])}
     timeline = rows["home_timeline"]["cells"]
-    assert timeline[1]["delta"]["p95"] == pytest.approx(4.0, abs=0.01)
+    slower = timeline[1]["changes"]["p95"]
+    assert slower.relative == pytest.approx(4.0, abs=0.01) and slower.call == "higher"
+    assert slower.relative_interval()[0] > 1.0        # five times slower: surely over +100 %
+    # The same run against itself (A/A): no change is called, in any metric of any name.
+    assert all(change.call is None for row in rows.values() if row["cells"][2]
+               for change in row["cells"][2]["changes"].values())
     done = lab("compare", str(first), str(second), str(slowed), "--out", str(tmp_path / "cmp"))
     assert done.returncode == 0, done.stderr
     page = (tmp_path / "cmp" / "index.html").read_text()
     assert page.count('src="data:image/png;base64,') == 4
-    assert "+400.0%" in page and "plan signature" in page
+    assert "+400.0%" in page and "plan signature" in page and "95 % bootstrap interval" in page
 
 
 @pytest.mark.scenario_runs

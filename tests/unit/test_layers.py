@@ -14,8 +14,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("ground", ("lab", "lab.errors", "lab.progress", "lab.security", "lab.verdicts",
-                "lab.percentiles", "lab.resources", "lab.config", "lab.processes",
-                "lab.queries", "lab.scenarios", "lab.runconfig", "lab.stalls")),
+                "lab.percentiles", "lab.intervals", "lab.resources", "lab.config",
+                "lab.processes", "lab.queries", "lab.scenarios", "lab.runconfig",
+                "lab.stalls")),
     ("database", ("lab.pg",)),
     ("data and API", ("lab.migrate", "lab.schema_snapshot", "lab.integrity", "lab.variants",
                       "lab.seed", "lab.api", "lab.api_process")),
