@@ -38,7 +38,9 @@ class Settings(BaseSettings):
     container_image: str = Field("postgres:18", description="Image for --db testcontainers.")
 
     # The API (`lab serve`): one pool per worker process. 2 x cores is the
-    # usual starting point for a pool in front of a CPU-bound database.
+    # usual starting point for a pool in front of a CPU-bound database; on 2
+    # cores, 8 per worker against 4 made the seed's load slower (p99 ratio
+    # 1.27: more sessions on the same CPUs; docs/criteria.md).
     api_dsn: str | None = Field(None, description="Database the API serves (set by `lab serve`).")
     pool_min: int = Field(2, ge=1, description="Connections each API worker keeps open.")
     pool_max: int = Field(4, ge=1, description="Most connections per API worker.")
