@@ -55,6 +55,7 @@ EXIT_PASSED = 0
 EXIT_ERROR = 1
 EXIT_CRITERION_FAILED = 2
 EXIT_INVALID_RUN = 3
+EXIT_REGRESSION = 4          # the criteria passed, a regression gate (--fail-on) did not
 EXIT_INTERRUPTED = 130
 
 
@@ -101,6 +102,13 @@ def exit_code(verdicts: list[Verdict], strict: bool = False) -> int:
 
 def worst_exit_code(codes: list[int]) -> int:
     """Of several runs' codes: an invalid run outranks a failed criterion, which outranks a
-    pass; any other code (an error) outranks them all."""
-    rank = {EXIT_PASSED: 0, EXIT_CRITERION_FAILED: 1, EXIT_INVALID_RUN: 2}
-    return max(codes, key=lambda code: rank.get(code, 3), default=EXIT_PASSED)
+    failed regression gate, which outranks a pass; any other code (an error) outranks them
+    all."""
+    rank = {EXIT_PASSED: 0, EXIT_REGRESSION: 1, EXIT_CRITERION_FAILED: 2, EXIT_INVALID_RUN: 3}
+    return max(codes, key=lambda code: rank.get(code, 4), default=EXIT_PASSED)
+
+
+def gated_exit_code(code: int, gates_passed: bool) -> int:
+    """A run's code once its regression gates are judged: a failed gate turns a pass into
+    EXIT_REGRESSION and leaves every worse code as it was."""
+    return EXIT_REGRESSION if code == EXIT_PASSED and not gates_passed else code

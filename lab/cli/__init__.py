@@ -2,7 +2,8 @@
 
 database.py (db, migrate, snapshot), data.py (seed, credentials, check),
 serve.py, runs.py (run, ui), experiments.py (connections, bench, explain),
-reports.py (report, compare); output.py, options.py and tables.py are
+reports.py (report, compare), gating.py (gate; what run does with --baseline, --fail-on
+and --repeat); output.py, options.py and tables.py are
 shared by them. Nothing below the CLI imports it.
 """
 
@@ -11,7 +12,7 @@ import importlib
 from lab.cli.app import app
 
 # Imported in this order, so `lab --help` lists the groups in it.
-COMMAND_MODULES = ("database", "data", "serve", "runs", "experiments", "reports")
+COMMAND_MODULES = ("database", "data", "serve", "runs", "experiments", "reports", "gating")
 for _module in COMMAND_MODULES:
     importlib.import_module(f"lab.cli.{_module}")
 

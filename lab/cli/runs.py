@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lab.cli import options
 from lab.cli.app import app
+from lab.cli.gating import BaselineOption, FailOnOption, check_gating, gated, record_noise
 from lab.cli.options import (
     ApiWorkersOption,
     DbOption,
@@ -24,6 +25,7 @@ from lab.cli.options import (
 from lab.cli.output import (
     console,
     err_console,
+    fail,
     progress_bars,
     run_action,
     stop_on_sigterm,
@@ -33,6 +35,9 @@ from lab.cli.tables import print_causes, print_request_stats, print_verdicts
 from lab.config import get_settings
 from lab.runconfig import STRATEGIES, ConnectionsConfig, RunConfig
 from lab.verdicts import EXIT_INTERRUPTED, worst_exit_code
+
+if TYPE_CHECKING:
+    from lab.pipeline.steps import RunResult
 
 
 @app.command("run", rich_help_panel="Load runs")
@@ -83,12 +88,20 @@ def run_command(
             help="Settling time after the spawn ramp; the latency criteria judge what "
                  "follows (default 10 s, or a tenth of --run-time if that is shorter).")]
         = None,
+        baseline: BaselineOption = None,
+        fail_on: FailOnOption = None,
+        repeat: Annotated[int, typer.Option(
+            min=1, help="Run the same configuration this many times, each on an identical "
+                        "fresh copy (A/A), and record the run-to-run spread of every trended "
+                        "metric: the noise floor reports/index.html draws and flags against.")]
+        = 1,
 ) -> None:
     """Run a load test headless and judge it against the success criteria.
 
     Exit status: 0 every criterion in scope passed on a valid run; 2 a criterion
     failed; 3 the run is invalid (unexpected failures, or the load generator was
-    the bottleneck); 1 the run could not be carried out; 130 interrupted.
+    the bottleneck); 4 the criteria passed but a regression gate (--fail-on) failed;
+    1 the run could not be carried out; 130 interrupted.
     """
     from lab.pipeline.headless import run_headless
 
@@ -109,23 +122,33 @@ def run_command(
             before_load=before_load or [])
 
     config = run_action(build)
+    run_action(lambda: check_gating(baseline, fail_on))
+    if repeat > 1 and compare_strategies:
+        fail("--repeat and --compare-strategies do not go together: repeat one strategy")
     configs = ([run_action(partial(config.varied, strategy=name)) for name in STRATEGIES]
-               if compare_strategies else [config])
+               if compare_strategies else [config] * repeat)
+    codes: list[int] = []
     settings = get_settings()
-    results = []
+    results: list[RunResult] = []
     try:
         for each in configs:
             if compare_strategies:
                 console.print(f"[bold]strategy {each.strategy}[/]")
+            elif repeat > 1:
+                console.print(f"[bold]run {len(results) + 1} of {repeat}[/]")
             with stop_on_sigterm(), progress_bars() as reporter:
                 result = run_action(partial(run_headless, each, settings, reporter,
                                             timed_say()))
             print_request_stats(result.summary.stats)
             print_causes(result.summary.attribution)
             print_verdicts(result.summary.criteria)
-            console.print(f"run folder: {result.folder} (exit {result.exit_code})\n"
+            code = result.exit_code
+            if baseline is not None and fail_on is not None:
+                code = gated(result.folder, baseline, fail_on)
+            console.print(f"run folder: {result.folder} (exit {code})\n"
                           f"report: {result.report}")
             results.append(result)
+            codes.append(code)
     except KeyboardInterrupt:
         err_console.print("interrupted: everything the run started has been stopped")
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -134,7 +157,9 @@ def run_command(
 
         page = run_action(lambda: compare_runs([r.folder for r in results]))
         console.print(f"comparison of {', '.join(STRATEGIES)}: {page}")
-    raise typer.Exit(worst_exit_code([r.exit_code for r in results]))
+    if repeat > 1:
+        record_noise([r.folder for r in results])
+    raise typer.Exit(worst_exit_code(codes))
 
 
 @app.command(rich_help_panel="Load runs")

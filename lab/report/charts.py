@@ -239,8 +239,10 @@ def pool_waits(server: pd.DataFrame, origin: float) -> Figure:
 
 def metric_lines(title: str, series: dict[str, list[tuple[str, float | None]]],
                  unit: str, log: bool = False,
-                 flagged: list[tuple[str, str]] | None = None) -> Figure:
-    """One line per series over labelled points (runs); flagged points get a red ring."""
+                 flagged: list[tuple[str, str]] | None = None,
+                 bands: dict[str, tuple[float, float]] | None = None) -> Figure:
+    """One line per series over labelled points (runs); flagged points get a red ring; a
+    series' band (its noise floor: min to max of identical runs) is shaded in its colour."""
     figure, axes = titled_figure(title)
     labels: list[str] = []
     for points in series.values():
@@ -251,7 +253,9 @@ def metric_lines(title: str, series: dict[str, list[tuple[str, float | None]]],
     for name, points in series.items():
         xs = [position[label] for label, value in points if value is not None]
         ys = [value for _, value in points if value is not None]
-        axes.plot(xs, ys, marker="o", markersize=3, label=name)
+        line, = axes.plot(xs, ys, marker="o", markersize=3, label=name)
+        if bands and name in bands:
+            axes.axhspan(*bands[name], color=line.get_color(), alpha=0.12, linewidth=0)
         for label, value in points:
             if flagged and (name, label) in flagged and value is not None:
                 axes.plot(position[label], value, "o", markersize=10, fillstyle="none",

@@ -18,11 +18,12 @@ from lab.runfolder import RunFolder
 
 COMPARED = ("p50", "p95", "p99")
 RATE = "rps"
+ALL = "all"     # every request of the window together
 
 
 @dataclass(frozen=True)
 class Measured:
-    """One run's measurement window, split by request name."""
+    """One run's measurement window, split by request name (and ALL of it together)."""
 
     latencies_ms: dict[str, np.ndarray]     # successful requests only
     per_second: dict[str, np.ndarray]       # successful requests in each whole second
@@ -38,9 +39,12 @@ def measured(run: RunFolder) -> Measured:
     whole = ok[second < seconds]
     latencies = {str(name): group["latency_us"].to_numpy(dtype=np.float64) / 1000.0
                  for name, group in ok.groupby("name")}
+    latencies[ALL] = ok["latency_us"].to_numpy(dtype=np.float64) / 1000.0
     counts = (whole.assign(second=second[second < seconds]).groupby(["name", "second"]).size()
               .unstack(fill_value=0).reindex(columns=range(seconds), fill_value=0))
     per_second = {str(name): row.to_numpy(dtype=np.float64) for name, row in counts.iterrows()}
+    per_second[ALL] = counts.sum(axis=0).to_numpy(dtype=np.float64) if len(counts) \
+        else np.zeros(seconds)
     return Measured(latencies, per_second)
 
 

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 from lab.runfolder import Summary
 from lab.verdicts import FAIL, PASS
 
 
-def write_junit(summary: Summary, path: Path) -> Path:
-    """Pass, failure or skipped per criterion (not measured and not in scope are skips)."""
+def write_junit(summary: Summary, path: Path, gates: dict[str, Any] | None = None) -> Path:
+    """Pass, failure or skipped per criterion (not measured and not in scope are skips), and
+    one test case per regression gate when the run was gated (`gates`: gates.json)."""
     verdicts = summary.criteria
     scenario = summary.scenario.name
+    judged = gates["gates"] if gates else []
     suite = ET.Element("testsuite", name=f"timeline-lab {scenario} ({summary.config.strategy})",
-                       tests=str(len(verdicts)),
-                       failures=str(sum(v.blocks for v in verdicts)),
+                       tests=str(len(verdicts) + len(judged)),
+                       failures=str(sum(v.blocks for v in verdicts)
+                                    + sum(not g["passed"] for g in judged)),
                        skipped=str(sum(v.status != PASS and not v.blocks for v in verdicts)),
                        timestamp=summary.started_at)
     for verdict in verdicts:
@@ -32,6 +36,13 @@ def write_junit(summary: Summary, path: Path) -> Path:
                           message=f"{verdict.status}: {verdict.note or verdict.measured}")
         out = ET.SubElement(case, "system-out")
         out.text = message
+    for gate in judged:
+        case = ET.SubElement(suite, "testcase", classname=f"timeline_lab.{scenario}.gates",
+                             name=f"gate {gate['gate']} {gate['limit']} against "
+                                  f"{gates['baseline_name'] if gates else ''}")
+        if not gate["passed"]:
+            ET.SubElement(case, "failure", message=gate["message"]).text = gate["message"]
+        ET.SubElement(case, "system-out").text = gate["message"]
     ET.indent(suite)
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
     return path

@@ -13,7 +13,9 @@ from lab.plans.statements import label_statements
 from lab.records import FaultOutcome
 from lab.report import charts, time_section
 from lab.report.connections_page import section_context
+from lab.report.gates import read_gates
 from lab.report.junit import write_junit
+from lab.report.markdown import write_markdown
 from lab.report.render import write_page
 from lab.runfolder import EVENTS_FILE, JUNIT_FILE, LOCUST_REPORT, REPORT_FILE, RunFolder, Summary
 from lab.security import FUZZ_EXAMPLES_PER_OPERATION
@@ -223,7 +225,10 @@ def context(folder: RunFolder) -> dict[str, Any]:
 
 
 def write_run_report(path: Path | str) -> Path:
-    """(Re)write index.html and junit.xml of a run folder from its files alone."""
+    """(Re)write index.html, junit.xml and summary.md of a run folder from its files alone."""
     folder = RunFolder(path)
-    write_junit(folder.summary, folder.path / JUNIT_FILE)
-    return write_page("run.html.j2", context(folder), folder.path / REPORT_FILE)
+    gates = read_gates(folder.path)
+    write_junit(folder.summary, folder.path / JUNIT_FILE, gates)
+    write_markdown(folder.path, gates)
+    return write_page("run.html.j2", {**context(folder), "gates": gates},
+                      folder.path / REPORT_FILE)

@@ -3,7 +3,8 @@
 Runs are comparable when scenario, strategy, scale and users match. A metric
 regresses when it is worse than the median of the last comparable runs by
 more than a relative limit (and a small absolute one, so 3 ms -> 3.4 ms on a
-shared machine is not an alarm); a plan regresses when its shape changes.
+shared machine is not an alarm), or by more than its measured noise floor
+(`lab run --repeat`) where that is wider; a plan regresses when its shape changes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from lab.errors import LabError
 from lab.report import charts
+from lab.report.noise import GroupKey, group_key, metrics, read_noise
 from lab.report.render import write_page
 from lab.report.signatures import plan_signatures
 from lab.runfolder import CONNECTIONS_FILE, REPORT_FILE, SUMMARY_FILE, RunFolder, load_connections
@@ -65,33 +67,25 @@ def collect_runs(reports: Path) -> tuple[list[RunFolder], list[Unreadable]]:
             sorted(unreadable, key=lambda u: u.name, reverse=True))
 
 
-def group_key(run: RunFolder) -> tuple[str, str, str, int]:
-    config = run.summary.config
-    return (run.summary.scenario.name, config.strategy, config.scale, config.users)
-
-
-def metrics(run: RunFolder) -> dict[str, float]:
-    """The trended numbers of one run: p95/p99 per request name and total throughput."""
-    stats = run.summary.stats
-    values = {"throughput req/s": float(stats.total.rps or 0.0)}
-    for name, entry in stats.requests.items():
-        for key in ("p95", "p99"):
-            value = getattr(entry.latency_ms, key)
-            if value is not None:
-                values[f"{name} {key} ms"] = float(value)
-    return values
-
-
-def _regressed(metric: str, value: float, baseline: float) -> str | None:
+def _regressed(metric: str, value: float, baseline: float,
+               noise: dict[str, Any] | None = None) -> str | None:
+    """The limit `value` broke against `baseline`, if any: the fixed limit, or the metric's
+    measured run-to-run spread (the noise floor) where that is wider."""
+    spread = ((noise or {}).get("metrics", {}).get(metric) or {}).get("spread", 0.0)
     if metric.startswith("throughput"):
-        return f"-{THROUGHPUT_LIMIT:.0%}" if value < baseline * (1 - THROUGHPUT_LIMIT) else None
-    if value > baseline * (1 + LATENCY_LIMIT) and value - baseline >= LATENCY_MIN_DELTA_MS:
-        return f"+{LATENCY_LIMIT:.0%}"
+        limit = max(THROUGHPUT_LIMIT, spread)
+        label = f"-{limit:.0%}" + (" (noise floor)" if spread > THROUGHPUT_LIMIT else "")
+        return label if value < baseline * (1 - limit) else None
+    limit = max(LATENCY_LIMIT, spread)
+    if value > baseline * (1 + limit) and value - baseline >= LATENCY_MIN_DELTA_MS:
+        return f"+{limit:.0%}" + (" (noise floor)" if spread > LATENCY_LIMIT else "")
     return None
 
 
-def regressions(group: list[RunFolder]) -> list[Regression]:
-    """Regressions of every run in a comparable group (oldest first) against its predecessors."""
+def regressions(group: list[RunFolder],
+                noise: dict[str, Any] | None = None) -> list[Regression]:
+    """Regressions of every run in a comparable group (oldest first) against its predecessors,
+    beyond the group's noise floor where one was measured."""
     found: list[Regression] = []
     for index, run in enumerate(group):
         earlier = group[max(0, index - BASELINE_RUNS):index]
@@ -103,7 +97,7 @@ def regressions(group: list[RunFolder]) -> list[Regression]:
             if not past:
                 continue
             baseline = statistics.median(past)
-            limit = _regressed(metric, value, baseline)
+            limit = _regressed(metric, value, baseline, noise)
             if limit:
                 found.append(Regression(run.name, metric, value, baseline,
                                         value / baseline - 1 if baseline else None, limit))
@@ -117,15 +111,23 @@ def regressions(group: list[RunFolder]) -> list[Regression]:
     return found
 
 
-def _groups(runs: list[RunFolder]) -> dict[tuple[str, str, str, int], list[RunFolder]]:
-    groups: dict[tuple[str, str, str, int], list[RunFolder]] = {}
+def _groups(runs: list[RunFolder]) -> dict[GroupKey, list[RunFolder]]:
+    groups: dict[GroupKey, list[RunFolder]] = {}
     for run in runs:
         groups.setdefault(group_key(run), []).append(run)
     return groups
 
 
-def trend_charts(group: list[RunFolder], flagged: list[Regression]) -> list[str]:
-    """p95, p99 (busiest request names) and throughput across the group's runs."""
+def trend_charts(group: list[RunFolder], flagged: list[Regression],
+                 noise: dict[str, Any] | None = None) -> list[str]:
+    """p95, p99 (busiest request names) and throughput across the group's runs, each with
+    its noise floor's band where one was measured."""
+    floors = (noise or {}).get("metrics", {})
+
+    def bands(names: list[str], metric: str) -> dict[str, tuple[float, float]]:
+        return {name: (floors[metric.format(name)]["min"], floors[metric.format(name)]["max"])
+                for name in names if metric.format(name) in floors}
+
     counts: dict[str, int] = {}
     for run in group:
         for name, entry in run.summary.stats.requests.items():
@@ -139,13 +141,16 @@ def trend_charts(group: list[RunFolder], flagged: list[Regression]) -> list[str]
                          for label, run in zip(labels, group, strict=True)] for name in names}
         marked = [(m.split(" ")[0], run) for m, run in marks if m.endswith(f" {key} ms")]
         images.append(charts.data_uri(charts.metric_lines(
-            f"{key} by request name, run by run", series, "ms", log=True, flagged=marked)))
+            f"{key} by request name, run by run", series, "ms", log=True, flagged=marked,
+            bands=bands(names, "{} " + key + " ms"))))
     throughput: dict[str, list[tuple[str, float | None]]] = {
         "all requests": [(label, metrics(run)["throughput req/s"])
                                    for label, run in zip(labels, group, strict=True)]}
     marked = [("all requests", run) for m, run in marks if m.startswith("throughput")]
-    images.append(charts.data_uri(charts.metric_lines("Throughput, run by run", throughput,
-                                                      "requests/s", flagged=marked)))
+    throughput_band = bands(["throughput req/s"], "{}")
+    images.append(charts.data_uri(charts.metric_lines(
+        "Throughput, run by run", throughput, "requests/s", flagged=marked,
+        bands={"all requests": throughput_band["throughput req/s"]} if throughput_band else {})))
     return images
 
 
@@ -188,11 +193,14 @@ def update_index(reports: Path) -> Path:
     groups = []
     flagged_all: list[Regression] = []
     for key, group in _groups(runs).items():
-        flagged = regressions(group)
+        noise = read_noise(reports, key)
+        flagged = regressions(group, noise)
         flagged_all += flagged
         groups.append({"title": f"{key[0]} · {key[1]} · {key[2]} · {key[3]:,} users",
                        "runs": len(group),
-                       "charts": trend_charts(group, flagged) if len(group) > 1 else [],
+                       "noise": None if noise is None else {
+                           "runs": len(noise["runs"]), "measured_at": noise["measured_at"]},
+                       "charts": trend_charts(group, flagged, noise) if len(group) > 1 else [],
                        "regressions": [asdict(r) | {"text": r.describe()} for r in flagged]})
     context = {"title": "All runs", "runs": [run_row(r, flagged_all) for r in reversed(runs)],
                "groups": groups, "experiments": experiment_rows(reports),

@@ -1,0 +1,76 @@
+"""The noise floor: how far every trended metric moved across identical runs (A/A) on this
+machine. `lab run --repeat N` writes it beside the runs; reports/index.html draws it as a band
+on the trend charts and flags a regression only beyond it.
+
+A metric's spread is (max - min) / median of its N runs: on a shared 2-core machine a p99
+can move by tens of percent between runs that changed nothing, and a fixed +10 % limit
+then flags noise.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from lab.errors import LabError
+from lab.runfolder import RunFolder, utc_stamp
+
+GroupKey = tuple[str, str, str, int]
+
+
+def group_key(run: RunFolder) -> GroupKey:
+    """Runs are comparable when scenario, strategy, scale and users match."""
+    config = run.summary.config
+    return (run.summary.scenario.name, config.strategy, config.scale, config.users)
+
+
+def metrics(run: RunFolder) -> dict[str, float]:
+    """The trended numbers of one run: p95/p99 per request name and total throughput."""
+    stats = run.summary.stats
+    values = {"throughput req/s": float(stats.total.rps or 0.0)}
+    for name, entry in stats.requests.items():
+        for key in ("p95", "p99"):
+            value = getattr(entry.latency_ms, key)
+            if value is not None:
+                values[f"{name} {key} ms"] = float(value)
+    return values
+
+
+def noise_path(reports: Path, key: GroupKey) -> Path:
+    scenario, strategy, scale, users = key
+    return reports / f"noise-{scenario}-{strategy}-{scale}-{users}.json"
+
+
+def write_noise(folders: list[Path]) -> tuple[Path, dict[str, Any]]:
+    """Record the spread of the identical runs in `folders` (one comparable group)."""
+    runs = [RunFolder(folder) for folder in folders]
+    keys = {group_key(run) for run in runs}
+    if len(runs) < 2 or len(keys) != 1:
+        raise LabError("a noise floor needs two or more runs of one configuration")
+    values: dict[str, list[float]] = {}
+    for run in runs:
+        for metric, value in metrics(run).items():
+            values.setdefault(metric, []).append(value)
+    spreads = {}
+    for metric, seen in values.items():
+        if len(seen) == len(runs):
+            middle = statistics.median(seen)
+            spreads[metric] = {"min": min(seen), "max": max(seen), "median": middle,
+                               "spread": (max(seen) - min(seen)) / middle if middle else 0.0}
+    key = keys.pop()
+    document = {"group": list(key), "runs": [run.name for run in runs],
+                "measured_at": utc_stamp(), "metrics": spreads}
+    path = noise_path(runs[0].path.resolve().parent, key)
+    path.write_text(json.dumps(document, indent=2))
+    return path, document
+
+
+def read_noise(reports: Path, key: GroupKey) -> dict[str, Any] | None:
+    """A group's recorded noise floor (None when none was measured or it is unreadable)."""
+    path = noise_path(reports, key)
+    try:
+        return json.loads(path.read_text()) if path.exists() else None
+    except (OSError, json.JSONDecodeError):
+        return None
