@@ -18,6 +18,8 @@ from lab.intervals import MIN_EFFECT, MIN_EFFECT_MS, MIN_TAIL
 from lab.report import charts
 from lab.report.differences import Measured, differences, own_interval
 from lab.report.differences import measured as measured_samples
+from lab.report.noise import beyond_spread, group_key, read_noise, spread
+from lab.report.noise import label as metric_label
 from lab.report.render import write_page
 from lab.report.run_page import identity
 from lab.report.signatures import plan_signatures
@@ -31,10 +33,11 @@ def run_label(run: RunFolder) -> str:
     return f"{run.summary.scenario.name}/{config.tag or config.strategy}"
 
 
-def request_rows(runs: list[RunFolder],
-                 measured: list[Measured] | None = None) -> list[dict[str, Any]]:
+def request_rows(runs: list[RunFolder], measured: list[Measured] | None = None,
+                 noise: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Per request name: count, req/s and latencies per run, and each later run's changes
-    against run 1 with their intervals (from the runs' measured samples)."""
+    against run 1 with their intervals (from the runs' measured samples), called only beyond
+    run 1's noise floor where one was measured."""
     measured = measured or [measured_samples(run) for run in runs]
     names: list[str] = []
     for run in runs:
@@ -51,7 +54,10 @@ def request_rows(runs: list[RunFolder],
                 "count": entry.count, "rps": entry.rps,
                 **{key: getattr(entry.latency_ms, key) for key in COMPARED_LATENCIES}}
             if index:
-                cell["changes"] = differences(measured[0], measured[index], name)
+                cell["changes"] = {
+                    metric: beyond_spread(difference, spread(noise, metric_label(name, metric)))
+                    for metric, difference in differences(measured[0], measured[index],
+                                                          name).items()}
             cells.append(cell)
         rows.append({"name": name, "cells": cells})
     return rows
@@ -130,6 +136,7 @@ def compare_runs(paths: list[Path], out: Path | None = None) -> Path:
     runs = [RunFolder(p) for p in paths]
     labels = [f"{i}. {run_label(run)}" for i, run in enumerate(runs, 1)]
     measured = [measured_samples(run) for run in runs]
+    noise = read_noise(runs[0].path.resolve().parent, group_key(runs[0]))
     if out is None:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         out = runs[0].path.parent / f"compare-{stamp}"
@@ -140,7 +147,10 @@ def compare_runs(paths: list[Path], out: Path | None = None) -> Path:
                   "report": _relative(run.path / REPORT_FILE, out)}
                  for label, run in zip(labels, runs, strict=True)],
         "identity": identity_rows(runs),
-        "labels": labels, "verdicts": verdict_rows(runs), "requests": request_rows(runs, measured),
+        "labels": labels, "verdicts": verdict_rows(runs),
+        "requests": request_rows(runs, measured, noise),
+        "noise": None if noise is None else {"runs": len(noise["runs"]),
+                                             "measured_at": noise["measured_at"]},
         "plans": plan_rows(runs), "min_effect": MIN_EFFECT, "min_effect_ms": MIN_EFFECT_MS,
         "min_tail": MIN_TAIL,
         "charts": [charts.data_uri(metric_chart(runs, labels, metric, measured))

@@ -1,5 +1,7 @@
 """Regression gates for nightly jobs: a run's metric against a baseline run's, failing only on
-a change that is outside the noise (its 95 % interval excludes zero) and beyond the limit.
+a change that is beyond the limit and outside the noise: its 95 % interval excludes zero and,
+where the group's noise floor was measured (`lab run --repeat`), it exceeds the metric's
+run-to-run spread.
 
 `--fail-on 'home_timeline.p99:+20%,throughput:-10%'`: a latency gate fails when the
 percentile grew by more than its limit, a throughput gate when requests/s fell by more.
@@ -18,12 +20,10 @@ from typing import Any
 from lab.errors import LabError
 from lab.intervals import HIGHER, LOWER, Difference
 from lab.report.differences import ALL, RATE, Measured, differences, measured
-from lab.report.noise import group_key
+from lab.report.noise import THROUGHPUT, beyond_spread, group_key, label, read_noise, spread
 from lab.runfolder import GATES_FILE, SUMMARY_FILE, RunFolder
 from lab.verdicts import gated_exit_code
 
-METRICS = ("p50", "p95", "p99", RATE)
-THROUGHPUT = "throughput"
 GATE = re.compile(r"^(?P<metric>[A-Za-z0-9_]+(?:\.(?:p50|p95|p99|rps))?)"
                   r":(?P<limit>[+-]\d+(?:\.\d+)?)%$")
 FORMS = ("NAME.p50|p95|p99:+N% (a latency may grow at most N %), NAME.rps:-N% or "
@@ -40,8 +40,7 @@ class Gate:
 
     @property
     def label(self) -> str:
-        return THROUGHPUT if (self.name, self.metric) == (ALL, RATE) else \
-            f"{self.name}.{self.metric}"
+        return label(self.name, self.metric)
 
 
 def parse_gates(spec: str) -> list[Gate]:
@@ -77,9 +76,12 @@ class GateResult:
     value: float | None = None
     low: float | None = None        # the 95 % interval of the relative change
     high: float | None = None
+    noise_spread: float = 0.0       # the metric's run-to-run spread (0: none measured)
 
 
-def judge_gate(gate: Gate, difference: Difference | None) -> GateResult:
+def judge_gate(gate: Gate, difference: Difference | None, width: float = 0.0) -> GateResult:
+    """Fail beyond the limit when the change is outside the noise: its interval excludes zero
+    and it exceeds the metric's run-to-run spread `width` (where one was measured)."""
     limit = f"{gate.limit:+.0%}"
     unit = "req/s" if gate.metric == RATE else "ms"
     if difference is None:
@@ -89,9 +91,12 @@ def judge_gate(gate: Gate, difference: Difference | None) -> GateResult:
     worse = HIGHER if gate.metric != RATE else LOWER
     beyond = relative is not None and (relative > gate.limit if gate.limit > 0
                                        else relative < gate.limit)
-    failed = beyond and difference.call == worse
+    sampled = difference.call == worse
+    failed = beyond and beyond_spread(difference, width).call == worse
     interval = (f", 95 % interval {bounds[0]:+.1%} to {bounds[1]:+.1%}" if bounds else "")
     verdict = ("beyond the limit and outside the noise" if failed else
+               f"beyond the limit but within the run-to-run spread ({width:.0%})"
+               if beyond and sampled else
                "beyond the limit but within the noise" if beyond else "within the limit")
     change = f"{relative:+.1%}" if relative is not None else "from zero"
     return GateResult(
@@ -99,20 +104,24 @@ def judge_gate(gate: Gate, difference: Difference | None) -> GateResult:
         f"{gate.label} {difference.value:,.1f} {unit} against a baseline of "
         f"{difference.reference:,.1f} ({change}{interval}; limit {limit}): {verdict}",
         difference.reference, difference.value,
-        bounds[0] if bounds else None, bounds[1] if bounds else None)
+        bounds[0] if bounds else None, bounds[1] if bounds else None, width)
 
 
-def judge_gates(before: Measured, after: Measured, gates: list[Gate]) -> list[GateResult]:
-    """Every gate of a run (`after`) against its baseline (`before`)."""
-    return [judge_gate(gate, differences(before, after, gate.name).get(gate.metric))
-            for gate in gates]
+def judge_gates(before: Measured, after: Measured, gates: list[Gate],
+                noise: dict[str, Any] | None = None) -> list[GateResult]:
+    """Every gate of a run (`after`) against its baseline (`before`), held to the group's
+    noise floor where one was measured."""
+    return [judge_gate(gate, differences(before, after, gate.name).get(gate.metric),
+                       spread(noise, gate.label)) for gate in gates]
 
 
-def largest_changes(before: Measured, after: Measured, keep: int = 8) -> list[dict[str, Any]]:
+def largest_changes(before: Measured, after: Measured, noise: dict[str, Any] | None = None,
+                    keep: int = 8) -> list[dict[str, Any]]:
     """The changes called (outside the noise, over the minimum effect), largest first."""
     found: list[dict[str, Any]] = []
     for name in sorted(set(before.latencies_ms) & set(after.latencies_ms)):
-        for metric, difference in differences(before, after, name).items():
+        for metric, called in differences(before, after, name).items():
+            difference = beyond_spread(called, spread(noise, label(name, metric)))
             bounds = difference.relative_interval()
             if difference.call and difference.relative is not None and bounds:
                 found.append({"name": name, "metric": metric, "baseline": difference.reference,
@@ -130,12 +139,15 @@ def gate_run(run: Path, baseline: str, spec: str) -> dict[str, Any]:
         raise LabError(f"--baseline is the run itself ({run}): gate against an earlier run")
     folder, reference = RunFolder(run), RunFolder(base)
     before, after = measured(reference), measured(folder)
-    results = judge_gates(before, after, gates)
+    noise = read_noise(run.resolve().parent, group_key(folder))
+    results = judge_gates(before, after, gates, noise)
     document = {"baseline": str(reference.path), "baseline_name": reference.name,
                 "exit_code": gated_exit_code(folder.summary.exit_code,
                                              all(r.passed for r in results)),
+                "noise_floor": None if noise is None else {
+                    "runs": noise["runs"], "measured_at": noise["measured_at"]},
                 "gates": [asdict(r) for r in results],
-                "changes": largest_changes(before, after)}
+                "changes": largest_changes(before, after, noise)}
     (run / GATES_FILE).write_text(json.dumps(document, indent=2))
     return document
 

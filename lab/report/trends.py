@@ -16,7 +16,7 @@ from typing import Any
 
 from lab.errors import LabError
 from lab.report import charts
-from lab.report.noise import GroupKey, group_key, metrics, read_noise
+from lab.report.noise import GroupKey, group_key, metrics, read_noise, spread, trend_label
 from lab.report.render import write_page
 from lab.report.signatures import plan_signatures
 from lab.runfolder import CONNECTIONS_FILE, REPORT_FILE, SUMMARY_FILE, RunFolder, load_connections
@@ -71,14 +71,14 @@ def _regressed(metric: str, value: float, baseline: float,
                noise: dict[str, Any] | None = None) -> str | None:
     """The limit `value` broke against `baseline`, if any: the fixed limit, or the metric's
     measured run-to-run spread (the noise floor) where that is wider."""
-    spread = ((noise or {}).get("metrics", {}).get(metric) or {}).get("spread", 0.0)
+    width = spread(noise, trend_label(metric))
     if metric.startswith("throughput"):
-        limit = max(THROUGHPUT_LIMIT, spread)
-        label = f"-{limit:.0%}" + (" (noise floor)" if spread > THROUGHPUT_LIMIT else "")
-        return label if value < baseline * (1 - limit) else None
-    limit = max(LATENCY_LIMIT, spread)
+        limit = max(THROUGHPUT_LIMIT, width)
+        text = f"-{limit:.0%}" + (" (noise floor)" if width > THROUGHPUT_LIMIT else "")
+        return text if value < baseline * (1 - limit) else None
+    limit = max(LATENCY_LIMIT, width)
     if value > baseline * (1 + limit) and value - baseline >= LATENCY_MIN_DELTA_MS:
-        return f"+{limit:.0%}" + (" (noise floor)" if spread > LATENCY_LIMIT else "")
+        return f"+{limit:.0%}" + (" (noise floor)" if width > LATENCY_LIMIT else "")
     return None
 
 
@@ -125,8 +125,9 @@ def trend_charts(group: list[RunFolder], flagged: list[Regression],
     floors = (noise or {}).get("metrics", {})
 
     def bands(names: list[str], metric: str) -> dict[str, tuple[float, float]]:
-        return {name: (floors[metric.format(name)]["min"], floors[metric.format(name)]["max"])
-                for name in names if metric.format(name) in floors}
+        labels = {name: trend_label(metric.format(name)) for name in names}
+        return {name: (floors[labels[name]]["min"], floors[labels[name]]["max"])
+                for name in names if labels[name] in floors}
 
     counts: dict[str, int] = {}
     for run in group:

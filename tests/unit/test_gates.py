@@ -10,6 +10,7 @@ from lab.errors import LabError
 from lab.intervals import HIGHER, LOWER, Difference
 from lab.report.differences import ALL, RATE
 from lab.report.gates import Gate, judge_gate, parse_gates
+from lab.report.noise import beyond_spread
 from lab.report.trends import _regressed
 from lab.verdicts import (
     EXIT_CRITERION_FAILED,
@@ -78,9 +79,25 @@ def test_a_failed_gate_turns_only_a_pass_into_its_own_exit_code() -> None:
 
 
 def test_the_noise_floor_widens_the_index_limit_where_it_is_wider() -> None:
-    noise = {"metrics": {"like p99 ms": {"spread": 0.45},
-                         "throughput req/s": {"spread": 0.05}}}
+    noise = {"metrics": {"like.p99": {"spread": 0.45}, "throughput": {"spread": 0.05}}}
     assert _regressed("like p99 ms", 13.0, 10.0) == "+10%"            # +30 % over a fixed 10 %
     assert _regressed("like p99 ms", 13.0, 10.0, noise) is None       # within 45 % of noise
     assert _regressed("like p99 ms", 15.0, 10.0, noise) == "+45% (noise floor)"
     assert _regressed("throughput req/s", 85.0, 100.0, noise) == "-10%"   # noise narrower
+
+
+def test_a_gate_holds_a_change_to_the_measured_run_to_run_spread() -> None:
+    gate = Gate(ALL, "p95", 0.2)
+    # An A/A pair measured here at small scale: the interval excluded zero at +59 %.
+    between_runs = Difference(7.7, 12.2, 3.3, 5.0, HIGHER)
+    assert not judge_gate(gate, between_runs).passed                # no noise floor: called
+    held = judge_gate(gate, between_runs, width=0.8)                # the spread of 3 A/A runs
+    assert held.passed and "within the run-to-run spread (80%)" in held.message
+    assert not judge_gate(gate, Difference(7.7, 31.7, 23.0, 25.0, HIGHER), width=0.8).passed
+
+
+def test_a_difference_within_the_spread_is_no_longer_called() -> None:
+    difference = Difference(10.0, 14.0, 3.0, 5.0, HIGHER)
+    assert beyond_spread(difference, 0.5).call is None
+    assert beyond_spread(difference, 0.3).call == HIGHER
+    assert beyond_spread(difference, 0.0) is difference
