@@ -23,9 +23,13 @@ def plan_signatures(plans: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     for captured in (plans or {}).get("plans", []):
         if "plan" in captured:
             lines = outline(captured["plan"])
-            for inner in captured.get("nested", []):
-                if inner.get("plan"):
-                    lines += ["  inner: " + line for line in outline(inner["plan"])]
+            # The inner statements in a fixed order: they are captured by time spent, which
+            # varies from run to run, and the same plans in another order are the same plan
+            # (identical runs had been flagged for it).
+            inner = sorted((str(nested.get("query", "")), outline(nested["plan"]))
+                           for nested in captured.get("nested", []) if nested.get("plan"))
+            for _, nested_lines in inner:
+                lines += ["  inner: " + line for line in nested_lines]
             signatures[f"{captured['name']} ({captured['persona']})"] = {
                 "id": hashlib.sha1("\n".join(lines).encode()).hexdigest()[:10],
                 "outline": lines, "execution_ms": captured.get("execution_ms")}
