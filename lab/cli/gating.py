@@ -13,6 +13,7 @@ from rich.text import Text
 from lab.cli.app import app
 from lab.cli.output import console, run_action
 from lab.errors import LabError
+from lab.runfolder import RunFolder
 
 BaselineOption = Annotated[str | None, typer.Option(
     help="The run to gate against: a run folder, or 'latest' (the newest earlier run of the "
@@ -33,9 +34,8 @@ def check_gating(baseline: str | None, fail_on: str | None) -> None:
                        "compare with, and a baseline needs gates to judge")
     if fail_on is not None:
         parse_gates(fail_on)
-    if baseline not in (None, "latest") and not (Path(baseline) / "summary.json").is_file():
-        raise LabError(f"--baseline {baseline}: not a run folder (no summary.json); give a "
-                       "run folder or 'latest'")
+    if baseline not in (None, "latest"):
+        RunFolder(baseline)         # refuses a folder that is not a run's
 
 
 def print_gates(document: dict[str, Any]) -> None:

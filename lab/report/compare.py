@@ -16,16 +16,13 @@ from matplotlib.figure import Figure
 from lab.errors import LabError
 from lab.intervals import MIN_EFFECT, MIN_EFFECT_MS, MIN_TAIL
 from lab.report import charts
-from lab.report.differences import Measured, differences, own_interval
+from lab.report.differences import COMPARED, Measured, own_interval
 from lab.report.differences import measured as measured_samples
-from lab.report.noise import beyond_spread, group_key, read_noise, spread
-from lab.report.noise import label as metric_label
+from lab.report.noise import group_key, held_differences, read_noise
 from lab.report.render import write_page
 from lab.report.run_page import identity
 from lab.report.signatures import plan_signatures
 from lab.runfolder import REPORT_FILE, RunFolder
-
-COMPARED_LATENCIES = ("p50", "p95", "p99")
 
 
 def run_label(run: RunFolder) -> str:
@@ -52,12 +49,9 @@ def request_rows(runs: list[RunFolder], measured: list[Measured] | None = None,
                 continue
             cell: dict[str, Any] = {
                 "count": entry.count, "rps": entry.rps,
-                **{key: getattr(entry.latency_ms, key) for key in COMPARED_LATENCIES}}
+                **{key: getattr(entry.latency_ms, key) for key in COMPARED}}
             if index:
-                cell["changes"] = {
-                    metric: beyond_spread(difference, spread(noise, metric_label(name, metric)))
-                    for metric, difference in differences(measured[0], measured[index],
-                                                          name).items()}
+                cell["changes"] = held_differences(measured[0], measured[index], name, noise)
             cells.append(cell)
         rows.append({"name": name, "cells": cells})
     return rows
@@ -154,7 +148,7 @@ def compare_runs(paths: list[Path], out: Path | None = None) -> Path:
         "plans": plan_rows(runs), "min_effect": MIN_EFFECT, "min_effect_ms": MIN_EFFECT_MS,
         "min_tail": MIN_TAIL,
         "charts": [charts.data_uri(metric_chart(runs, labels, metric, measured))
-                   for metric in (*COMPARED_LATENCIES, "rps")],
+                   for metric in (*COMPARED, "rps")],
     }
     return write_page("compare.html.j2", context, out / REPORT_FILE)
 

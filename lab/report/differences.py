@@ -33,14 +33,13 @@ def measured(run: RunFolder) -> Measured:
     """The samples a run's criteria judged, by request name."""
     window = run.summary.windows.measurement
     sent = sent_in(run.samples, window)
-    ok = sent[sent["failure"].isna()]
     seconds = max(1, int(window.seconds))
-    second = ((ok["start_ts"] - window.start_ts) // 1).astype(int)
-    whole = ok[second < seconds]
+    ok = sent[sent["failure"].isna()].assign(
+        second=lambda s: ((s["start_ts"] - window.start_ts) // 1).astype(int))
     latencies = {str(name): group["latency_us"].to_numpy(dtype=np.float64) / 1000.0
                  for name, group in ok.groupby("name")}
     latencies[ALL] = ok["latency_us"].to_numpy(dtype=np.float64) / 1000.0
-    counts = (whole.assign(second=second[second < seconds]).groupby(["name", "second"]).size()
+    counts = (ok[ok["second"] < seconds].groupby(["name", "second"]).size()
               .unstack(fill_value=0).reindex(columns=range(seconds), fill_value=0))
     per_second = {str(name): row.to_numpy(dtype=np.float64) for name, row in counts.iterrows()}
     per_second[ALL] = counts.sum(axis=0).to_numpy(dtype=np.float64) if len(counts) \

@@ -20,8 +20,17 @@ from typing import Any
 from lab.errors import LabError
 from lab.intervals import HIGHER, LOWER, Difference
 from lab.report.differences import ALL, RATE, Measured, differences, measured
-from lab.report.noise import THROUGHPUT, beyond_spread, group_key, label, read_noise, spread
-from lab.runfolder import GATES_FILE, SUMMARY_FILE, RunFolder
+from lab.report.noise import (
+    THROUGHPUT,
+    beyond_spread,
+    group_key,
+    held_differences,
+    label,
+    read_noise,
+    spread,
+)
+from lab.report.trends import collect_runs
+from lab.runfolder import GATES_FILE, RunFolder
 from lab.verdicts import gated_exit_code
 
 GATE = re.compile(r"^(?P<metric>[A-Za-z0-9_]+(?:\.(?:p50|p95|p99|rps))?)"
@@ -120,8 +129,7 @@ def largest_changes(before: Measured, after: Measured, noise: dict[str, Any] | N
     """The changes called (outside the noise, over the minimum effect), largest first."""
     found: list[dict[str, Any]] = []
     for name in sorted(set(before.latencies_ms) & set(after.latencies_ms)):
-        for metric, called in differences(before, after, name).items():
-            difference = beyond_spread(called, spread(noise, label(name, metric)))
+        for metric, difference in held_differences(before, after, name, noise).items():
             bounds = difference.relative_interval()
             if difference.call and difference.relative is not None and bounds:
                 found.append({"name": name, "metric": metric, "baseline": difference.reference,
@@ -157,21 +165,14 @@ def latest_baseline(run: Path) -> Path:
     scenario, strategy, scale and users: what 'latest' means for --baseline."""
     mine = RunFolder(run)
     key = group_key(mine)
-    earlier = []
-    for path in run.resolve().parent.glob(f"*/{SUMMARY_FILE}"):
-        other = RunFolder(path.parent)
-        if other.path.resolve() == run.resolve():
-            continue
-        try:
-            comparable = group_key(other) == key
-        except LabError:
-            continue        # an unreadable folder is no baseline
-        if comparable and other.summary.started_at < mine.summary.started_at:
-            earlier.append((other.summary.started_at, other.path))
+    runs, _ = collect_runs(run.resolve().parent)     # readable ones, oldest first
+    earlier = [other for other in runs if group_key(other) == key
+               and other.summary.started_at < mine.summary.started_at
+               and other.path.resolve() != run.resolve()]
     if not earlier:
         raise LabError(f"--baseline latest: no earlier {key[0]} run ({key[1]}, {key[2]}, "
                        f"{key[3]} users) beside {run}")
-    return max(earlier)[1]
+    return earlier[-1].path
 
 
 def read_gates(run: Path) -> dict[str, Any] | None:

@@ -15,7 +15,7 @@ def write_junit(summary: Summary, path: Path, gates: dict[str, Any] | None = Non
     one test case per regression gate when the run was gated (`gates`: gates.json)."""
     verdicts = summary.criteria
     scenario = summary.scenario.name
-    judged = gates["gates"] if gates else []
+    judged, baseline = (gates["gates"], gates["baseline_name"]) if gates else ([], "")
     suite = ET.Element("testsuite", name=f"timeline-lab {scenario} ({summary.config.strategy})",
                        tests=str(len(verdicts) + len(judged)),
                        failures=str(sum(v.blocks for v in verdicts)
@@ -38,8 +38,7 @@ def write_junit(summary: Summary, path: Path, gates: dict[str, Any] | None = Non
         out.text = message
     for gate in judged:
         case = ET.SubElement(suite, "testcase", classname=f"timeline_lab.{scenario}.gates",
-                             name=f"gate {gate['gate']} {gate['limit']} against "
-                                  f"{gates['baseline_name'] if gates else ''}")
+                             name=f"gate {gate['gate']} {gate['limit']} against {baseline}")
         if not gate["passed"]:
             ET.SubElement(case, "failure", message=gate["message"]).text = gate["message"]
         ET.SubElement(case, "system-out").text = gate["message"]

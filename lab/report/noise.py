@@ -21,7 +21,7 @@ from typing import Any
 
 from lab.errors import LabError
 from lab.intervals import Difference
-from lab.report.differences import ALL, COMPARED, RATE
+from lab.report.differences import ALL, COMPARED, RATE, Measured, differences
 from lab.runfolder import RunFolder, utc_stamp
 
 THROUGHPUT = "throughput"
@@ -36,14 +36,14 @@ def group_key(run: RunFolder) -> GroupKey:
 
 
 def metrics(run: RunFolder) -> dict[str, float]:
-    """The trended numbers of one run: p95/p99 per request name and total throughput."""
-    stats = run.summary.stats
-    values = {"throughput req/s": float(stats.total.rps or 0.0)}
-    for name, entry in stats.requests.items():
+    """The trended numbers of one run, in the index's words: p95/p99 per request name and
+    total throughput (a part of judged_metrics)."""
+    judged = judged_metrics(run)
+    values = {"throughput req/s": judged[THROUGHPUT]}
+    for name in run.summary.stats.requests:
         for key in ("p95", "p99"):
-            value = getattr(entry.latency_ms, key)
-            if value is not None:
-                values[f"{name} {key} ms"] = float(value)
+            if label(name, key) in judged:
+                values[f"{name} {key} ms"] = judged[label(name, key)]
     return values
 
 
@@ -86,6 +86,14 @@ def beyond_spread(difference: Difference, width: float) -> Difference:
     if difference.call is None or relative is None or abs(relative) > width:
         return difference
     return replace(difference, call=None)
+
+
+def held_differences(before: Measured, after: Measured, name: str,
+                     noise: dict[str, Any] | None) -> dict[str, Difference]:
+    """`name`'s differences (differences.differences), each called only beyond its
+    metric's run-to-run spread where the noise floor was measured."""
+    return {metric: beyond_spread(difference, spread(noise, label(name, metric)))
+            for metric, difference in differences(before, after, name).items()}
 
 
 def noise_path(reports: Path, key: GroupKey) -> Path:

@@ -124,10 +124,10 @@ def trend_charts(group: list[RunFolder], flagged: list[Regression],
     its noise floor's band where one was measured."""
     floors = (noise or {}).get("metrics", {})
 
-    def bands(names: list[str], metric: str) -> dict[str, tuple[float, float]]:
-        labels = {name: trend_label(metric.format(name)) for name in names}
-        return {name: (floors[labels[name]]["min"], floors[labels[name]]["max"])
-                for name in names if labels[name] in floors}
+    def bands(series: dict[str, str]) -> dict[str, tuple[float, float]]:
+        """{series name: (min, max)} of each series' trended metric in the noise floor."""
+        found = {name: floors.get(trend_label(metric)) for name, metric in series.items()}
+        return {name: (floor["min"], floor["max"]) for name, floor in found.items() if floor}
 
     counts: dict[str, int] = {}
     for run in group:
@@ -143,15 +143,14 @@ def trend_charts(group: list[RunFolder], flagged: list[Regression],
         marked = [(m.split(" ")[0], run) for m, run in marks if m.endswith(f" {key} ms")]
         images.append(charts.data_uri(charts.metric_lines(
             f"{key} by request name, run by run", series, "ms", log=True, flagged=marked,
-            bands=bands(names, "{} " + key + " ms"))))
+            bands=bands({name: f"{name} {key} ms" for name in names}))))
     throughput: dict[str, list[tuple[str, float | None]]] = {
         "all requests": [(label, metrics(run)["throughput req/s"])
                                    for label, run in zip(labels, group, strict=True)]}
     marked = [("all requests", run) for m, run in marks if m.startswith("throughput")]
-    throughput_band = bands(["throughput req/s"], "{}")
     images.append(charts.data_uri(charts.metric_lines(
         "Throughput, run by run", throughput, "requests/s", flagged=marked,
-        bands={"all requests": throughput_band["throughput req/s"]} if throughput_band else {})))
+        bands=bands({"all requests": "throughput req/s"}))))
     return images
 
 
