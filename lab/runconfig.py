@@ -176,6 +176,9 @@ class RunConfig(Frozen):
     reports_dir: Path = Path("reports")
     keep_database: bool = False
     connection_experiment: ConnectionsConfig | None = None   # also run SC4 after the load
+    # False: skip the scenario's declared connection check and leave SC4 out of scope (a
+    # capacity step measures the load, not the connection limit).
+    connection_check: bool = True
     faults: tuple[FaultSpec, ...] = ()
     settle_s: float | None = Field(None, ge=0)   # None: SETTLE_S, or a tenth of a short run
     before_load: tuple[str, ...] = ()   # SQL run on the fresh copy first: a what-if experiment
@@ -203,6 +206,8 @@ class RunConfig(Frozen):
         if not isinstance(values, dict) or (info.context and info.context.get("recorded")):
             return values
         experiment = values.get("connection_experiment")
+        if experiment is None and values.get("connection_check") is False:
+            return values
         if experiment is None:
             scenario = load_scenarios().get(values.get("scenario", "mixed"))
             if scenario is None or not scenario.connection_check:

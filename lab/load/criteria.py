@@ -13,6 +13,7 @@ from lab.records import RequestStats
 from lab.verdicts import (
     DEFAULT_THRESHOLDS,
     FAIL,
+    GENERATOR_SATURATED,
     LAB_P99_MS,
     LAB_POWER_TIMELINE_P99_MS,
     MIN_WINDOW_S,
@@ -129,7 +130,7 @@ def judge(measured: Measurements, scope: list[str],
     if measured.unexpected_failures:
         problems.append(f"{measured.unexpected_failures} unexpected failures")
     if cpu is not None and cpu >= GENERATOR_CPU_LIMIT_PERCENT:
-        problems.append(f"generator-bound: Locust at {cpu:.0f} % CPU")
+        problems.append(f"{GENERATOR_SATURATED} {cpu:.0f} % CPU")
     if ratio is not None and ratio < SCHEDULE_MIN_RATIO:
         problems.append(f"generator-bound: {ratio:.0%} of the scheduled rate")
     cpu_text = "CPU not sampled" if cpu is None else f"Locust CPU max {cpu:.0f} %"

@@ -91,7 +91,8 @@ def judged(config: RunConfig, scenario: Scenario, database: RunDatabase, folder:
            measurement: Measurement, collected: Collected, sc4: Verdict | None,
            settings: Settings) -> Summary:
     """Judge every criterion in scope once, and describe the run in its summary."""
-    scope = [*scenario.criteria, "R", *(["SC4"] if sc4 else [])]
+    declared = [c for c in scenario.criteria if c != "SC4" or config.connection_check]
+    scope = [*declared, "R", *(["SC4"] if sc4 and "SC4" not in declared else [])]
     verdicts = judge(measurements(config, scenario, collected, measurement, sc4), scope,
                      config.thresholds)
     facts = database.facts
