@@ -159,7 +159,8 @@ def _follow_weights(rank: np.ndarray) -> np.ndarray:
 def _edges(scale: Scale, rng: np.random.Generator, users: Users, weights: np.ndarray,
            power_readers: np.ndarray, popular: np.ndarray) -> Edges:
     n = users.count
-    mean = scale.follow_edges / n
+    # Follow-backs add about `reciprocity` edges per linked pair: draw fewer first.
+    mean = scale.follow_edges / n / (1 + scale.reciprocity)
     sigma = 1.1
     drawn = rng.lognormal(np.log(mean) - sigma**2 / 2, sigma, size=n)
     out_degree = np.clip(np.rint(drawn), 1, n - 1).astype(np.int64)
@@ -190,11 +191,56 @@ def _edges(scale: Scale, rng: np.random.Generator, users: Users, weights: np.nda
             extra.append(new * n + account)
     if extra:
         key = _unique(np.concatenate([key, *extra]))
+    key = _follow_backs(scale, rng, key, n, power_readers, popular)
 
     follower, followee = key // n, key % n
     newest_creation = np.maximum(users.created_at[follower], users.created_at[followee])
     created = newest_creation + ((END_US - newest_creation) * rng.random(len(key))).astype(np.int64)
     return Edges(follower, followee, created)
+
+
+def _follow_backs(scale: Scale, rng: np.random.Generator, key: np.ndarray, n: int,
+                  power_readers: np.ndarray, popular: np.ndarray) -> np.ndarray:
+    """Add follow-backs until `scale.reciprocity` of linked pairs are mutual.
+
+    Only ordinary accounts follow back (not the popular accounts, whose followers are
+    many and mostly strangers, nor the power readers, whose follow counts are fixed), and
+    never so many that an ordinary account would join the power readers (the SC3
+    population stays the seeded one).
+    """
+    key = np.sort(key)
+    reverse = (key % n) * n + key // n
+    mutual = np.isin(reverse, key, assume_unique=True)
+    pairs = len(key) - int(mutual.sum()) // 2
+    need = int(scale.reciprocity * pairs) - int(mutual.sum()) // 2
+    if need <= 0:
+        return key
+    backer = key % n                      # who would follow back: the followee
+    excluded = np.zeros(n, dtype=bool)
+    excluded[power_readers] = True
+    excluded[popular] = True
+    candidates = np.flatnonzero(~mutual & ~excluded[backer])
+    chosen = np.sort(rng.choice(candidates, size=min(need, len(candidates)), replace=False))
+    added = reverse[chosen]
+    following = np.bincount(key // n, minlength=n)
+    # Each backer's follow-backs in a random order; keep those under the power threshold.
+    order = rng.permutation(len(added))
+    added = added[order]
+    rank = _rank_within(added // n)
+    added = added[following[added // n] + rank < scale.power_follows_min]
+    return _unique(np.concatenate([key, added]))
+
+
+def _rank_within(groups: np.ndarray) -> np.ndarray:
+    """0, 1, 2, ... for each element's occurrence among equal values, in array order."""
+    order = np.argsort(groups, kind="stable")
+    ordered = groups[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    counts = np.diff(np.r_[starts, len(ordered)])
+    ranks = np.arange(len(ordered)) - np.repeat(starts, counts)
+    result = np.empty(len(groups), dtype=np.int64)
+    result[order] = ranks
+    return result
 
 
 def _distinct_targets(rng: np.random.Generator, n: int, count: int, weights: np.ndarray | None,

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from lab.errors import LabError
 
 BYTES_PER_GENERATED_ROW = 40
+# Kwak, Lee, Park and Moon, "What is Twitter, a Social Network or a News Media?" (WWW 2010),
+# a crawl of 41.7 M users and 1.47 B follow edges: 22.1 % of the user pairs linked either
+# way follow each other (77.9 % one way only).
+PUBLISHED_RECIPROCITY = 0.221
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class Scale:
     # Newest entries kept per user in home_timeline (fan-out on write).
     timeline_cap: int = 200
     days: int = 30
+    # The share of linked pairs that follow each other (follow-backs by ordinary accounts).
+    reciprocity: float = PUBLISHED_RECIPROCITY
 
     @property
     def nominal_rows(self) -> int:
