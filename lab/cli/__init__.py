@@ -12,7 +12,8 @@ import importlib
 from lab.cli.app import app
 
 # Imported in this order, so `lab --help` lists the groups in it.
-COMMAND_MODULES = ("database", "data", "serve", "runs", "experiments", "reports", "gating")
+COMMAND_MODULES = ("database", "data", "serve", "runs", "experiments", "growth", "reports",
+                   "gating")
 for _module in COMMAND_MODULES:
     importlib.import_module(f"lab.cli.{_module}")
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lab.cli.app import app
-from lab.cli.options import DatabaseOption, DbOption
+from lab.cli.options import DatabaseOption, DbOption, ReportsOption
 from lab.cli.output import console, progress_bars, run_action
 from lab.cli.tables import print_facts, print_integrity
 from lab.config import get_settings
 from lab.runconfig import DEFAULT_SEED, check_strategy
 from lab.verdicts import EXIT_CRITERION_FAILED
+
+if TYPE_CHECKING:
+    from psycopg import Connection
 
 
 @app.command(rich_help_panel="The dataset")
@@ -21,7 +24,11 @@ def seed(scale: Annotated[str, typer.Option(help="tiny, small, medium or large."
          seed_value: Annotated[int, typer.Option("--seed", help="Random seed.")] = DEFAULT_SEED,
          database: DatabaseOption = None, db: DbOption = None,
          rebuild: Annotated[bool, typer.Option(
-             help="Rebuild the template even if one exists for this key.")] = False) -> None:
+             help="Rebuild the template even if one exists for this key.")] = False,
+         graph: Annotated[bool, typer.Option(
+             help="Measure the graph's shape (reciprocity, degree distributions, tweet kinds) "
+                  "beside a real follow graph's and write its report page.")] = True,
+         reports: ReportsOption = Path("reports")) -> None:
     """Seed a social graph (once per scale/seed/schema) and give DATABASE a fresh copy of it."""
     from lab.pg.source import open_server
     from lab.seed.scales import get_scale
@@ -43,7 +50,41 @@ def seed(scale: Annotated[str, typer.Option(help="tiny, small, medium or large."
             copy_seconds = fresh_copy(server, result.template, name)
             console.print(f"fresh copy {name} in {copy_seconds:.1f} s")
             print_facts(read_facts(server, name))
+            if graph:
+                with server.connect(name) as conn:
+                    page = write_graph(conn, chosen.name, seed_value, reports)
+                console.print(f"graph report: {page}")
     run_action(action)
+
+
+def write_graph(conn: Connection, scale: str, seed_value: int, reports: Path) -> Path:
+    """Measure the seeded graph, print it beside the published figures, write its page."""
+    import json
+    import time
+
+    from lab.growth import GRAPH_FILE
+    from lab.report.growth_page import write_graph_report
+    from lab.report.trends import update_index
+    from lab.runfolder import utc_stamp
+    from lab.seed.graph_stats import graph_stats
+
+    stats = graph_stats(conn)
+    published = stats["published"]
+    fit = stats["following"]["fit"]
+    console.print(
+        f"graph: reciprocity {stats['reciprocal_pairs']:.1%} of linked pairs (published "
+        f"{published['reciprocal_pairs']:.1%}), {stats['reciprocal_edges']:.1%} of edges; "
+        f"following exponent {fit['alpha'] if fit else '-'} over x >= "
+        f"{fit['x_min'] if fit else '-'} (published {published['following_alpha']}); "
+        f"replies {stats['reply_share']:.1%}, retweets {stats['retweet_share']:.1%} of tweets")
+    folder = reports.resolve() / time.strftime(f"%Y%m%dT%H%M%SZ_graph_{scale}", time.gmtime())
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / GRAPH_FILE).write_text(json.dumps(
+        {"kind": "graph", "scale": scale, "seed": seed_value, "measured_at": utc_stamp(),
+         "started_at": utc_stamp(), "graph": stats}, indent=1))
+    page = write_graph_report(folder)
+    update_index(reports)
+    return page
 
 
 @app.command(rich_help_panel="The dataset")

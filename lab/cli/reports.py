@@ -14,15 +14,27 @@ from lab.runfolder import CONNECTIONS_FILE, SUMMARY_FILE
 
 @app.command(rich_help_panel="Reports")
 def report(run_folder: Annotated[Path, typer.Argument(
-               help="A run folder (reports/<run>) or a `lab connections` folder.")]) -> None:
+               help="A run folder (reports/<run>), or a `lab connections`, `lab capacity`, "
+                    "`lab scaling` or graph folder.")]) -> None:
     """Regenerate a run's HTML report and junit.xml from its folder alone (no database)."""
+    from lab.growth import CAPACITY_FILE, GRAPH_FILE, SCALING_FILE
     from lab.report.connections_page import write_connections_report
+    from lab.report.growth_page import (
+        write_capacity_report,
+        write_graph_report,
+        write_scaling_report,
+    )
     from lab.report.run_page import write_run_report
     from lab.report.trends import update_index
 
     if (run_folder / CONNECTIONS_FILE).exists() and not (run_folder / SUMMARY_FILE).exists():
         console.print(f"report: {run_action(lambda: write_connections_report(run_folder))}")
         return
+    for name, writer in ((CAPACITY_FILE, write_capacity_report),
+                         (SCALING_FILE, write_scaling_report), (GRAPH_FILE, write_graph_report)):
+        if (run_folder / name).exists():
+            console.print(f"report: {run_action(lambda w=writer: w(run_folder))}")  # type: ignore[misc]
+            return
     page = run_action(lambda: write_run_report(run_folder))
     index = run_action(lambda: update_index(run_folder.resolve().parent))
     console.print(f"report: {page}\nindex: {index}")

@@ -16,6 +16,7 @@ from typing import Any
 
 from lab.errors import LabError
 from lab.report import charts
+from lab.report.growth_page import study_rows
 from lab.report.noise import GroupKey, group_key, metrics, read_noise, spread, trend_label
 from lab.report.render import write_page
 from lab.report.signatures import plan_signatures
@@ -204,6 +205,7 @@ def update_index(reports: Path) -> Path:
                        "regressions": [asdict(r) | {"text": r.describe()} for r in flagged]})
     context = {"title": "All runs", "runs": [run_row(r, flagged_all) for r in reversed(runs)],
                "groups": groups, "experiments": experiment_rows(reports),
+               "studies": study_rows(reports),
                "unreadable": unreadable,
                "baseline_runs": BASELINE_RUNS,
                "latency_limit": LATENCY_LIMIT, "throughput_limit": THROUGHPUT_LIMIT,

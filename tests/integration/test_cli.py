@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -40,10 +41,17 @@ def test_migrate_creates_the_database_then_is_a_no_op(lab_env: dict[str, str]) -
 
 
 def test_seed_then_explain_the_timeline(lab_env: dict[str, str], tmp_path: Path) -> None:
-    seeded = lab(lab_env, "seed", "--scale", "tiny", "--seed", "42")
+    seeded = lab(lab_env, "seed", "--scale", "tiny", "--seed", "42", "--reports",
+                 str(tmp_path))
     assert seeded.returncode == 0, seeded.stderr
     assert "reusing template timeline_lab_tpl_tiny_42_" in seeded.stdout
     assert "power readers (follow ≥ 1000)" in seeded.stdout
+    # The graph beside the published one, on its own page listed in the index.
+    assert "published 22.1%" in seeded.stdout
+    [graph] = list(tmp_path.glob("*_graph_tiny"))
+    assert "Kwak" in (graph / "index.html").read_text()
+    assert json.loads((graph / "graph.json").read_text())["graph"]["edges"] > 0
+    assert graph.name in (tmp_path / "index.html").read_text()
     explained = lab(lab_env, "explain", "home_timeline_seed", "--reports", str(tmp_path))
     assert explained.returncode == 0, explained.stderr
     assert "on tweets t" in explained.stdout and "actual" in explained.stdout
