@@ -159,6 +159,22 @@ class Ledger(Record):
     duplicated: int            # post bodies written more than once
 
 
+class VisibilityLag(Record):
+    """From a probe author's 201 to a watcher's home timeline showing the tweet, for the
+    posts acknowledged in the measurement window (lab.load.visibility)."""
+
+    strategy: str
+    fanout: str                   # inline or queue (push and hybrid; pull reads at read time)
+    posts: int
+    unseen: int                   # not seen within the limit
+    at_first_read: int            # seen at the first read: lag 0
+    p50_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    by_author: dict[int, dict[str, float | int | None]]   # author's followers -> numbers
+    errors: list[str]
+
+
 class FaultOutcome(Record):
     """One injected fault and what the clients saw of it."""
 

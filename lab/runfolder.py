@@ -33,6 +33,7 @@ from lab.records import (
     SamplesInfo,
     SamplingInfo,
     ScenarioInfo,
+    VisibilityLag,
     Windows,
 )
 from lab.runconfig import RunConfig
@@ -86,6 +87,7 @@ class Summary(Record):
     stats: RequestStats                    # the measurement window: what the criteria judge
     warmup_stats: RequestStats             # the warm-up: cold-start numbers, judged by none
     attribution: Attribution
+    visibility: VisibilityLag | None = None    # (folders written before it had none)
     criteria: list[Verdict]
     exit_code: int
 

@@ -31,7 +31,12 @@ from lab.cli.output import (
     stop_on_sigterm,
     timed_say,
 )
-from lab.cli.tables import print_causes, print_request_stats, print_verdicts
+from lab.cli.tables import (
+    print_causes,
+    print_request_stats,
+    print_verdicts,
+    print_visibility,
+)
 from lab.config import get_settings
 from lab.runconfig import STRATEGIES, ConnectionsConfig, RunConfig
 from lab.verdicts import EXIT_INTERRUPTED, worst_exit_code
@@ -141,6 +146,7 @@ def run_command(
                                             timed_say()))
             print_request_stats(result.summary.stats)
             print_causes(result.summary.attribution)
+            print_visibility(result.summary.visibility)
             print_verdicts(result.summary.criteria)
             code = result.exit_code
             if baseline is not None and fail_on is not None:

@@ -10,7 +10,7 @@ from rich.text import Text
 from lab.cli.output import console
 from lab.errors import first_line
 from lab.integrity import CheckResult
-from lab.records import Attribution, GroupStats, RequestStats
+from lab.records import Attribution, GroupStats, RequestStats, VisibilityLag
 from lab.seed.load import LOADED_TABLES
 from lab.verdicts import NOT_IN_SCOPE, Verdict
 
@@ -33,6 +33,16 @@ def print_request_stats(stats: RequestStats) -> None:
         row(f"  home_timeline, follows {bucket}", entry)
     row("all", stats.total)
     console.print(table)
+
+
+def print_visibility(lag: VisibilityLag | None) -> None:
+    """The probe's visibility lag over the measurement window, one line."""
+    if lag is None or not lag.posts:
+        return
+    unseen = f", {lag.unseen} never seen" if lag.unseen else ""
+    console.print(f"visibility lag ({lag.strategy}, {lag.fanout} fan-out; {lag.posts} probe "
+                  f"posts): p50 {lag.p50_ms} ms, p99 {lag.p99_ms} ms, {lag.at_first_read} "
+                  f"seen at the first read{unseen}")
 
 
 def print_causes(attribution: Attribution) -> None:

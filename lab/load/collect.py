@@ -31,11 +31,12 @@ from lab.load.measure import Measurement
 from lab.load.measurements import Measurements, measurements_from
 from lab.load.samples import MergeResult, merge_samples
 from lab.load.stats import request_stats, run_windows
+from lab.load.visibility import lag_summary
 from lab.plans.document import plan_document
 from lab.plans.naive import naive_comparison
 from lab.plans.statements import label_statements, statements_delta
 from lab.progress import Say
-from lab.records import Attribution, FaultOutcome, Ledger, RequestStats, Windows
+from lab.records import Attribution, FaultOutcome, Ledger, RequestStats, VisibilityLag, Windows
 from lab.runconfig import RunConfig
 from lab.runfolder import (
     EVENTS_FILE,
@@ -66,6 +67,7 @@ class Collected:
     plans: dict[str, Any] | None
     tables: dict[str, pd.DataFrame]   # by run-folder file name
     attribution: Attribution
+    visibility: VisibilityLag
 
 
 def tables_of(measurement: Measurement, windows: Windows) -> dict[str, pd.DataFrame]:
@@ -92,7 +94,8 @@ def collect(config: RunConfig, database: RunDatabase, folder: Path, measurement:
                        f"{folder / LOCUST_LOG}")
     with database.server.connect(database.name) as conn:
         checks = run_checks(conn, config.strategy)
-        ledger = check_ledger(conn, samples, database.ids_before)
+        ledger = check_ledger(conn, samples, database.ids_before,
+                              {s.tweet_id for s in measurement.visibility})
     plans = capture_run_plans(database, config.strategy, statements, settings, say,
                               compare_naive=get_scenario(config.scenario).compare_naive)
     windows = run_windows(samples, config.ramp_s, config.warmup_s)
@@ -106,8 +109,11 @@ def collect(config: RunConfig, database: RunDatabase, folder: Path, measurement:
         Setup(config.api_workers, settings.pool_max, config.locust_workers, os.cpu_count()),
         measurement.watch.wait_sampling, measurement.watch.unavailable,
         label_statements(statements, plans["plans"] if plans else [], config.strategy))
+    visibility = lag_summary(measurement.visibility, windows.measurement, config.strategy,
+                             settings.fanout, measurement.visibility_errors)
     return Collected(samples, merged, windows, stats, warmup, statements, checks, ledger,
-                     outages_seen(measurement.faults, samples), plans, tables, explained)
+                     outages_seen(measurement.faults, samples), plans, tables, explained,
+                     visibility)
 
 
 def measurements(config: RunConfig, scenario: Scenario, collected: Collected,

@@ -17,6 +17,7 @@ from lab.config import Settings
 from lab.load.credentials import issue_credentials
 from lab.load.ledger import IdsBefore, ids_before
 from lab.load.observe import postmaster_pid, server_facts
+from lab.load.visibility import Pair, run_pairs
 from lab.migrate import migrate
 from lab.pg.databases import drop_database
 from lab.pg.server import PgServer
@@ -41,6 +42,7 @@ class RunDatabase:
     facts: dict[str, Any]
     copy_seconds: float
     ids_before: IdsBefore
+    visibility_pairs: list[Pair]
 
     def statements_now(self) -> dict[int, dict[str, Any]]:
         if self.statements_problem:
@@ -57,13 +59,14 @@ def prepare(server: PgServer, name: str, copy_seconds: float,
             conn.execute(statement)  # type: ignore[arg-type]
         conn.commit()
         credentials = issue_credentials(conn)
+        pairs = run_pairs(conn)     # made before the ids are noted: not the run's writes
         problem = enable_statements(conn)
         before = {} if problem else statements_snapshot(conn, name)
         postgres = postmaster_pid(conn)
         pg_settings = server_facts(conn)
         written_before = ids_before(conn)
     return RunDatabase(server, name, credentials, problem, before, postgres, pg_settings,
-                       read_facts(server, name), copy_seconds, written_before)
+                       read_facts(server, name), copy_seconds, written_before, pairs)
 
 
 @contextmanager

@@ -42,10 +42,12 @@ def acknowledged_ids(samples: pd.DataFrame, table: str) -> set[int]:
     return {int(i) for i in rows["created_id"].dropna()}
 
 
-def check_ledger(conn: psycopg.Connection, samples: pd.DataFrame,
-                 before: IdsBefore) -> Ledger:
-    """Compare what clients were told with what the database holds."""
-    tweets, users = acknowledged_ids(samples, "tweets"), acknowledged_ids(samples, "users")
+def check_ledger(conn: psycopg.Connection, samples: pd.DataFrame, before: IdsBefore,
+                 probed: set[int] | None = None) -> Ledger:
+    """Compare what clients were told with what the database holds; `probed`: tweets the
+    visibility probe posted and was answered 201 for (a promise like any other)."""
+    tweets = acknowledged_ids(samples, "tweets") | (probed or set())
+    users = acknowledged_ids(samples, "users")
     deleted = {int(i) for i in samples.loc[samples["status"] == 204, "deleted_id"].dropna()}
     present_tweets = {int(r[0]) for r in conn.execute(
         "SELECT id FROM tweets WHERE id > %s AND body IS NOT NULL", (before.tweets,))}

@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from lab.load.database import RunDatabase
 from lab.load.faults import FaultEvent, FaultInjector
 from lab.load.observe import ServerSampler
 from lab.load.samples import only_test, test_folders
+from lab.load.visibility import Seen, VisibilityProbe
 from lab.processes import child_process, free_port, headless_options, locust_command
 from lab.progress import Say
 from lab.records import LocustTotals
@@ -117,6 +118,8 @@ class Measurement:
     statements_before: dict[int, dict[str, Any]]
     statements_after: dict[int, dict[str, Any]]
     faults: list[FaultEvent]
+    visibility: list[Seen] = field(default_factory=list)   # the probe's posts
+    visibility_errors: list[str] = field(default_factory=list)
 
 
 def measure(config: RunConfig, scenario: Scenario, database: RunDatabase, folder: Path,
@@ -143,19 +146,22 @@ def measure(config: RunConfig, scenario: Scenario, database: RunDatabase, folder
             injector = FaultInjector(config.faults, database.server, database.name, settings,
                                      say, database.credentials["viral_tweet_id"],
                                      lambda: bool(test_folders(folder / SAMPLES_DIR)))
-            for thread in (sampler, activity, injector):
+            probe = VisibilityProbe(api.host, database.visibility_pairs)
+            for thread in (sampler, activity, injector, probe):
                 thread.start()
             try:
                 locust_exit = wait_for_locust(locust, config.run_time_s, folder / SAMPLES_DIR,
                                               say)
             finally:
                 faults = injector.stop()
+                seen = probe.stop()
                 activity.stop()
                 sampler.stop()
         statements_after = database.statements_now()
     return Measurement(only_test(folder / SAMPLES_DIR, folder / LOCUST_LOG), started,
                        watch_of(sampler, activity), argv, locust_exit,
-                       database.statements_before, statements_after, faults)
+                       database.statements_before, statements_after, faults, seen,
+                       list(probe.errors))
 
 
 def _sample_rows(folder: Path, counted: dict[Path, int]) -> int:

@@ -116,6 +116,7 @@ def judged(config: RunConfig, scenario: Scenario, database: RunDatabase, folder:
         integrity=collected.checks, ledger=collected.ledger, faults=collected.outages,
         statements_top=collected.statements[:TOP_STATEMENTS], stats=collected.stats,
         warmup_stats=collected.warmup_stats, attribution=collected.attribution,
+        visibility=collected.visibility,
         criteria=verdicts,
         exit_code=exit_code(verdicts, config.strict))
 

@@ -6,9 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from lab.report.charts import titled_figure
+
+
+def plain_numbers(axes: Axes) -> None:
+    """Log axes labelled 20, 50, 100 rather than 2×10^1."""
+    for axis in (axes.xaxis, axes.yaxis):
+        if axis.get_scale() == "log":
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            axis.set_minor_formatter(FuncFormatter(
+                lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else ""))
 
 
 def against_load(title: str, steps: list[dict[str, Any]], series: dict[str, str], unit: str,
@@ -39,6 +50,7 @@ def against_load(title: str, steps: list[dict[str, Any]], series: dict[str, str]
                   color="tab:purple", va="top")
     if log_y:
         axes.set_yscale("log")
+        plain_numbers(axes)
     axes.set_xlabel("simulated users (red ring: a seed threshold failed)")
     axes.set_ylabel(unit)
     axes.legend(fontsize=8)
@@ -69,6 +81,7 @@ def cost_curve(title: str, curves: list[dict[str, Any]], xlabel: str,
                   ha="right")
     axes.set_xscale("log")
     axes.set_yscale("log")
+    plain_numbers(axes)
     axes.set_xlabel(xlabel)
     axes.set_ylabel("ms (log)")
     axes.legend(fontsize=7, loc="upper left")

@@ -27,6 +27,14 @@ from lab.config import Settings
 from lab.fits import loglog_fit
 from lab.growth import SCALING_FILE
 from lab.load.database import RunDatabase, run_database
+from lab.load.probes import (
+    FOLLOW_TARGETS,
+    Probe,
+    follow_targets,
+    make_reader,
+    pick_authors,
+    watch,
+)
 from lab.plans.capture import set_session
 from lab.processes import free_port
 from lab.progress import Reporter, Say
@@ -35,14 +43,6 @@ from lab.runconfig import DEFAULT_SEED
 from lab.runfolder import utc_stamp
 from lab.scaling.database_time import database_ms, evict_buffers
 from lab.scaling.http_time import post_and_watch, timeline_ms, warm_up
-from lab.scaling.probes import (
-    FOLLOW_TARGETS,
-    Probe,
-    follow_targets,
-    make_reader,
-    pick_authors,
-    watch,
-)
 from lab.verdicts import DEFAULT_THRESHOLDS
 
 PAGE = 50

@@ -44,6 +44,14 @@ def check_run_folder(summary: Summary, folder: Path, workers: int) -> None:
     assert not [p for p in plans["plans"] if "error" in p]
     assert (folder / "index.html").exists() and (folder / "junit.xml").exists()
     assert (folder.parent / "index.html").exists()
+    # The visibility probe posted during the run; push delivers inline, so every one of its
+    # tweets was in the follower's timeline at the first read. Its 201s are in the ledger.
+    lag = summary.visibility
+    assert lag is not None and lag.posts >= 2 and lag.unseen == 0 and not lag.errors
+    assert (lag.strategy, lag.fanout) == ("push", "inline")
+    assert lag.at_first_read == lag.posts and lag.max_ms == 0
+    assert summary.ledger.unacknowledged_landed == 0 and summary.ledger.lost == 0
+    assert "Visibility lag" in (folder / "index.html").read_text()
 
 
 def no_leftovers(server: PgServer) -> None:

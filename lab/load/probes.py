@@ -1,5 +1,5 @@
-"""Probe accounts made on a fresh copy for the cost curves: readers following exactly N
-accounts, authors with about N followers, and followers watching an author.
+"""Probe accounts made on a fresh copy: readers following exactly N accounts (the cost
+curves), authors with about N followers, and followers watching an author (visibility lag).
 
 They are made through the lab's own statements (register_user, follow), under the
 timeline settings of the strategy measured, so a push reader's cache is backfilled
@@ -10,6 +10,7 @@ on a copy, so the seeder's determinism and its checksums stay as they are.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 
 import psycopg
@@ -63,16 +64,17 @@ def make_reader(conn: psycopg.Connection, follows: int, label: str) -> Probe:
     return Probe(reader.user_id, reader.token, len(followees))
 
 
-def pick_authors(conn: psycopg.Connection) -> list[Probe]:
-    """For each FOLLOWER_TARGETS up to the largest public account, the public account whose
-    follower count is nearest it (log distance), with a token; the largest account too."""
+def pick_authors(conn: psycopg.Connection, targets: tuple[int, ...] = FOLLOWER_TARGETS,
+                 largest_too: bool = True) -> list[Probe]:
+    """For each target up to the largest public account, the public account whose follower
+    count is nearest it (log distance), with a token; with `largest_too` the largest."""
     rows = conn.execute("SELECT id, followers_count FROM users WHERE NOT is_protected "
                         "AND followers_count > 0 ORDER BY followers_count, id").fetchall()
     if not rows:
         return []
     largest = rows[-1][1]
     chosen: dict[int, int] = {}
-    for target in [t for t in FOLLOWER_TARGETS if t < largest] + [largest]:
+    for target in [t for t in targets if t < largest] + ([largest] if largest_too else []):
         user_id, count = min(rows, key=lambda r: (abs(_log_ratio(r[1], target)), r[0]))
         chosen[user_id] = count
     probes = []
@@ -86,7 +88,6 @@ def pick_authors(conn: psycopg.Connection) -> list[Probe]:
 
 
 def _log_ratio(a: int, b: int) -> float:
-    import math
     return math.log(max(a, 1) / max(b, 1))
 
 
