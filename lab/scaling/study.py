@@ -46,6 +46,7 @@ from lab.scaling.http_time import post_and_watch, timeline_ms, warm_up
 from lab.verdicts import DEFAULT_THRESHOLDS
 
 PAGE = 50
+SIZE_READER_FOLLOWS = 1000
 FANOUTS = (("push", "inline"), ("push", "queue"), ("hybrid", "inline"), ("hybrid", "queue"))
 PUBLISHED_FANOUT_TARGET_S = 5.0   # Twitter's fan-out target (Krikorian, QCon 2012/2013)
 
@@ -154,8 +155,11 @@ def size_curves(config: ScalingConfig, settings: Settings, reporter: Reporter,
         say(f"dataset size {size}: a fresh copy, its power reader, the buffer cache evicted")
         with run_database(db, size, DEFAULT_SEED, False, settings, reporter, say) as database, \
                 database.server.connect(database.name, autocommit=True) as conn:
-            row = conn.execute("SELECT id, following_count FROM users "
-                               "ORDER BY following_count DESC, id LIMIT 1").fetchone()
+            # The same reader at every size: following nearest SIZE_READER_FOLLOWS (the
+            # seed's case), so that only the data around it grows.
+            row = conn.execute("SELECT id, following_count FROM users WHERE following_count "
+                               ">= %s ORDER BY following_count - %s, id LIMIT 1",
+                               (SIZE_READER_FOLLOWS, SIZE_READER_FOLLOWS)).fetchone()
             tweets = conn.execute("SELECT count(*) FROM tweets").fetchone()
             assert row is not None and tweets is not None
             for label, name, params, session in (
@@ -175,7 +179,7 @@ def size_curves(config: ScalingConfig, settings: Settings, reporter: Reporter,
                          "reader_follows": row[1],
                          "read_blocks": measured["first_read_blocks"]})
     return ({"id": "dataset_size", "title": "Home timeline against dataset size "
-             "(the scale's power reader following the most)",
+             "(a reader following nearest 1000 accounts at each)",
              "x_label": "tweets in the dataset (log)", "threshold_ms": DEFAULT_THRESHOLDS["SC3"],
              "curves": [curve(label, series) for label, series in points.items()]}, notes)
 
