@@ -47,7 +47,9 @@ from lab.verdicts import DEFAULT_THRESHOLDS
 
 PAGE = 50
 SIZE_READER_FOLLOWS = 1000
-FANOUTS = (("push", "inline"), ("push", "queue"), ("hybrid", "inline"), ("hybrid", "queue"))
+# Pull has no fan-out (its lag is 0 by construction: it is checked, not assumed).
+FANOUTS = (("pull", "inline"), ("push", "inline"), ("push", "queue"), ("hybrid", "inline"),
+           ("hybrid", "queue"))
 PUBLISHED_FANOUT_TARGET_S = 5.0   # Twitter's fan-out target (Krikorian, QCon 2012/2013)
 
 

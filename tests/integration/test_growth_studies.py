@@ -59,8 +59,11 @@ def test_scaling_draws_every_curve_with_its_fit_and_the_visibility_lag(
     lags = document["visibility"]
     assert lags and all(v["unseen"] == 0 for v in lags)
     # Inline push delivers in the posting transaction: visible at the first read, always.
-    assert all(v["lag_max_ms"] == 0 for v in lags
-               if v["strategy"] == "push" and v["fanout"] == "inline")
+    # So does pull, which reads at read time.
+    assert all(v["lag_max_ms"] == 0 for v in lags if v["fanout"] == "inline")
+    assert {(v["strategy"], v["fanout"]) for v in lags} == {
+        ("pull", "inline"), ("push", "inline"), ("push", "queue"), ("hybrid", "inline"),
+        ("hybrid", "queue")}
     assert any(v["lag_max_ms"] > 0 for v in lags if v["fanout"] == "queue")
     sizes = {c["label"] for c in groups["dataset_size"]["curves"]}
     assert "the seed's query · warm" in sizes
