@@ -20,7 +20,7 @@ def test_a_failing_target_makes_the_search_step_down_and_report_no_capacity(
         pg_server: PgServer, seeded_template: str, tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "lab.cli", "capacity", "--scenario", "smoke", "--scale", "tiny",
-         "--start-users", "8", "--factor", "2", "--window", "10s", "--budget", "40s",
+         "--start-users", "8", "--factor", "2", "--window", "10s", "--budget", "75s",
          "--spawn-rate", "20", "--threshold", "SC1=0.001", "--db", pg_server.url(),
          "--reports", str(tmp_path)],
         capture_output=True, text=True, timeout=400, env={**os.environ, "COLUMNS": "200"})
