@@ -23,7 +23,7 @@ from typing import Any
 from lab.config import Settings
 from lab.errors import LabError
 from lab.growth import CAPACITY_FILE
-from lab.growth.steps import StepOutcome, capacity_headline, step_outcome
+from lab.growth.outcomes import StepOutcome, capacity_headline, step_outcome
 from lab.pipeline.headless import run_headless
 from lab.progress import Reporter, Say
 from lab.runconfig import RunConfig

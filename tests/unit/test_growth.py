@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lab.fits import ccdf_points, fitted_body, loglog_fit, power_law_alpha
-from lab.growth.steps import StepOutcome, capacity_headline, first_saturated, knee
+from lab.growth.outcomes import StepOutcome, capacity_headline, first_saturated, knee
 from lab.pipeline.capacity import CapacitySearch, next_users
 from lab.runconfig import RunConfig
 from lab.seed.generate import generate
