@@ -100,6 +100,7 @@ def search_capacity(search: CapacitySearch, folder: Path, settings: Settings,
     started = time.monotonic()
     steps_dir = folder / STEPS_DIR
     step_seconds: list[float] = []
+    write_capacity(study, search)     # a folder that is readable from the start
     while True:
         users = next_users(study.outcomes, search)
         if users is None:
