@@ -129,3 +129,12 @@ def test_the_generator_matches_the_published_reciprocity_and_keeps_its_guarantee
     # Follow-backs never make an ordinary account a power reader.
     assert power == power_before == get_scale("tiny").power_readers
     assert math.isclose(get_scale("small").reciprocity, 0.221)
+
+
+def test_a_search_stopped_before_its_first_step_has_a_page_saying_so(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from lab.pipeline.capacity import CapacityStudy, write_capacity
+    from lab.report.growth_page import write_capacity_report
+
+    write_capacity(CapacityStudy(tmp_path), SEARCH)
+    page = write_capacity_report(tmp_path).read_text()
+    assert "No step finished" in page and "none of the loads tried held" not in page
