@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,7 +132,7 @@ def test_the_generator_matches_the_published_reciprocity_and_keeps_its_guarantee
     assert math.isclose(get_scale("small").reciprocity, 0.221)
 
 
-def test_a_search_stopped_before_its_first_step_has_a_page_saying_so(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_search_stopped_before_its_first_step_has_a_page_saying_so(tmp_path: Path) -> None:
     from lab.pipeline.capacity import CapacityStudy, write_capacity
     from lab.report.growth_page import write_capacity_report
 
