@@ -24,6 +24,7 @@ MAX_CAUSES = 12
 
 
 def sent_in(samples: pd.DataFrame, window: Window) -> pd.DataFrame:
+    """The requests sent inside a window (a request belongs to the window it started in)."""
     return samples[(samples["start_ts"] >= window.start_ts)
                    & (samples["start_ts"] < window.end_ts)]
 

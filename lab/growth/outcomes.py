@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lab.attribution.attribute import sent_in
 from lab.attribution.capacity import GROUPS, capacity
 from lab.attribution.decompose import at_rank, components
 from lab.runfolder import RunFolder
@@ -75,10 +76,8 @@ def step_outcome(run: RunFolder, study: Path) -> StepOutcome:
     validity = summary.verdict("V")
     note = validity.note if validity else ""
     window = summary.windows.measurement
-    samples = run.samples
-    # Sent in the window (as the run's statistics count them), and successful.
-    measured = samples[(samples["start_ts"] >= window.start_ts)
-                       & (samples["start_ts"] < window.end_ts) & samples["failure"].isna()]
+    sent = sent_in(run.samples, window)
+    measured = sent[sent["failure"].isna()]
     tail: dict[str, float] = {}
     if len(measured):
         slow = measured[measured["latency_us"] >= at_rank(measured["latency_us"].to_numpy(), 99)]

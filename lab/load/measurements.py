@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lab.load.stats import sent_in, sustained_rate
+from lab.attribution.attribute import sent_in
+from lab.load.stats import sustained_rate
 from lab.percentiles import latency_summary, nearest_rank
 from lab.records import RequestStats, Window
 from lab.scenarios import Scenario

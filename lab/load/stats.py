@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from lab.attribution.attribute import sent_in
 from lab.percentiles import latency_summary
 from lab.records import FailureCount, GroupStats, Latency, RequestStats, Window, Windows
 
@@ -27,12 +28,6 @@ def run_windows(samples: pd.DataFrame, ramp_s: float, warmup_s: float) -> Window
     measured_from = min(start + warmup_s, end)
     return Windows(run=span(start, end), ramp_end_ts=min(start + ramp_s, end),
                    warmup=span(start, measured_from), measurement=span(measured_from, end))
-
-
-def sent_in(samples: pd.DataFrame, chosen: Window) -> pd.DataFrame:
-    """The requests sent inside a window (a request belongs to the window it started in)."""
-    return samples[(samples["start_ts"] >= chosen.start_ts)
-                   & (samples["start_ts"] < chosen.end_ts)]
 
 
 def group_stats(samples: pd.DataFrame, seconds: float) -> GroupStats:

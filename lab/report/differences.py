@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lab.attribution.attribute import sent_in
 from lab.intervals import Difference, percentile_difference, percentile_interval, rate_difference
-from lab.load.stats import sent_in
 from lab.percentiles import PERCENTILES
 from lab.runfolder import RunFolder
 
