@@ -127,7 +127,7 @@ def write_run_folder(folder: Path, summary: Summary, tables: dict[str, pd.DataFr
     partial.replace(folder / SUMMARY_FILE)
 
 
-def _json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
@@ -137,7 +137,7 @@ def _json(path: Path) -> Any:
 def load_summary(folder: Path) -> Summary:
     """Read and check summary.json; an older or broken one is refused in one line."""
     path = folder / SUMMARY_FILE
-    document = _json(path)
+    document = read_json(path)
     version = document.get("format_version", 1) if isinstance(document, dict) else None
     if version != FORMAT_VERSION:
         raise LabError(f"{path} is run-folder format {version}; this lab (format "
@@ -153,7 +153,7 @@ def load_summary(folder: Path) -> Summary:
 def load_connections(folder: Path) -> dict[str, Any] | None:
     """The SC4 experiment's document of `folder`, or None when it has none."""
     path = folder / CONNECTIONS_FILE
-    return dict(_json(path)) if path.exists() else None
+    return dict(read_json(path)) if path.exists() else None
 
 
 class RunFolder:
@@ -194,12 +194,12 @@ class RunFolder:
     @cached_property
     def statements(self) -> list[dict[str, Any]]:
         path = self.path / STATEMENTS_FILE
-        return list(_json(path)) if path.exists() else []
+        return list(read_json(path)) if path.exists() else []
 
     @cached_property
     def plans(self) -> dict[str, Any] | None:
         path = self.path / PLANS_FILE
-        return dict(_json(path)) if path.exists() else None
+        return dict(read_json(path)) if path.exists() else None
 
     @cached_property
     def connections(self) -> dict[str, Any] | None:

@@ -59,13 +59,12 @@ def seed(scale: Annotated[str, typer.Option(help="tiny, small, medium or large."
 
 def write_graph(conn: Connection, scale: str, seed_value: int, reports: Path) -> Path:
     """Measure the seeded graph, print it beside the published figures, write its page."""
-    import json
     import time
 
-    from lab.growth import GRAPH_FILE
+    from lab.growth import GRAPH_FILE, write_document
     from lab.report.growth_page import write_graph_report
     from lab.report.trends import update_index
-    from lab.runfolder import utc_stamp
+    from lab.runfolder import new_run_folder, utc_stamp
     from lab.seed.graph_stats import graph_stats
 
     stats = graph_stats(conn)
@@ -77,11 +76,9 @@ def write_graph(conn: Connection, scale: str, seed_value: int, reports: Path) ->
         f"following exponent {fit['alpha'] if fit else '-'} over x >= "
         f"{fit['x_min'] if fit else '-'} (published {published['following_alpha']}); "
         f"replies {stats['reply_share']:.1%}, retweets {stats['retweet_share']:.1%} of tweets")
-    folder = reports.resolve() / time.strftime(f"%Y%m%dT%H%M%SZ_graph_{scale}", time.gmtime())
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / GRAPH_FILE).write_text(json.dumps(
-        {"kind": "graph", "scale": scale, "seed": seed_value, "measured_at": utc_stamp(),
-         "started_at": utc_stamp(), "graph": stats}, indent=1))
+    folder = new_run_folder(reports, "graph", scale, time.time())
+    write_document(folder, GRAPH_FILE, {"kind": "graph", "scale": scale, "seed": seed_value,
+                                        "started_at": utc_stamp(), "graph": stats})
     page = write_graph_report(folder)
     update_index(reports)
     return page

@@ -37,8 +37,7 @@ def print_capacity(folder: Path) -> None:
     """The steps and the capacities, as the page shows them."""
     from rich.table import Table
 
-    from lab.growth import CAPACITY_FILE
-    from lab.report.growth_page import read_document
+    from lab.growth import CAPACITY_FILE, read_document
 
     document = read_document(folder, CAPACITY_FILE)
     table = Table(title="capacity steps (measurement window, all successful requests, ms)")
@@ -155,6 +154,7 @@ def scaling(scale: ScaleOption = "small",
     from lab.report.growth_page import write_scaling_report
     from lab.report.trends import update_index
     from lab.runconfig import check_strategy
+    from lab.runfolder import new_run_folder
     from lab.scaling.study import ScalingConfig, run_scaling
 
     def build() -> ScalingConfig:
@@ -168,7 +168,7 @@ def scaling(scale: ScaleOption = "small",
                              http=http)
 
     config = run_action(build)
-    folder = reports.resolve() / time.strftime(f"%Y%m%dT%H%M%SZ_scaling_{scale}", time.gmtime())
+    folder = new_run_folder(reports, "scaling", scale, time.time())
     try:
         with stop_on_sigterm(), progress_bars() as reporter:
             document = run_action(lambda: run_scaling(config, folder, db, get_settings(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -30,11 +31,13 @@ def report(run_folder: Annotated[Path, typer.Argument(
     if (run_folder / CONNECTIONS_FILE).exists() and not (run_folder / SUMMARY_FILE).exists():
         console.print(f"report: {run_action(lambda: write_connections_report(run_folder))}")
         return
-    for name, writer in ((CAPACITY_FILE, write_capacity_report),
-                         (SCALING_FILE, write_scaling_report), (GRAPH_FILE, write_graph_report)):
-        if (run_folder / name).exists():
-            console.print(f"report: {run_action(lambda w=writer: w(run_folder))}")  # type: ignore[misc]
-            return
+    study = next((writer for name, writer in ((CAPACITY_FILE, write_capacity_report),
+                                              (SCALING_FILE, write_scaling_report),
+                                              (GRAPH_FILE, write_graph_report))
+                  if (run_folder / name).exists()), None)
+    if study is not None:
+        console.print(f"report: {run_action(partial(study, run_folder))}")
+        return
     page = run_action(lambda: write_run_report(run_folder))
     index = run_action(lambda: update_index(run_folder.resolve().parent))
     console.print(f"report: {page}\nindex: {index}")

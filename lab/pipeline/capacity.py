@@ -13,7 +13,6 @@ point of the curves has a full report behind it.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from typing import Any
 
 from lab.config import Settings
 from lab.errors import LabError
-from lab.growth import CAPACITY_FILE
+from lab.growth import CAPACITY_FILE, write_document
 from lab.growth.outcomes import StepOutcome, capacity_headline, step_outcome
 from lab.pipeline.headless import run_headless
 from lab.progress import Reporter, Say
@@ -150,11 +149,7 @@ def write_capacity(study: CapacityStudy, search: CapacitySearch) -> Path:
         "steps": [o.as_dict() for o in study.outcomes],
     }
     document["headline"] = capacity_headline(study.outcomes)
-    path = study.folder / CAPACITY_FILE
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(document, indent=1))
-    partial.replace(path)
-    return path
+    return write_document(study.folder, CAPACITY_FILE, document)
 
 
 def check_search(search: CapacitySearch) -> CapacitySearch:

@@ -3,28 +3,16 @@ each rebuilt from its document alone."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError
-from lab.growth import CAPACITY_FILE, GRAPH_FILE, SCALING_FILE
+from lab.growth import CAPACITY_FILE, GRAPH_FILE, SCALING_FILE, read_document
 from lab.report import charts
 from lab.report.growth_charts import against_load, ccdf, cost_curve
 from lab.report.render import write_page
 from lab.runfolder import REPORT_FILE
 from lab.verdicts import DEFAULT_THRESHOLDS, LAB_P99_MS
-
-
-def read_document(folder: Path, name: str) -> dict[str, Any]:
-    path = folder / name
-    if not path.is_file():
-        raise LabError(f"{folder} has no {name}: it is not a capacity, scaling or graph "
-                       "folder (`lab capacity`, `lab scaling`, `lab seed` make them)")
-    try:
-        return dict(json.loads(path.read_text()))
-    except json.JSONDecodeError as exc:
-        raise LabError(f"{path} is not valid JSON: {exc}") from exc
 
 
 def capacity_charts(document: dict[str, Any]) -> list[dict[str, str]]:
@@ -94,7 +82,7 @@ def write_graph_report(folder: Path | str) -> Path:
     folder = Path(folder)
     document = read_document(folder, GRAPH_FILE)
     context = {"title": f"graph · {document['scale']} (seed {document['seed']}) · "
-                        f"{document['measured_at']}",
+                        f"{document['started_at']}",
                "doc": document, "g": document["graph"], "charts": graph_charts(document)}
     return write_page("graph.html.j2", context, folder / REPORT_FILE)
 

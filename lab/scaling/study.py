@@ -11,7 +11,6 @@ Every curve gets a log-log fit (lab.fits); the document is scaling.json.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +24,7 @@ import psycopg
 from lab.api_process import api_process
 from lab.config import Settings
 from lab.fits import loglog_fit
-from lab.growth import SCALING_FILE
+from lab.growth import SCALING_FILE, write_document
 from lab.load.database import RunDatabase, run_database
 from lab.load.probes import (
     FOLLOW_TARGETS,
@@ -40,7 +39,7 @@ from lab.processes import free_port
 from lab.progress import Reporter, Say
 from lab.queries import first_page, query
 from lab.runconfig import DEFAULT_SEED
-from lab.runfolder import utc_stamp
+from lab.runfolder import API_LOG, utc_stamp
 from lab.scaling.database_time import database_ms, evict_buffers
 from lab.scaling.http_time import post_and_watch, timeline_ms, warm_up
 from lab.verdicts import DEFAULT_THRESHOLDS
@@ -64,8 +63,7 @@ class ScalingConfig:
 
 def curve(label: str, points: list[dict[str, Any]], key: str = "ms") -> dict[str, Any]:
     """A curve of (x, ms) points and its log-log fit."""
-    drawn = [{**{k: v for k, v in p.items() if k not in ("x", "ms")}, "x": p["x"], "ms": p[key]}
-             for p in points if p.get(key) is not None]
+    drawn = [{**p, "ms": p[key]} for p in points if p.get(key) is not None]
     return {"label": label, "points": drawn,
             "fit": loglog_fit([p["x"] for p in drawn], [p["ms"] for p in drawn])}
 
@@ -76,7 +74,7 @@ def serving(database: RunDatabase, strategy: str, fanout: str, folder: Path
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "LAB_FANOUT": fanout}
     with api_process(database.server, database.name, strategy, port, env, 1,
-                     folder / "api.log"), \
+                     folder / API_LOG), \
             httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
         yield client
 
@@ -190,7 +188,6 @@ def run_scaling(config: ScalingConfig, folder: Path, db: str | None, settings: S
                 reporter: Reporter, say: Say) -> dict[str, Any]:
     """Measure every curve, write scaling.json, return it."""
     started = utc_stamp()
-    folder.mkdir(parents=True, exist_ok=True)
     say(f"scale {config.scale}: probes on a fresh copy")
     with run_database(db, config.scale, DEFAULT_SEED, False, settings, reporter,
                       say) as database, \
@@ -204,8 +201,7 @@ def run_scaling(config: ScalingConfig, folder: Path, db: str | None, settings: S
                            "http": config.http, "page": PAGE},
                 "groups": [timeline, posting, lag, sizes], "visibility": visibility,
                 "notes": notes}
-    path = folder / SCALING_FILE
-    path.write_text(json.dumps(document, indent=1, default=str))
+    write_document(folder, SCALING_FILE, document)
     return document
 
 
