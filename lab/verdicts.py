@@ -47,12 +47,11 @@ LAB_ONLY = {"T1"}   # lab targets without a seed threshold: they fail a run only
 # this long of their due time (LDBC's benchmark driver holds 95 % within 1 s). A decisive
 # percentile needs enough samples not to be the window's maximum: 1 / (1 - p) of them.
 SCHEDULE_ON_TIME_S = 1.0
+SCHEDULE_ON_TIME_SHARE = 0.95
+MIN_WINDOW_S = 10.0
 # How V names a saturated load generator (a capacity search stops there: the target was
 # not the limit).
 GENERATOR_SATURATED = "generator-bound: Locust at"
-
-SCHEDULE_ON_TIME_SHARE = 0.95
-MIN_WINDOW_S = 10.0
 
 # Exit codes of `lab run` and the experiments (documented in the README).
 EXIT_PASSED = 0

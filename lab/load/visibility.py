@@ -120,23 +120,25 @@ class VisibilityProbe(threading.Thread):
         return list(self.seen)
 
 
+def lag_numbers(group: list[Seen]) -> dict[str, float | int | None]:
+    """Posts, the lag's p50, p99 and worst (ms, exact percentiles) of the posts seen."""
+    lags_us = np.array([s.lag_ms for s in group if s.lag_ms is not None]) * 1000
+    summary = latency_summary(lags_us)
+    return {"posts": len(group), "p50_ms": summary["p50"], "p99_ms": summary["p99"],
+            "max_ms": summary["max"]}
+
+
 def lag_summary(seen: list[Seen], window: Window, strategy: str, fanout: str,
                 errors: list[str]) -> VisibilityLag:
     """The lag of the probe's posts acknowledged in `window`, overall and per author."""
     inside = [s for s in seen if window.start_ts <= s.ts < window.end_ts]
-
-    def numbers(group: list[Seen]) -> dict[str, float | int | None]:
-        lags = np.array([s.lag_ms for s in group if s.lag_ms is not None]) * 1000
-        summary = latency_summary(lags)
-        return {"posts": len(group), "p50_ms": summary["p50"], "p99_ms": summary["p99"],
-                "max_ms": summary["max"]}
-
-    overall = numbers(inside)
+    overall = lag_numbers(inside)
     authors = sorted({s.author_followers for s in inside})
     return VisibilityLag(
         strategy=strategy, fanout=fanout, posts=len(inside),
         unseen=sum(s.lag_ms is None for s in inside),
         at_first_read=sum(s.lag_ms == 0 for s in inside),
         p50_ms=overall["p50_ms"], p99_ms=overall["p99_ms"], max_ms=overall["max_ms"],
-        by_author={a: numbers([s for s in inside if s.author_followers == a]) for a in authors},
+        by_author={a: lag_numbers([s for s in inside if s.author_followers == a])
+                   for a in authors},
         errors=sorted(set(errors))[:5])

@@ -12,12 +12,10 @@ import time
 from typing import Any
 
 import httpx
-import numpy as np
 
 from lab.errors import LabError
 from lab.load.probes import Probe
-from lab.load.visibility import Pair, auth, post, post_and_see
-from lab.percentiles import latency_summary
+from lab.load.visibility import Pair, auth, lag_numbers, post, post_and_see
 
 WARMUP, REPEATS = 5, 10
 SERVER_WARMUP = 20         # reads and 2 posts first, so a new API's first probe is not its start
@@ -55,8 +53,7 @@ def post_and_watch(client: httpx.Client, author: Probe, watcher: Probe, label: s
     (p50 and the worst, ms; `unseen` counts posts not seen within the limit)."""
     seen = [post_and_see(client, Pair(author, watcher), f"scaling probe {label} #{n}")
             for n in range(POSTS)]
-    lags = [s.lag_ms for s in seen if s.lag_ms is not None]
-    summary = latency_summary(np.array(lags) * 1000) if lags else {}
+    lag = lag_numbers(seen)
     return {"post_http_ms": round(statistics.median(s.post_ms for s in seen), 3),
-            "lag_p50_ms": summary.get("p50"), "lag_max_ms": summary.get("max"),
+            "lag_p50_ms": lag["p50_ms"], "lag_max_ms": lag["max_ms"],
             "lags_ms": [s.lag_ms for s in seen], "unseen": sum(s.lag_ms is None for s in seen)}
