@@ -2,16 +2,18 @@
 
 For each timeline strategy a real `lab serve` process is started; pgbench
 runs the exact statement from lab/queries.sql (prepared, as the API's pool
-does), then wrk drives the matching endpoint. Both in one run, on one
-machine, so the ratio HTTP/pgbench says what the API layer costs. Latency
-percentiles come from every transaction (pgbench's per-transaction log) and
-from wrk's latency distribution.
+does), then the lab's HTTP generator (lab/httpload.py) drives the matching
+endpoint. Both in one run, on one machine, so the ratio HTTP/pgbench says what
+the API layer costs. Latency percentiles come from every transaction
+(pgbench's per-transaction log) and every HTTP answer.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
+import string
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -23,7 +25,8 @@ import numpy as np
 from lab import generators
 from lab.api_process import api_process
 from lab.errors import LabError
-from lab.generators import pgbench_sql, require_wrk
+from lab.generators import pgbench_sql
+from lab.httpload import SEQUENCE_MARK, render_get, render_request, run_http_load
 from lab.migrate import migrate
 from lab.pg.server import PgServer
 from lab.queries import first_page
@@ -31,42 +34,8 @@ from lab.security import token_hash
 
 PAGE = 50
 POSTERS = 500
-WRK_SCRIPTS = {
-    "profile": """
-request = function()
-  return wrk.format("GET", "/users/" .. math.random(1, {max_user}))
-end
-""",
-    "register_user": """
--- Each wrk thread has its own Lua state and the same unseeded random numbers:
--- number the threads in setup() so their usernames never collide.
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
-local counter = 0
-local prefix
-function init(args)
-  prefix = string.format("b%d_%d", tid, os.time() % 100000)
-end
-request = function()
-  counter = counter + 1
-  local name = prefix .. "_" .. counter
-  local body = '{{"username":"' .. name .. '","email":"' .. name .. '@bench.example",' ..
-               '"display_name":"bench"}}'
-  return wrk.format("POST", "/users", {{["Content-Type"] = "application/json"}}, body)
-end
-""",
-    "post_tweet": """
-local tokens = {{{tokens}}}
-request = function()
-  local token = tokens[math.random(1, #tokens)]
-  return wrk.format("POST", "/tweets", {{["Content-Type"] = "application/json",
-                    ["Authorization"] = "Bearer " .. token}}, '{{"body":"benchmark tweet"}}')
-end
-""",
-}
+PROFILES = 4096           # distinct profile requests the generator cycles through
+HTTP_TIMEOUT_S = 10
 
 
 @dataclass
@@ -98,13 +67,36 @@ def run_pgbench(server: PgServer, database: str, script: str, clients: int,
     return run.tps, run.latency_us / 1000, run.failed
 
 
-def wrk_measure(url: str, connections: int, seconds: int, script: str | None = None,
-                headers: dict[str, str] | None = None) -> tuple[float, float, float, int]:
-    """Run wrk; return (requests/s, p50 ms, p99 ms, non-2xx responses + socket errors)."""
-    run = generators.run_wrk(url, connections, seconds, "lab bench api", script, headers)
-    if not run.ok:
-        raise LabError(f"wrk failed: {run.failure()}")
-    return run.per_s, run.latency_ms("50%"), run.latency_ms("99%"), run.errors
+def http_measure(port: int, connections: int, seconds: int,
+                 requests: list[bytes]) -> tuple[float, float, float, int]:
+    """Drive the API; return (2xx answers/s, p50 ms, p99 ms, non-2xx answers + socket errors)."""
+    run = run_http_load("127.0.0.1", port, requests, connections, seconds,
+                        timeout_s=HTTP_TIMEOUT_S)
+    latency_ms = run.latency_us / 1000 if run.ok else np.array([np.nan])
+    return (run.per_s, float(np.percentile(latency_ms, 50)), float(np.percentile(latency_ms, 99)),
+            run.non_2xx + sum(run.errors.values()))
+
+
+def bench_requests(port: int, reader: int, tokens: list[str], max_user: int
+                   ) -> dict[str, list[bytes]]:
+    """What each HTTP measure sends: the reader's timeline, tweets by the posters in turn,
+    sign-ups with names no earlier run used, profiles of random seeded users."""
+    host = "127.0.0.1"
+    rng = random.Random()
+    run_tag = "b" + "".join(rng.choices(string.ascii_lowercase + string.digits, k=4))
+    name = f"{run_tag}{SEQUENCE_MARK.decode()}"       # 15 characters, the username limit
+    signup = json.dumps({"username": name, "email": f"{name}@bench.example",
+                         "display_name": "bench"})
+    tweet = json.dumps({"body": "benchmark tweet"})
+    return {
+        "home_timeline": [render_get(host, port, f"/timeline/home?limit={PAGE}",
+                                     f"bench-{reader}")],
+        "post_tweet": [render_request(host, port, "POST", "/tweets", token, tweet)
+                       for token in tokens],
+        "register_user": [render_request(host, port, "POST", "/users", json_body=signup)],
+        "profile": [render_get(host, port, f"/users/{rng.randint(1, max_user)}")
+                    for _ in range(PROFILES)],
+    }
 
 
 def prepare_tokens(server: PgServer, database: str) -> tuple[int, list[str], int]:
@@ -135,12 +127,11 @@ def bench_api(server: PgServer, database: str, strategies: list[str], seconds: i
               connections: int, moderate: int, port: int,
               progress: Callable[[Measure], None]) -> list[Measure]:
     """Run the whole comparison; return every measure."""
-    require_wrk("lab bench api")
     with server.connect(database) as conn:
         migrate(conn)  # pgbench runs before `lab serve` would migrate
     reader, tokens, max_user = prepare_tokens(server, database)
     env = dict(os.environ)
-    auth = {"Authorization": f"Bearer bench-{reader}"}
+    sends = bench_requests(port, reader, tokens, max_user)
     measures: list[Measure] = []
 
     def record(name: str, tool: str, strategy: str, clients: int, per_s: float, p50: float,
@@ -159,28 +150,23 @@ def bench_api(server: PgServer, database: str, strategies: list[str], seconds: i
         statement = f"home_timeline_{strategy}"
         pg("home_timeline", strategy, statement)
         with api_process(server, database, strategy, port, env):
-            url = f"http://127.0.0.1:{port}"
             for clients in (connections * 2, moderate):
                 record("home_timeline", "http", strategy, clients,
-                       *wrk_measure(f"{url}/timeline/home", clients, seconds, headers=auth))
-            posting = WRK_SCRIPTS["post_tweet"].format(
-                tokens=", ".join(f'"{t}"' for t in tokens))
+                       *http_measure(port, clients, seconds, sends["home_timeline"]))
             record("post_tweet", "http", strategy, moderate,
-                   *wrk_measure(url, moderate, seconds, script=posting))
-            stats = httpx.get(f"{url}/stats", timeout=10).json()
+                   *http_measure(port, moderate, seconds, sends["post_tweet"]))
+            stats = httpx.get(f"http://127.0.0.1:{port}/stats", timeout=10).json()
             if stats["fanout_mode"] == "queue":
                 # Background delivery: tweets/s delivered, last and worst wait in the queue.
                 lag = stats["fanout"]
                 record("fanout_delivery", "worker", strategy, 1, lag["tweets"] / seconds,
                        lag["last_lag_ms"], lag["max_lag_ms"], int(lag["errors"]))
             if strategy == strategies[0]:
-                registering = WRK_SCRIPTS["register_user"].format()
                 record("register_user", "http", strategy, moderate,
-                       *wrk_measure(url, moderate, seconds, script=registering))
-                profile = WRK_SCRIPTS["profile"].format(max_user=max_user)
+                       *http_measure(port, moderate, seconds, sends["register_user"]))
                 for clients in (connections * 2, moderate):
                     record("profile", "http", strategy, clients,
-                           *wrk_measure(url, clients, seconds, script=profile))
+                           *http_measure(port, clients, seconds, sends["profile"]))
         if strategy == strategies[0]:
             script = (f"\\set user_id random(1, {max_user})\n"
                       + pgbench_sql("profile", {"user_id": ":user_id"}))

@@ -1,22 +1,22 @@
 """Saturating clients: N connections asking as fast as answers come back.
 
-C load generators, so the client is not what saturates: pgbench for the database
-paths (direct and through PgBouncer), wrk for the API. Both send the workload's
-requests (workload.py); pgbench logs every transaction, so its percentiles are
-exact; wrk's come from its own latency histogram.
+Generators that cost far less per request than what they drive, so the client is
+not what saturates: pgbench for the database paths (direct and through PgBouncer),
+lab.httpload (a bare asyncio protocol in a process of its own) for the API. Both
+send the workload's requests (workload.py) and keep every latency, so the
+percentiles are exact.
 """
 
 from __future__ import annotations
 
-import json
 import re
 
 from lab.connections.results import STOPPED, LevelResult, with_latencies
 from lab.connections.workload import Workload
-from lab.errors import LabError
-from lab.generators import run_pgbench, run_wrk
+from lab.generators import run_pgbench
+from lab.httpload import run_http_load
 
-WRK_TIMEOUT_S = 10
+HTTP_TIMEOUT_S = 10
 REFUSED = re.compile(r"too many (clients|connections)|could not connect|connection refused|"
                      r"remaining connection slots", re.IGNORECASE)
 
@@ -46,29 +46,20 @@ def pgbench_level(url: str, workload: Workload, path: str, clients: int,
     return with_latencies(result, run.latency_us, duration_s)
 
 
-def wrk_level(url: str, workload: Workload, clients: int, duration_s: int) -> LevelResult:
-    """Run wrk with `clients` keep-alive connections for `duration_s`.
+def http_level(host: str, port: int, workload: Workload, clients: int,
+               duration_s: int) -> LevelResult:
+    """Drive the API with `clients` keep-alive connections for `duration_s`.
 
     Non-2xx answers count as http_5xx: every request names an existing user with a
     valid token, so the only refusal the API gives is 503 (no pooled connection free).
     """
     result = LevelResult(path="api", mode="saturating", clients=clients,
-                         tool="wrk (latency from its histogram)")
-    run = run_wrk(url, clients, duration_s, "the api path's saturating mode",
-                  script=workload.wrk_script(), timeout_s=WRK_TIMEOUT_S)
-    result.client_cpu_percent = round(run.cpu_s / duration_s * 100, 1)
-    line = run.script_line("LABJSON ")
-    if run.returncode != 0 or line is None:
-        raise LabError(f"wrk failed: {run.failure()}")
-    data = json.loads(line)
-    seconds = data["duration_us"] / 1e6
-    errors = {"refused": data["connect"] + data["read"] + data["write"],
-              "timeout": data["timeout"], "http_5xx": data["status"]}
+                         tool="lab.httpload (every answer timed)")
+    run = run_http_load(host, port, workload.http_requests(host, port), clients, duration_s,
+                        timeout_s=HTTP_TIMEOUT_S)
+    result.client_cpu_percent = round(run.window_cpu_s / run.seconds * 100, 1)
+    errors = {"refused": run.errors.get("refused", 0) + run.errors.get("read", 0)
+              + run.errors.get("protocol", 0),
+              "timeout": run.errors.get("timeout", 0), "http_5xx": run.non_2xx}
     result.errors = {kind: count for kind, count in errors.items() if count}
-    ok = data["requests"] - data["status"]
-    result.duration_s = round(seconds, 3)
-    result.requests = ok
-    result.throughput_per_s = round(ok / seconds, 2) if seconds else 0.0
-    result.latency_ms = {key: round(data[f"{key}_us"] / 1000, 3)
-                         for key in ("p50", "p95", "p99", "max")}
-    return result
+    return with_latencies(result, run.latency_us, run.seconds)

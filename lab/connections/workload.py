@@ -16,6 +16,7 @@ import psycopg
 
 from lab.errors import LabError
 from lab.generators import pgbench_sql
+from lab.httpload import render_get
 from lab.queries import first_page, query
 from lab.runconfig import WORKLOAD_QUERIES
 
@@ -73,42 +74,12 @@ class Workload:
         share = round(MIXED_PROFILE_SHARE * 10)
         return [(script("profile"), share), (timeline, 10 - share)]
 
-    def wrk_script(self) -> str:
-        """A wrk Lua script sending the same mix, printing exact-ish percentiles as JSON."""
-        share = MIXED_PROFILE_SHARE if self.query == "mixed" else (
-            1.0 if self.query == "profile" else 0.0)
-        return WRK_SCRIPT.format(users=self.users, profile_share=share, page=PAGE,
-                                 prefix=TOKEN_PREFIX)
-
-
-# Lua for wrk: each thread has its own random state; seed it per thread so threads differ.
-WRK_SCRIPT = """
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
-function init(args)
-  math.randomseed(os.time() * 100 + tid)
-end
-request = function()
-  local user = math.random(1, {users})
-  if math.random() < {profile_share} then
-    return wrk.format("GET", "/users/" .. user)
-  end
-  return wrk.format("GET", "/timeline/home?limit={page}",
-                    {{["Authorization"] = "Bearer {prefix}" .. user}})
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    "LABJSON {{\\"requests\\": %d, \\"duration_us\\": %d, \\"connect\\": %d, \\"read\\": %d, " ..
-    "\\"write\\": %d, \\"status\\": %d, \\"timeout\\": %d, \\"p50_us\\": %d, " ..
-    "\\"p95_us\\": %d, \\"p99_us\\": %d, \\"max_us\\": %d}}\\n",
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))
-end
-"""
+    def http_requests(self, host: str, port: int, count: int = 4096,
+                      seed: int = 1) -> list[bytes]:
+        """`count` requests of the mix, rendered once for the HTTP load generator to cycle."""
+        rng = random.Random(seed)
+        return [render_get(host, port, r.http_path, r.token)
+                for r in (self.pick(rng) for _ in range(count))]
 
 
 def issue_tokens(conn: psycopg.Connection) -> int:

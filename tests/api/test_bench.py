@@ -6,10 +6,6 @@ that every measure exists, is positive and came without failed requests.
 
 from __future__ import annotations
 
-import shutil
-
-import pytest
-
 from lab.bench import Measure, bench_api, pgbench_script
 from lab.pg.server import PgServer
 from tests.conftest import copy_of, free_port
@@ -21,7 +17,6 @@ def test_every_timeline_statement_becomes_a_pgbench_script() -> None:
         assert "%(" not in script and "42::bigint" in script
 
 
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
 def test_bench_api_smoke(pg_server: PgServer, seeded_template: str) -> None:
     with copy_of(pg_server, seeded_template, "bench") as database:
         seen: list[Measure] = []
