@@ -7,7 +7,7 @@ SCALE  ?= small
 SCENARIO ?= seed
 REPORTS ?= reports
 
-.PHONY: run test lint install clean-state
+.PHONY: run test lint install tools clean-state
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,13 +17,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+## System programs a pip install cannot bring (PgBouncer, for SC4's pooled path): installed
+## with apt-get when this runs as root or with passwordless sudo, else one line says how.
+tools: $(STAMP)
+	@$(BIN)/lab tools --install || true
+
 ## The main job, the seed's acceptance run: 1000 simulated users against the API on a fresh
 ## copy of the `small` dataset (embedded PostgreSQL, seeded once), a connection check, the
 ## plans, then the verdict table of every criterion; run folders go to $(REPORTS).
 ## A run that completed counts as success here even when a criterion failed (exit 2) or the
 ## run was invalid (3): the verdict is in the table and the report; nightly jobs call
 ## `lab run` directly to act on its exit code.
-run: $(STAMP)
+run: $(STAMP) tools
 	$(BIN)/lab db start
 	@$(BIN)/lab run --scenario $(SCENARIO) --scale $(SCALE) --reports $(REPORTS) $(RUN_ARGS); status=$$?; \
 	  if [ $$status -eq 2 ] || [ $$status -eq 3 ]; then \

@@ -42,6 +42,9 @@ def connections(
         levels: Annotated[str, typer.Option(help="Concurrent clients per level.")]
         = "10,50,100,250,500,1000",
         duration: Annotated[str, typer.Option(help="Length of each level: 20, 20s, 1m.")] = "20s",
+        rounds: Annotated[int, typer.Option(
+            min=1, help="Saturating levels: measure each this many times, interleaved, and "
+                        "judge on the medians.")] = 1,
         paths: Annotated[str, typer.Option(
             help="direct (a session per client), api (HTTP to lab serve and its pool), "
                  "pgbouncer (transaction pooling).")] = "direct,api,pgbouncer",
@@ -62,20 +65,22 @@ def connections(
     Writes reports/<time>_connections_<query>/ (connections.json, index.html). Exit
     status 0 when SC4 holds on some path at the highest level, 2 when it does not.
     """
-    from lab.connections.experiment import run_experiment
+    from lab.connections.experiment import missing_tools, run_experiment
     from lab.load.database import run_database
     from lab.report.connections_page import write_connections_report
     from lab.report.trends import update_index
 
     config = run_action(lambda: ConnectionsConfig.build(
         levels=options.whole_numbers(levels, "--levels"),
-        duration_s=options.duration_s(duration, "--duration"),
+        duration_s=options.duration_s(duration, "--duration"), rounds=rounds,
         paths=options.words(paths), modes=options.words(modes), query=query, pace_per_s=pace,
         api_workers=api_workers))
     checked = run_action(lambda: check_strategy(strategy))
 
     def action() -> tuple[dict[str, Any], Path]:
         settings, say = get_settings(), timed_say()
+        for line in missing_tools(config):
+            say(line)
         folder = reports / time.strftime(f"%Y%m%dT%H%M%SZ_connections_{config.query}",
                                           time.gmtime())
         with progress_bars() as reporter, run_database(db, scale, DEFAULT_SEED, False, settings,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import sys
 import time
@@ -25,6 +26,7 @@ console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, soft_wrap=True)
 
 T = TypeVar("T")
+MISSING_DATABASE = re.compile(r'database "([^"]+)" does not exist')
 
 
 def fail(message: str) -> NoReturn:
@@ -43,6 +45,11 @@ def run_action(action: Callable[[], T]) -> T:
     except LabError as exc:
         fail(str(exc))
     except psycopg.OperationalError as exc:
+        missing = MISSING_DATABASE.search(str(exc))
+        if missing:
+            fail(f"database {missing.group(1)} does not exist yet: run `lab seed` to create "
+                 "and seed it (`make run` seeds a template and throwaway run copies, not the "
+                 "working database)")
         fail(f"lost the database: {first_line(exc)}")
 
 

@@ -80,6 +80,9 @@ def run_command(
         = "10,50,100,250,500,1000",
         connection_duration: Annotated[str, typer.Option(
             help="With --connections: length of each level.")] = "20s",
+        connection_rounds: Annotated[int, typer.Option(
+            min=1, help="With --connections: measure each saturating level this many times, "
+                        "interleaved, and judge on the medians.")] = 1,
         fault: Annotated[list[str] | None, typer.Option(
             help="Break the database mid-run: KIND[@START][+HOLD] with KIND restart-db "
                  "(embedded server only), kill-backends, pool-exhaust or lock-row (the hot "
@@ -115,7 +118,8 @@ def run_command(
         if connections:
             experiment = ConnectionsConfig.build(
                 levels=options.whole_numbers(connection_levels, "--connection-levels"),
-                duration_s=options.duration_s(connection_duration, "--connection-duration"))
+                duration_s=options.duration_s(connection_duration, "--connection-duration"),
+                rounds=connection_rounds)
         return RunConfig.build(
             scenario=scenario, users=users, spawn_rate=spawn_rate,
             run_time_s=options.duration_s(run_time, "--run-time"), scale=scale,

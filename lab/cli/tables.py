@@ -72,17 +72,19 @@ def print_verdicts(verdicts: list[Verdict]) -> None:
 
 def print_connection_table(document: dict[str, Any]) -> None:
     table = Table(title="connections (latency ms)")
-    for column in ("mode", "path", "clients", "req/s", "p50", "p95", "p99", "errors",
+    for column in ("mode", "path", "round", "clients", "req/s", "p50", "p95", "p99", "errors",
                    "backends", "PSS MB"):
         table.add_column(column, justify="left" if column in ("mode", "path", "errors")
                          else "right")
     for r in document["results"]:
+        number = str(r.get("round", 0) + 1)
         if r["status"] != "measured":
-            table.add_row(r["mode"], r["path"], f"{r['clients']:,}", "stopped", "", "", "",
-                          r["note"], "", "")
+            table.add_row(r["mode"], r["path"], number, f"{r['clients']:,}", "stopped", "", "",
+                          "", r["note"], "", "")
             continue
         lat = r["latency_ms"]
-        table.add_row(r["mode"], r["path"], f"{r['clients']:,}", f"{r['throughput_per_s']:,.1f}",
+        table.add_row(r["mode"], r["path"], number, f"{r['clients']:,}",
+                      f"{r['throughput_per_s']:,.1f}",
                       *("-" if lat[k] is None else f"{lat[k]:,.1f}" for k in ("p50", "p95", "p99")),
                       ", ".join(f"{k} {v:,}" for k, v in r["errors"].items()) or "0",
                       f"{r['backends_max'] or 0:,}",

@@ -25,18 +25,18 @@ from psycopg.conninfo import make_conninfo
 from lab.api_process import api_process
 from lab.config import Settings
 from lab.connections import paced, saturating
-from lab.connections.pgbouncer import find_pgbouncer, pgbouncer
+from lab.connections.pgbouncer import pgbouncer
 from lab.connections.results import STOPPED, LevelResult
 from lab.connections.server import LevelWatch, session_headroom
 from lab.connections.verdict import as_dicts, judge_paths, sc4_verdict
 from lab.connections.workload import Workload, issue_tokens
-from lab.generators import wrk_available
 from lab.load.database import RunDatabase
 from lab.pg.server import PgServer
 from lab.processes import free_port
 from lab.progress import Say
 from lab.runconfig import ConnectionsConfig
 from lab.runfolder import CONNECTIONS_FILE, utc_stamp
+from lab.tools import PGBOUNCER
 
 PAUSE_BETWEEN_LEVELS_S = 1.0  # let the previous level's backends exit
 PACED_MIN_REQUESTS = 200      # a p95 needs samples: few clients at a human pace run longer...
@@ -77,10 +77,9 @@ def endpoints(config: ConnectionsConfig, strategy: str, server: PgServer, databa
             say(f"  API on 127.0.0.1:{port} ({config.api_workers} worker(s), pools of "
                 f"{pool_size} connections in all)")
         if "pgbouncer" in config.paths:
-            if find_pgbouncer() is None:
-                found.skipped["pgbouncer"] = ("PgBouncer is not installed (apt-get install "
-                                              "pgbouncer on Debian/Ubuntu)")
-                say(f"  pgbouncer path skipped: {found.skipped['pgbouncer']}")
+            if PGBOUNCER.find() is None:
+                found.skipped["pgbouncer"] = PGBOUNCER.missing_line()
+                say(f"  pgbouncer path not measured: {found.skipped['pgbouncer']}")
             else:
                 host, port = stack.enter_context(
                     pgbouncer(server, pool_size, max(config.levels) + 50))
@@ -88,6 +87,12 @@ def endpoints(config: ConnectionsConfig, strategy: str, server: PgServer, databa
                 say(f"  PgBouncer on {host}:{port} (transaction mode, {pool_size} server "
                     "sessions)")
         yield found
+
+
+def missing_tools(config: ConnectionsConfig) -> list[str]:
+    """A line for each tool a chosen path needs and this machine lacks, to say before any load."""
+    return [PGBOUNCER.warning()] if "pgbouncer" in config.paths and PGBOUNCER.find() is None \
+        else []
 
 
 def level_seconds(mode: str, clients: int, config: ConnectionsConfig) -> int:
@@ -110,7 +115,7 @@ def measure_level(path: str, mode: str, clients: int, duration_s: int, found: En
     if path == "api":
         assert found.api is not None
         host, port = found.api
-        return saturating.wrk_level(f"http://{host}:{port}", workload, clients, duration_s)
+        return saturating.http_level(host, port, workload, clients, duration_s)
     return saturating.pgbench_level(found.database_url(path), workload, path, clients,
                                     duration_s)
 
@@ -123,46 +128,53 @@ def sweep(config: ConnectionsConfig, found: Endpoints, workload: Workload,
         for path in config.paths:
             if path in found.skipped:
                 continue
-            if path == "api" and mode == "saturating" and not wrk_available():
-                found.skipped["api (saturating)"] = ("wrk is not installed (apt-get install wrk "
-                                                     "on Debian/Ubuntu)")
-                say(f"  api saturating skipped: {found.skipped['api (saturating)']}")
-                continue
-            for clients in config.levels:
-                if path == "direct":
-                    with database.server.connect(database.name) as conn:
-                        free, limit = session_headroom(conn)
-                    if clients > free:
-                        results.append(LevelResult(
-                            path, mode, clients, status=STOPPED,
-                            note=f"the server takes {free:,} more sessions ({limit}); "
-                                 f"stopped at {clients:,}"))
-                        say(f"  {mode:10} {path:9} {clients:5,} clients: stopped, the server "
-                            f"takes {free:,} more sessions ({limit})")
-                        break
-                seconds = level_seconds(mode, clients, config)
-                watch = LevelWatch(database.server, database.name, database.postgres_pid,
-                                   memory_after_s=seconds * 0.4)
-                watch.start()
-                try:
-                    result = measure_level(path, mode, clients, seconds, found, workload, config)
-                finally:
-                    watch.stop()
-                result.backends_max = watch.backends_max
-                result.server_rss_mb, result.server_pss_mb = watch.rss_mb, watch.pss_mb
-                results.append(result)
-                say(progress_line(result))
-                time.sleep(PAUSE_BETWEEN_LEVELS_S)
-                if result.status == STOPPED or result.errors.get("refused"):
-                    break    # more clients would only be refused more
+            for number in range(config.rounds if mode == "saturating" else 1):
+                results += _climb(path, mode, number, config, found, workload, database, say)
     return results
 
 
-def progress_line(r: LevelResult) -> str:
+def _climb(path: str, mode: str, number: int, config: ConnectionsConfig, found: Endpoints,
+           workload: Workload, database: RunDatabase, say: Say) -> list[LevelResult]:
+    """One pass up the levels of one path and mode, stopping where more would be refused."""
+    results: list[LevelResult] = []
+    for clients in config.levels:
+        if path == "direct":
+            with database.server.connect(database.name) as conn:
+                free, limit = session_headroom(conn)
+            if clients > free:
+                results.append(LevelResult(
+                    path, mode, clients, round=number, status=STOPPED,
+                    note=f"the server takes {free:,} more sessions ({limit}); "
+                         f"stopped at {clients:,}"))
+                say(f"  {mode:10} {path:9} {clients:5,} clients: stopped, the server "
+                    f"takes {free:,} more sessions ({limit})")
+                break
+        seconds = level_seconds(mode, clients, config)
+        watch = LevelWatch(database.server, database.name, database.postgres_pid,
+                           memory_after_s=seconds * 0.4)
+        watch.start()
+        try:
+            result = measure_level(path, mode, clients, seconds, found, workload, config)
+        finally:
+            watch.stop()
+        result.round = number
+        result.backends_max = watch.backends_max
+        result.server_rss_mb, result.server_pss_mb = watch.rss_mb, watch.pss_mb
+        results.append(result)
+        say(progress_line(result, config.rounds if mode == "saturating" else 1))
+        time.sleep(PAUSE_BETWEEN_LEVELS_S)
+        if result.status == STOPPED or result.errors.get("refused"):
+            break    # more clients would only be refused more
+    return results
+
+
+def progress_line(r: LevelResult, rounds: int = 1) -> str:
     p95 = "-" if r.p95_ms is None else f"{r.p95_ms:,.1f} ms"
     errors = f", {r.error_count:,} errors {r.errors}" if r.error_count else ""
     stopped = f" (stopped: {r.note})" if r.status == STOPPED else ""
-    return (f"  {r.mode:10} {r.path:9} {r.clients:5,} clients: {r.throughput_per_s:8,.1f}/s, "
+    where = f" (round {r.round + 1}/{rounds})" if rounds > 1 else ""
+    return (f"  {r.mode:10} {r.path:9} {r.clients:5,} clients{where}: "
+            f"{r.throughput_per_s:8,.1f}/s, "
             f"p95 {p95}, {r.backends_max or 0:,} backends{errors}{stopped}")
 
 
@@ -181,8 +193,7 @@ def run_experiment(config: ConnectionsConfig, strategy: str, database: RunDataba
     with endpoints(config, strategy, database.server, database.name, pool_size, folder,
                    say) as found:
         results = sweep(config, found, workload, database, say)
-    paths = [p for p in config.paths if p not in found.skipped]
-    per_path = judge_paths(results, paths, max(config.levels))
+    per_path = judge_paths(results, list(config.paths), max(config.levels), found.skipped)
     verdict = sc4_verdict(per_path, min(config.levels), max(config.levels))
     document = {
         "started_at": utc_stamp(started),

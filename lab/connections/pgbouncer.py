@@ -24,23 +24,17 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from lab.errors import LabError
 from lab.pg.server import PgServer
 from lab.processes import free_port
+from lab.tools import PGBOUNCER
 
 START_TIMEOUT_S = 15
 STOP_TIMEOUT_S = 10
 UNPRIVILEGED_USER = "nobody"     # PgBouncer refuses to run as root
 
 
-def find_pgbouncer() -> str | None:
-    return shutil.which("pgbouncer") or next(
-        (p for p in ("/usr/sbin/pgbouncer", "/usr/local/sbin/pgbouncer") if Path(p).exists()),
-        None)
-
-
 def require_pgbouncer() -> str:
-    binary = find_pgbouncer()
+    binary = PGBOUNCER.find()
     if binary is None:
-        raise LabError("the pgbouncer path needs PgBouncer: apt-get install pgbouncer "
-                       "(Debian/Ubuntu), or leave it out with --paths direct,api")
+        raise LabError(f"{PGBOUNCER.missing_line()}; or leave it out with --paths direct,api")
     return binary
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from lab.config import Settings
-from lab.connections.experiment import run_experiment
+from lab.connections.experiment import missing_tools, run_experiment
 from lab.load.collect import collect
 from lab.load.database import run_database
 from lab.load.faults import check_fault_source
@@ -29,6 +29,9 @@ def run_headless(config: RunConfig, settings: Settings, reporter: Reporter,
     """Run one load test end to end; everything it starts it also stops."""
     scenario = get_scenario(config.scenario)
     check_fault_source(config.faults, choose_source(config.db, settings).kind)
+    if config.connection_experiment is not None:
+        for line in missing_tools(config.connection_experiment):
+            say(line)
     with run_database(config.db, config.scale, config.seed, config.keep_database, settings,
                       reporter, say, step="[1/5] ", before_load=config.before_load) as database:
         # Made once the database is there: a run that could not start leaves no folder.

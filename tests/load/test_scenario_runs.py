@@ -123,23 +123,43 @@ def test_timeline_under_every_strategy_compared(pg_server: PgServer, seeded_temp
 
 def test_the_seed_acceptance_run_judges_every_criterion(
         pg_server: PgServer, seeded_template: str, tmp_path: Path) -> None:
-    """make run's scenario at a small size: every criterion judged (none out of scope), the
-    broadcasters' schedule audited, SC4 from the connection check judged once, in the same
-    summary, page and exit code (short levels here; the scenario's own levels are checked
-    in tests/unit/test_scenarios.py)."""
-    run = lab_run(pg_server, tmp_path, "--scenario", "seed", "--users", "33",
+    """make run's scenario at a small size, on a newcomer's machine (no PgBouncer to be found,
+    and a `wrk` on PATH that only records being called): every criterion judged (none out of
+    scope), the broadcasters' schedule audited, SC4 from the connection check judged once, in
+    the same summary, page and exit code, its missing path said before the load and named
+    "not measured" (short levels here; the scenario's own levels are checked in
+    tests/unit/test_scenarios.py)."""
+    hidden, called = tmp_path / "no-tools", tmp_path / "wrk-was-called"
+    hidden.mkdir()
+    (hidden / "wrk").write_text(f"#!/bin/sh\ntouch {called}\nexit 1\n")
+    (hidden / "wrk").chmod(0o755)
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    run = lab_run(pg_server, reports, "--scenario", "seed", "--users", "33",
                   "--spawn-rate", "33", "--run-time", "20s", "--connections",
                   "--connection-levels", "2,4", "--connection-duration", "1s",
-                  "--threshold", "SC5_RATE=1", *LENIENT)
+                  "--connection-rounds", "2", "--threshold", "SC5_RATE=1", *LENIENT,
+                  env={"LAB_TOOLS_PATH": str(hidden),
+                       "PATH": f"{hidden}{os.pathsep}{os.environ['PATH']}"})
     statuses = {v.id: v.status for v in run.summary.criteria}
     assert set(statuses) == {"SC1", "SC2", "SC3", "SC4", "SC5", "SC6", "T1", "R", "V"}
     assert not {cid for cid, status in statuses.items()
-                if status not in ("pass", "fail")}, statuses
+                if status not in ("pass", "fail") and cid != "SC4"}, statuses
+    lines = run.stdout.splitlines()
+    warned = next(i for i, line in enumerate(lines) if "pgbouncer missing" in line)
+    assert warned < next(i for i, line in enumerate(lines) if "run folder" in line)
+    assert not called.exists()                  # the API path's saturating load needs no wrk
     experiment = json.loads((run.folder / "connections.json").read_text())
+    assert set(experiment["skipped_paths"]) == {"pgbouncer"}
+    assert {r["tool"] for r in experiment["results"]
+            if (r["path"], r["mode"]) == ("api", "saturating")} == {
+        "lab.httpload (every answer timed)"}
+    assert {r["round"] for r in experiment["results"] if r["mode"] == "saturating"} == {0, 1}
     sc4 = run.summary.verdict("SC4")
     assert sc4 is not None and sc4.as_dict() == experiment["sc4"]
     assert sc4.window == "connection experiment"
     assert sc4.status == sc4_from_levels(experiment, [2, 4])[1]
+    assert "rests on direct, api" in sc4.note and "pgbouncer not measured" in sc4.note
     assert experiment["config"]["api_workers"] == run.summary.config.api_workers
     samples = measured_window(run)
     scheduled = samples["persona"].isin(["broadcaster", "registrant"])

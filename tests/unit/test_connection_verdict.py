@@ -42,3 +42,48 @@ def test_degradation_errors_and_a_stopped_sweep_each_fail() -> None:
     verdict = sc4_verdict([direct, api, bouncer], 10, 1000)
     assert verdict.status == "fail"
     assert verdict.measured == "direct: fail; api: fail; pgbouncer: fail"
+
+
+def test_saturating_rounds_are_judged_on_each_levels_median_with_the_spread_shown() -> None:
+    def saturating(clients: int, per_s: float, number: int) -> LevelResult:
+        result = level("api", "saturating", clients, 50.0, per_s)
+        result.round = number
+        return result
+
+    # Round 2 alone would fail (1000 clients at 80 % of its best); the medians hold (95 %).
+    per_round = [(800, 900, 860), (820, 950, 760), (790, 880, 855)]
+    results = [level("api", "paced", 10, 10.0, 2.5), level("api", "paced", 1000, 11.0, 250)]
+    results += [saturating(clients, per_s, number)
+                for number, row in enumerate(per_round)
+                for clients, per_s in zip((10, 100, 1000), row, strict=True)]
+    (api,) = judge_paths(results, ["api"], 1000)
+    assert api.saturating == "pass", api.saturating_text
+    assert api.saturating_text.startswith("855/s at 1,000 clients = 95% of the peak 900/s at 100")
+    assert "medians of 3 rounds; per round 80% to 97%" in api.saturating_text
+    # Errors in any round at the top level fail the path, whatever the medians say.
+    results[-1].errors = {"timeout": 2}
+    (api,) = judge_paths(results, ["api"], 1000)
+    assert api.saturating == "fail" and "2 errors at 1,000 clients" in api.saturating_text
+
+
+def test_a_path_missing_its_tool_is_not_measured_and_never_fails_sc4() -> None:
+    failing_direct = [level("direct", "paced", 10, 10.0, 2.5),
+                      level("direct", "paced", 1000, 30.0, 250),
+                      level("direct", "saturating", 10, 5.0, 1000),
+                      level("direct", "saturating", 1000, 9.0, 300)]
+    missing = {"pgbouncer": "pgbouncer missing (get it with `lab tools --install`)"}
+    direct, bouncer = judge_paths(failing_direct, ["direct", "pgbouncer"], 1000, missing)
+    assert direct.status == "fail"
+    assert (bouncer.status, bouncer.paced_text) == ("not measured", missing["pgbouncer"])
+    verdict = sc4_verdict([direct, bouncer], 10, 1000)
+    assert verdict.status == "not measured"
+    assert verdict.measured == "direct: fail; pgbouncer: not measured"
+    assert "rests on direct" in verdict.note
+    assert "pgbouncer not measured: pgbouncer missing" in verdict.note
+    # With a holding path, SC4 passes and still says which path the verdict rests on.
+    holding = [level("api", "paced", 10, 10.0, 2.5), level("api", "paced", 1000, 11.0, 250),
+               level("api", "saturating", 10, 5.0, 500),
+               level("api", "saturating", 1000, 9.0, 480)]
+    api, bouncer = judge_paths(holding, ["api", "pgbouncer"], 1000, missing)
+    verdict = sc4_verdict([api, bouncer], 10, 1000)
+    assert verdict.status == "pass" and "holds through api; rests on api" in verdict.note

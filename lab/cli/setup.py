@@ -1,0 +1,43 @@
+"""`lab tools`: the programs a pip install cannot bring (PgBouncer), found or installed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from lab.cli.app import app
+from lab.cli.output import console, err_console
+from lab.errors import LabError
+from lab.tools import TOOLS, install, missing_tools
+from lab.verdicts import EXIT_INVALID_RUN
+
+EXIT_TOOL_MISSING = EXIT_INVALID_RUN     # 3, like `lab db status` when something is absent
+
+
+@app.command(rich_help_panel="The database")
+def tools(install_missing: Annotated[bool, typer.Option(
+        "--install", help="Install what is missing with apt-get (as root or with passwordless "
+                          "sudo); otherwise say in one line how to get it.")] = False,
+          require: Annotated[bool, typer.Option(
+              help="Exit 3 when a tool is still missing (CI); without it, missing is only "
+                   "said.")] = False) -> None:
+    """Show which system programs the lab uses, where they are, and what needs each."""
+    if install_missing and missing_tools():
+        names = ", ".join(t.name for t in missing_tools())
+        console.print(f"installing {names} ...")
+        try:
+            install(missing_tools())
+        except LabError as exc:
+            err_console.print(f"could not install {names}: {exc}")
+    table = Table(title="system tools")
+    for column in ("tool", "found at", "needed by"):
+        table.add_column(column)
+    for tool in TOOLS:
+        table.add_row(tool.name, tool.find() or "[red]missing[/]", tool.needed_by)
+    console.print(table)
+    for tool in missing_tools():
+        console.print(tool.warning())
+    if require and missing_tools():
+        raise typer.Exit(EXIT_TOOL_MISSING)
