@@ -36,12 +36,13 @@ run: $(STAMP) tools
 	  elif [ $$status -ne 0 ]; then exit $$status; fi
 
 ## The whole test suite against the embedded PostgreSQL (LAB_TEST_DATABASE_URL to switch).
-test: $(STAMP)
+test: $(STAMP) tools
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check lab tests
 	$(BIN)/mypy lab
+	$(BIN)/actionlint .github/workflows/*.yml
 
 ## Stop the embedded server and delete local state (.lab/).
 clean-state: $(STAMP)

@@ -48,6 +48,20 @@ def print_gates(document: dict[str, Any]) -> None:
     console.print(table)
 
 
+def gated_if_any(folder: Path, baseline: str, fail_on: str, code: int) -> int:
+    """`lab run`'s gates: with 'latest' and no earlier comparable run (a nightly job's first
+    night), say so and keep the run's own code; this run is the next one's baseline."""
+    from lab.report.gates import latest_baseline
+
+    if baseline == "latest":
+        try:
+            latest_baseline(folder)
+        except LabError as exc:
+            console.print(f"{exc}: gates not judged; this run is the next one's baseline")
+            return code
+    return gated(folder, baseline, fail_on)
+
+
 def gated(folder: Path, baseline: str, fail_on: str) -> int:
     """Judge a finished run's gates, re-render its report and the index; its exit code."""
     from lab.report.gates import gate_run

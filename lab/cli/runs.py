@@ -10,7 +10,13 @@ import typer
 
 from lab.cli import options
 from lab.cli.app import app
-from lab.cli.gating import BaselineOption, FailOnOption, check_gating, gated, record_noise
+from lab.cli.gating import (
+    BaselineOption,
+    FailOnOption,
+    check_gating,
+    gated_if_any,
+    record_noise,
+)
 from lab.cli.options import (
     ApiWorkersOption,
     DbOption,
@@ -154,7 +160,7 @@ def run_command(
             print_verdicts(result.summary.criteria)
             code = result.exit_code
             if baseline is not None and fail_on is not None:
-                code = gated(result.folder, baseline, fail_on)
+                code = gated_if_any(result.folder, baseline, fail_on, code)
             console.print(f"run folder: {result.folder} (exit {code})\n"
                           f"report: {result.report}")
             results.append(result)

@@ -152,7 +152,7 @@ def sc4_verdict(paths: list[PathVerdict], lowest: int, highest: int) -> Verdict:
     """
     holding = [p.path for p in paths if p.status == PASS]
     failing = [p.path for p in paths if p.status == FAIL]
-    unmeasured = [p for p in paths if p.status == NOT_MEASURED]
+    unmeasured = [p for p in paths if p.highest_clients is None and p.status == NOT_MEASURED]
     if holding:
         status = PASS
     elif unmeasured:
