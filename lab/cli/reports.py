@@ -10,6 +10,7 @@ import typer
 
 from lab.cli.app import app
 from lab.cli.output import console, run_action
+from lab.cli.tables import print_comparison
 from lab.runfolder import CONNECTIONS_FILE, SUMMARY_FILE
 
 
@@ -53,4 +54,6 @@ def compare(run_folders: Annotated[list[Path], typer.Argument(
     intervals (a change is called only when it is outside the noise), plans, charts."""
     from lab.report.compare import compare_runs
 
-    console.print(f"comparison: {run_action(lambda: compare_runs(run_folders, out))}")
+    comparison = run_action(lambda: compare_runs(run_folders, out))
+    print_comparison(comparison.labels, comparison.verdicts, comparison.requests)
+    console.print(f"comparison: {comparison.page}")

@@ -171,7 +171,7 @@ def run_command(
     if compare_strategies:
         from lab.report.compare import compare_runs
 
-        page = run_action(lambda: compare_runs([r.folder for r in results]))
+        page = run_action(lambda: compare_runs([r.folder for r in results])).page
         console.print(f"comparison of {', '.join(STRATEGIES)}: {page}")
     if repeat > 1:
         record_noise([r.folder for r in results])

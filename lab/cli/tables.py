@@ -10,6 +10,7 @@ from rich.text import Text
 from lab.cli.output import console
 from lab.errors import first_line
 from lab.integrity import CheckResult
+from lab.intervals import HIGHER
 from lab.records import Attribution, GroupStats, RequestStats, VisibilityLag
 from lab.seed.load import LOADED_TABLES
 from lab.verdicts import NOT_IN_SCOPE, Verdict
@@ -68,6 +69,48 @@ def print_verdicts(verdicts: list[Verdict]) -> None:
         table.add_row(v.id, v.title, status, v.measured + (f" ({v.note})" if v.note else ""),
                       v.seed, lab_target)
     console.print(table)
+
+
+WORST_PER_NAME = 1      # uncalled changes shown per request name beside the called ones
+
+
+def print_comparison(labels: list[str], verdicts: list[dict[str, Any]],
+                     requests: list[dict[str, Any]]) -> None:
+    """`lab compare` in a terminal: the verdicts side by side, then each later run's changes
+    against run 1: every called one, and per request name its largest uncalled one."""
+    table = Table(title="success criteria, side by side")
+    for column in ("id", *labels):
+        table.add_column(column)
+    colours = {"pass": "green", "fail": "bold red", "not measured": "bold red"}
+    for row in verdicts:
+        table.add_row(row["id"], *(Text("–") if v is None else
+                                   Text(v.status, style=colours.get(v.status, "dim"))
+                                   for v in row["cells"]))
+    console.print(table)
+    for index, label in enumerate(labels[1:], 1):
+        changes = Table(title=f"{label} against {labels[0]} (95 % intervals; a change is "
+                              "called only outside the noise)")
+        for column in ("request", "metric", "run 1", f"run {index + 1}", "change", "interval",
+                       "called"):
+            changes.add_column(column, justify="left" if column in ("request", "metric",
+                                                                    "called") else "right")
+        for row in requests:
+            cell = row["cells"][index]
+            if not cell or not row["cells"][0]:
+                continue
+            found = [(metric, d) for metric, d in cell["changes"].items()
+                     if d.relative is not None]
+            shown = [(m, d) for m, d in found if d.call]
+            shown += sorted(((m, d) for m, d in found if not d.call),
+                            key=lambda md: -abs(md[1].relative))[:WORST_PER_NAME]
+            for metric, d in shown:
+                low, high = d.relative_interval() or (float("nan"), float("nan"))
+                worse = (d.call == HIGHER) != (metric == "rps")      # more req/s is better
+                style = "dim" if not d.call else "bold red" if worse else "green"
+                changes.add_row(row["name"], metric, f"{d.reference:,.1f}", f"{d.value:,.1f}",
+                                f"{d.relative:+.0%}", f"{low:+.0%} to {high:+.0%}",
+                                Text(d.call or "no", style=style))
+        console.print(changes)
 
 
 def print_connection_table(document: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,17 @@ def metric_chart(runs: list[RunFolder], labels: list[str], metric: str,
     return figure
 
 
-def compare_runs(paths: list[Path], out: Path | None = None) -> Path:
+@dataclass(frozen=True)
+class Comparison:
+    """What a comparison found, for the page and for a terminal: rows as the page has them."""
+
+    page: Path
+    labels: list[str]
+    verdicts: list[dict[str, Any]]
+    requests: list[dict[str, Any]]
+
+
+def compare_runs(paths: list[Path], out: Path | None = None) -> Comparison:
     """Write the comparison page (default: reports/compare-<stamp>/index.html next to run 1)."""
     if len(paths) < 2:
         raise LabError("lab compare needs at least two run folders")
@@ -135,14 +146,14 @@ def compare_runs(paths: list[Path], out: Path | None = None) -> Path:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         out = runs[0].path.parent / f"compare-{stamp}"
     out.mkdir(parents=True, exist_ok=True)
+    verdicts, requests = verdict_rows(runs), request_rows(runs, measured, noise)
     context = {
         "title": "Comparison: " + " vs ".join(run_label(r) for r in runs),
         "runs": [{"label": label, "name": run.name,
                   "report": _relative(run.path / REPORT_FILE, out)}
                  for label, run in zip(labels, runs, strict=True)],
         "identity": identity_rows(runs),
-        "labels": labels, "verdicts": verdict_rows(runs),
-        "requests": request_rows(runs, measured, noise),
+        "labels": labels, "verdicts": verdicts, "requests": requests,
         "noise": None if noise is None else {"runs": len(noise["runs"]),
                                              "measured_at": noise["measured_at"]},
         "plans": plan_rows(runs), "min_effect": MIN_EFFECT, "min_effect_ms": MIN_EFFECT_MS,
@@ -150,7 +161,8 @@ def compare_runs(paths: list[Path], out: Path | None = None) -> Path:
         "charts": [charts.data_uri(metric_chart(runs, labels, metric, measured))
                    for metric in (*COMPARED, "rps")],
     }
-    return write_page("compare.html.j2", context, out / REPORT_FILE)
+    page = write_page("compare.html.j2", context, out / REPORT_FILE)
+    return Comparison(page, labels, verdicts, requests)
 
 
 def _relative(path: Path, start: Path) -> str:

@@ -176,6 +176,13 @@ def test_compare_and_the_index_flag_a_regression(passing_run: TinyRun, failing_r
     page = (tmp_path / "cmp" / "index.html").read_text()
     assert page.count('src="data:image/png;base64,') == 4
     assert "+400.0%" in page and "plan signature" in page and "95 % bootstrap interval" in page
+    # The terminal gets the same finding: the slowed timeline's p95, called, with its interval.
+    printed = next(line for line in done.stdout.splitlines()
+                   if line.lstrip("│ ").startswith("home_timeline") and "p95" in line
+                   and "+400%" in line)
+    assert "higher" in printed and " to +" in printed, done.stdout
+    assert "success criteria, side by side" in done.stdout and done.stdout.rstrip().endswith(
+        str(tmp_path / "cmp" / "index.html"))
 
 
 @pytest.mark.scenario_runs
