@@ -58,6 +58,10 @@ class Measurements:
     window_s: float | None = None           # the measurement window's length
     posting_count: int = 0                  # successful posts in the measurement window
     schedule: ScheduleAudit | None = None   # paced actions against their schedule
+    # post_tweet/s the scenario's posters are scheduled to send at this many users (None: the
+    # scenario does not schedule posts): SC5's rate cannot be met when this is below it.
+    scheduled_posting_rate: float | None = None
+    users: int = 0
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,9 @@ def measurements_from(samples: pd.DataFrame, measurement: Window, server: list[d
         plans=plan_summary(plans), reliability=reliability,
         excused_failures=excused_failures, sc4=sc4, window_s=measurement.seconds,
         posting_count=int(posts["failure"].isna().sum()),
-        schedule=schedule_audit(samples, measurement, outages))
+        schedule=schedule_audit(samples, measurement, outages),
+        scheduled_posting_rate=scheduled if scenario.paced_request == "post_tweet" else None,
+        users=users)
 
 
 def plan_summary(plans: dict[str, Any] | None) -> PlanSummary | None:

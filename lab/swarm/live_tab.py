@@ -33,13 +33,31 @@ TIME_COLUMNS = [("name", "Request"), ("requests", "Requests"), ("typical", "Typi
                 ("dominant", "Dominant")]
 TABS = [(LIVE_TAB, "Success criteria", LIVE_COLUMNS), (TIME_TAB, "Where the time goes",
                                                         TIME_COLUMNS)]
-STATUS_MARKS = {"pass": "PASS", "fail": "FAIL"}  # words: emoji fonts are not everywhere
+STATUS_MARKS = {"pass": "PASS", "fail": "FAIL", "not measured": "NOT MEASURED"}
+# Locust's tables render cells as text; this script colours the status words the way the
+# report does (words, not emoji: emoji fonts are not everywhere), as the tables change.
+STATUS_SCRIPT = """<script>
+(() => {
+  const colours = {PASS: "#1a7f37", FAIL: "#cf222e", "NOT MEASURED": "#bc4c00"};
+  const paint = () => document.querySelectorAll("td").forEach((cell) => {
+    const colour = colours[cell.textContent.trim()];
+    if (colour) {
+      cell.style.color = colour; cell.style.fontWeight = "700"; cell.dataset.labStatus = "1";
+    } else if (cell.dataset.labStatus) {
+      cell.style.color = ""; cell.style.fontWeight = ""; delete cell.dataset.labStatus;
+    }
+  });
+  new MutationObserver(paint).observe(document.body,
+                                      {childList: true, subtree: true, characterData: true});
+})();
+</script>"""
 
 
 class Live:
     scenario: str | None = None          # set by classes.users_for()
     folder: Path | None = None           # the test whose chunks are cached
     chunks: dict[Path, Any] = {}
+    cpu_max_percent: float | None = None   # the busiest Locust process, this test's window
     tables: dict[str, list[dict[str, str]]] = {}
     computed_at = 0.0
 
@@ -88,7 +106,7 @@ def live_rows(environment: Environment) -> dict[str, list[dict[str, str]]]:
         return {LIVE_TAB: waiting, TIME_TAB: []}
     folder = Path(samples_root) / test_id
     if folder != Live.folder:          # a new test: forget the last one's chunks
-        Live.folder, Live.chunks = folder, {}
+        Live.folder, Live.chunks, Live.cpu_max_percent = folder, {}, None
     for chunk in sorted(folder.glob("*.parquet")):
         if chunk not in Live.chunks:
             Live.chunks[chunk] = pd.read_parquet(chunk)
@@ -103,20 +121,41 @@ def live_rows(environment: Environment) -> dict[str, list[dict[str, str]]]:
                              settle_s=SETTLE_S)
     windows = run_windows(samples, config.ramp_s, config.warmup_s)
     scenario = get_scenario(Live.scenario)
-    measured = measurements_from(samples, windows.measurement, [], scenario, users,
+    warming = windows.measurement.seconds <= 0
+    if not warming:
+        cpu = generator_cpu_percent(environment)
+        seen = [v for v in (Live.cpu_max_percent, cpu) if v is not None]
+        Live.cpu_max_percent = max(seen) if seen else None
+    # Locust's own CPU, as the sampler's column would hold it (a finished run samples it
+    # every 2 s; here each poll of the page is a sample).
+    server = [] if Live.cpu_max_percent is None else [
+        {"ts": windows.measurement.end_ts,
+         "locust_cpu_max_process_percent": Live.cpu_max_percent}]
+    measured = measurements_from(samples, windows.measurement, server, scenario, users,
                                  request_stats(samples, windows.measurement), None)
     rows = [{"id": v.id, "criterion": v.title, "status": STATUS_MARKS.get(v.status, v.status),
-             "measured": v.measured, "threshold": v.seed,
+             "measured": v.measured + (f" ({v.note})" if v.note else ""), "threshold": v.seed,
              "target": v.lab + ("" if v.lab_met is None else " (met)" if v.lab_met
                                 else " (missed)")}
             for v in judge(measured, scenario.criteria) if v.status != NOT_IN_SCOPE]
-    warming = windows.measurement.seconds <= 0
     if warming:
         rows.insert(0, _row(f"warming up: the criteria judge what follows the first "
                             f"{config.warmup_s:.0f} s (spawn ramp and settling)"))
     # Decomposed over the measurement window, or over the warm-up while it lasts.
     window = windows.warmup if warming else windows.measurement
     return {LIVE_TAB: rows, TIME_TAB: time_rows(breakdowns(sent_in(samples, window)))}
+
+
+def generator_cpu_percent(environment: Environment) -> float | None:
+    """The busiest Locust process's CPU right now: the runner's own, and each worker's as
+    its heartbeats report it (master and workers each measure themselves)."""
+    runner = environment.runner
+    if runner is None:
+        return None
+    seen = [float(getattr(runner, "current_cpu_usage", 0) or 0)]
+    seen += [float(getattr(w, "cpu_usage", 0) or 0)
+             for w in getattr(runner, "clients", {}).values()]
+    return max(seen)
 
 
 @events.init.add_listener
@@ -134,6 +173,10 @@ def _live_tab(environment: Environment, **_: Any) -> None:
 
     @web_ui.app.after_request
     def add_criteria(response: Any) -> Any:
+        if request.path == "/" and response.mimetype == "text/html":
+            page = response.get_data(as_text=True)
+            response.set_data(page.replace("</body>", STATUS_SCRIPT + "</body>", 1))
+            return response
         if request.path != "/stats/requests" or not response.is_json:
             return response
         if time.monotonic() - Live.computed_at > LIVE_REFRESH_S:

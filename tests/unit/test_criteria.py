@@ -199,3 +199,27 @@ def test_the_scheduled_rate_is_compared_with_the_paced_personas_own_requests() -
     assert measured.schedule_ratio == pytest.approx(1.0 / 1.5)
     assert measured.posting_rate == pytest.approx(3.0)     # SC5 counts every tweet
     assert by_id(judge(measured, ["SC5", "V"]))["V"].status == "fail"
+
+
+def test_a_posting_rate_the_configuration_never_schedules_is_not_the_targets_failure() -> None:
+    seed = load_scenarios()["seed"]
+    offered = seed.scheduled_rate(300)
+    assert offered is not None and offered < 100          # the seed's posters scale with users
+    slow_enough = evidence(posting_rate=offered * 0.99, posting_p95_ms=20.0,
+                           posting_p99_ms=30.0, scheduled_posting_rate=offered, users=300)
+    sc5 = by_id(judge(slow_enough, ["SC5"]))["SC5"]
+    needed = -(-300 * 100 // offered)
+    assert sc5.status == "not measured" and "unreachable by construction" in sc5.note
+    assert f"run at least {needed:,.0f} users" in sc5.note
+    assert f"SC5_RATE={int(offered * 0.95 * 10) / 10:g}" in sc5.note
+    # Slow posts fail whatever the rate: that is the target's doing.
+    slow = evidence(posting_rate=offered, posting_p95_ms=150.0, posting_p99_ms=200.0,
+                    scheduled_posting_rate=offered, users=300)
+    assert by_id(judge(slow, ["SC5"]))["SC5"].status == "fail"
+    # At 1000 users the schedule asks for more than 100/s: a shortfall is a plain failure.
+    at_scale = seed.scheduled_rate(1000)
+    assert at_scale is not None and at_scale > 100
+    short = evidence(posting_rate=90.0, posting_p95_ms=20.0, posting_p99_ms=30.0,
+                     scheduled_posting_rate=at_scale, users=1000)
+    verdict = by_id(judge(short, ["SC5"]))["SC5"]
+    assert verdict.status == "fail" and verdict.note == ""
