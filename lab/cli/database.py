@@ -84,10 +84,17 @@ def db_psql(ctx: typer.Context, database: DatabaseOption = None) -> None:
     from lab.pg.embedded import bin_dir
 
     def action() -> None:
+        from lab.pg.databases import database_exists
+
         settings = get_settings()
         psql = str(bin_dir() / "psql")
-        args = [psql, embedded(settings).server().display_url(database or settings.db_name),
-                *ctx.args]
+        server, name = embedded(settings).server(), database or settings.db_name
+        if not embedded(settings).status().running:
+            raise LabError("the embedded server is not running: `lab db start` first")
+        if not database_exists(server, name):
+            raise LabError(f"database {name} does not exist yet: run `lab seed` to create "
+                           "and seed it (or `lab migrate` for an empty schema)")
+        args = [psql, server.display_url(name), *ctx.args]
         sys.stdout.flush()
         os.execv(psql, args)
     run_action(action)

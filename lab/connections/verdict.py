@@ -30,6 +30,7 @@ class PathVerdict:
     saturating: str
     saturating_text: str
     highest_clients: int | None
+    saturating_share: str = ""     # "98 % of peak, rounds 94-100 %": for the one-line verdict
 
     @property
     def status(self) -> str:
@@ -81,7 +82,7 @@ def _median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
-def _saturating(levels: list[LevelResult], highest: int) -> tuple[str, str]:
+def _saturating(levels: list[LevelResult], highest: int) -> tuple[str, str, str]:
     """Judge on each level's median throughput over the rounds, with the rounds' spread.
 
     One short level is a coin toss on a shared machine (the peak moves by a quarter
@@ -89,8 +90,9 @@ def _saturating(levels: list[LevelResult], highest: int) -> tuple[str, str]:
     """
     measured = [r for r in levels if r.status == MEASURED]
     if not measured:
-        return (FAIL, _stop_reason(levels) or "") if _stop_reason(levels) else (
-            NOT_MEASURED, "no saturating level measured")
+        reason = _stop_reason(levels)
+        return (FAIL, reason, "") if reason else (NOT_MEASURED, "no saturating level measured",
+                                                  "")
     by_clients: dict[int, list[LevelResult]] = defaultdict(list)
     for r in measured:
         by_clients[r.clients].append(r)
@@ -102,19 +104,22 @@ def _saturating(levels: list[LevelResult], highest: int) -> tuple[str, str]:
     highs = by_clients[high_clients]
     text = (f"{medians[high_clients]:,.0f}/s at {high_clients:,} clients = {share:.0%} of the "
             f"peak {medians[peak_clients]:,.0f}/s at {peak_clients:,}")
+    brief = f"{share:.0%} of peak"
     rounds = sorted({r.round for r in measured})
     if len(rounds) > 1:
-        text += f" (medians of {len(rounds)} rounds; {_round_shares(measured, rounds)})"
+        spread = _round_shares(measured, rounds)
+        text += f" (medians of {len(rounds)} rounds; per round {spread})"
+        brief += f", rounds {spread}"
     high = max(highs, key=lambda r: r.error_count)     # any round's errors count
     stopped = [r for r in levels if r.status != MEASURED]
     if stopped:
-        return FAIL, f"{text}; {_stop_reason(stopped)}"
-    return _judged(levels, high, highest, share >= SATURATING_SHARE_MIN, text)
+        return FAIL, f"{text}; {_stop_reason(stopped)}", brief
+    return (*_judged(levels, high, highest, share >= SATURATING_SHARE_MIN, text), brief)
 
 
 def _round_shares(measured: list[LevelResult], rounds: list[int]) -> str:
     """Each round's own share (its top level against its own best level): the spread."""
-    shares = []
+    shares: list[float] = []
     for number in rounds:
         mine = [r for r in measured if r.round == number]
         best = max(r.throughput_per_s for r in mine)
@@ -122,8 +127,8 @@ def _round_shares(measured: list[LevelResult], rounds: list[int]) -> str:
         if best:
             shares.append(top.throughput_per_s / best)
     if not shares:
-        return "no round complete"
-    return f"per round {min(shares):.0%} to {max(shares):.0%}"
+        return "none complete"
+    return f"{min(shares):.0%} to {max(shares):.0%}"
 
 
 def judge_paths(results: list[LevelResult], paths: list[str], highest: int,
@@ -137,10 +142,11 @@ def judge_paths(results: list[LevelResult], paths: list[str], highest: int,
             verdicts.append(PathVerdict(path, NOT_MEASURED, why, NOT_MEASURED, why, None))
             continue
         paced, paced_text = _paced(_levels(results, path, "paced"), highest)
-        saturating, saturating_text = _saturating(_levels(results, path, "saturating"), highest)
+        saturating, saturating_text, share = _saturating(_levels(results, path, "saturating"),
+                                                         highest)
         reached = [r.clients for r in results if r.path == path and r.status == MEASURED]
         verdicts.append(PathVerdict(path, paced, paced_text, saturating, saturating_text,
-                                    max(reached, default=None)))
+                                    max(reached, default=None), share))
     return verdicts
 
 
@@ -159,7 +165,9 @@ def sc4_verdict(paths: list[PathVerdict], lowest: int, highest: int) -> Verdict:
         status = NOT_MEASURED
     else:
         status = FAIL if failing else NOT_MEASURED
-    measured = "; ".join(f"{p.path}: {p.status}" for p in paths) or "no path measured"
+    measured = "; ".join(f"{p.path}: {p.status}" + (f" (saturating {p.saturating_share})"
+                                                    if p.saturating_share else "")
+                         for p in paths) or "no path measured"
     note = f"levels {lowest:,} to {highest:,} clients"
     if (lowest, highest) != (10, 1000):
         note += " (the criterion names 10 to 1000)"

@@ -167,3 +167,16 @@ def test_lab_check_exits_2_on_damage_and_names_the_check(lab_env: dict[str, str]
     line = next(x for x in damaged.stdout.splitlines()
                 if "users.followers_count differs from followers rows" in x)
     assert "│ 1 " in line or " 1 │" in line
+
+
+@pytest.mark.parametrize("command", [["check"], ["credentials"], ["explain"],
+                                     ["bench", "api", "--seconds", "1"]])
+def test_a_working_database_never_seeded_names_the_next_step(
+        lab_env: dict[str, str], command: list[str]) -> None:
+    """Right after `make run` the working database does not exist (it seeds a template and
+    throwaway run copies): nothing was lost, and the error says what to do."""
+    done = lab(lab_env, *command)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"database {lab_env['LAB_DB_NAME']} does not exist yet: run `lab seed`" in \
+        done.stderr
+    assert "lost the database" not in done.stderr

@@ -41,7 +41,8 @@ def test_degradation_errors_and_a_stopped_sweep_each_fail() -> None:
     assert bouncer.paced == "fail" and "max_connections = 100" in bouncer.paced_text
     verdict = sc4_verdict([direct, api, bouncer], 10, 1000)
     assert verdict.status == "fail"
-    assert verdict.measured == "direct: fail; api: fail; pgbouncer: fail"
+    assert verdict.measured == ("direct: fail (saturating 89% of peak); api: fail; "
+                                "pgbouncer: fail")
 
 
 def test_saturating_rounds_are_judged_on_each_levels_median_with_the_spread_shown() -> None:
@@ -60,6 +61,9 @@ def test_saturating_rounds_are_judged_on_each_levels_median_with_the_spread_show
     assert api.saturating == "pass", api.saturating_text
     assert api.saturating_text.startswith("855/s at 1,000 clients = 95% of the peak 900/s at 100")
     assert "medians of 3 rounds; per round 80% to 97%" in api.saturating_text
+    assert api.saturating_share == "95% of peak, rounds 80% to 97%"
+    assert "api: pass (saturating 95% of peak, rounds 80% to 97%)" in sc4_verdict(
+        [api], 10, 1000).measured
     # Errors in any round at the top level fail the path, whatever the medians say.
     results[-1].errors = {"timeout": 2}
     (api,) = judge_paths(results, ["api"], 1000)
@@ -77,7 +81,7 @@ def test_a_path_missing_its_tool_is_not_measured_and_never_fails_sc4() -> None:
     assert (bouncer.status, bouncer.paced_text) == ("not measured", missing["pgbouncer"])
     verdict = sc4_verdict([direct, bouncer], 10, 1000)
     assert verdict.status == "not measured"
-    assert verdict.measured == "direct: fail; pgbouncer: not measured"
+    assert verdict.measured == "direct: fail (saturating 30% of peak); pgbouncer: not measured"
     assert "rests on direct" in verdict.note
     assert "pgbouncer not measured: pgbouncer missing" in verdict.note
     # With a holding path, SC4 passes and still says which path the verdict rests on.
