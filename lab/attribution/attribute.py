@@ -53,8 +53,7 @@ def attribution(samples: pd.DataFrame, windows: Windows, stats: RequestStats,
     rows = breakdowns(measured)
     seconds = worst_seconds(measured, windows.run.start_ts, server, load_per_second(waits),
                             stalls, tables["events"])
-    samples_taken = int(waits["ts"].nunique()) if not waits.empty else 0
-    load = top_waits(waits, samples_taken)
+    load = top_waits(waits)
     locks = lock_waits(waits)
     api = stalls[stalls["process"].str.startswith("api-")] if not stalls.empty else stalls
     room = capacity(measured, server, window, setup.cpus,

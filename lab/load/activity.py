@@ -20,12 +20,15 @@ from typing import Any
 
 import psycopg
 
+from lab.attribution.waits import SAMPLE_MARKER
 from lab.errors import first_line
 from lab.pg.server import PgServer
 
 SAMPLE_S = 0.1
 COLUMNS = ("ts", "pid", "backend_type", "state", "wait_event_type", "wait_event", "query_id",
            "lock_relation", "blocker_query")
+# Every sample also returns one marker row (backend_type SAMPLE_MARKER, no pid): an idle
+# sample is a sample too, and average active sessions divide by all samples taken.
 # Client sessions of the run database that are active; background processes that are not
 # idling in their main loop (wait event type Activity). A lock waiter's blocker is the root
 # of its chain: the nearest session blocking it is often another waiter queued ahead of it
@@ -55,6 +58,9 @@ WHERE a.pid <> pg_backend_pid()
   AND ((a.backend_type = 'client backend' AND a.datname = %(database)s AND a.state = 'active')
        OR (a.backend_type <> 'client backend'
            AND a.wait_event_type IS DISTINCT FROM 'Activity'))
+UNION ALL
+SELECT extract(epoch FROM statement_timestamp())::float8, NULL, %(marker)s, NULL, NULL, NULL,
+       NULL, NULL, NULL
 """
 
 
@@ -102,7 +108,8 @@ class ActivitySampler(threading.Thread):
                     if conn is None or conn.closed:   # a fault run restarts the database
                         conn = self.server.connect(self.database, autocommit=True)
                     asked = time.perf_counter()
-                    params = {"database": self.database, "chain_depth": CHAIN_DEPTH}
+                    params = {"database": self.database, "chain_depth": CHAIN_DEPTH,
+                              "marker": SAMPLE_MARKER}
                     self.rows.extend(conn.execute(SAMPLE_SQL, params).fetchall())
                     took_ms = (time.perf_counter() - asked) * 1000
                     self.cost.samples += 1

@@ -21,7 +21,7 @@ from lab.attribution.causes import (
     tail_causes,
 )
 from lab.attribution.decompose import breakdowns, components
-from lab.attribution.waits import load_per_second, lock_waits, top_waits
+from lab.attribution.waits import SAMPLE_MARKER, load_per_second, lock_waits, top_waits
 from lab.records import Breakdown, Components, Window, WorstSecond
 
 SETUP = Setup(api_workers=1, pool_max=4, locust_workers=0)
@@ -113,21 +113,36 @@ def test_only_a_second_that_stands_out_is_explained_and_each_event_once() -> Non
 
 
 def test_wal_and_lock_load_over_the_window_are_findings() -> None:
-    waits = pd.DataFrame({
+    # Four samples taken (one marker row each), the last finding nobody at work: load is
+    # divided by the four, not by the three that found a session.
+    busy = pd.DataFrame({
         "ts": [1.0, 1.0, 1.1, 1.1, 1.2],
         "backend_type": ["client backend"] * 5,
         "wait_event_type": ["LWLock", "Lock", "LWLock", None, "IO"],
         "wait_event": ["WALWrite", "transactionid", "WALWrite", None, "WalSync"],
         "lock_relation": [None, "tweets", None, None, None],
         "blocker_query": [None, "SELECT 1 FOR UPDATE", None, None, None]})
-    load = top_waits(waits, samples_taken=3)
-    assert load == {"LWLock:WALWrite": 0.667, "Lock:transactionid": 0.333, "CPU": 0.333,
-                    "IO:WalSync": 0.333}
+    markers = pd.DataFrame({"ts": [1.0, 1.1, 1.2, 1.3], "backend_type": [SAMPLE_MARKER] * 4})
+    waits = pd.concat([busy, markers], ignore_index=True)
+    load = top_waits(waits)
+    assert load == {"LWLock:WALWrite": 0.5, "Lock:transactionid": 0.25, "CPU": 0.25,
+                    "IO:WalSync": 0.25}
     per_second = load_per_second(waits)
-    assert per_second.loc[1, "LWLock:WALWrite"] == 2 / 3
+    assert per_second.loc[1, "LWLock:WALWrite"] == 2 / 4
+    assert SAMPLE_MARKER not in " ".join(per_second.columns)
     kinds = {c.kind: c for c in load_causes(load, lock_waits(waits))}
-    assert set(kinds) == {"wal"}, "a third of a session on locks is below the bar"
-    assert "1.00 of 1.67 active sessions" in kinds["wal"].text
+    assert set(kinds) == {"wal"}, "a quarter of a session on locks is below the bar"
+    assert "0.75 of 1.25 active sessions" in kinds["wal"].text
+    # A folder written before the markers: the samples that found someone (three) divide.
+    assert top_waits(busy)["LWLock:WALWrite"] == 0.667
+
+
+def test_an_idle_second_has_no_load_rather_than_no_row() -> None:
+    markers = pd.DataFrame({"ts": [5.0, 5.5, 6.0, 6.5], "backend_type": [SAMPLE_MARKER] * 4})
+    one = pd.DataFrame({"ts": [5.5], "backend_type": ["client backend"],
+                        "wait_event_type": [None], "wait_event": [None]})
+    per_second = load_per_second(pd.concat([one, markers], ignore_index=True))
+    assert per_second.loc[5, "CPU"] == 0.5 and per_second.loc[6, "CPU"] == 0.0
 
 
 def server_rows(cpu: tuple[float, float, float], pressure_per_s: float) -> pd.DataFrame:
