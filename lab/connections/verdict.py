@@ -107,7 +107,7 @@ def _saturating(levels: list[LevelResult], highest: int) -> tuple[str, str, str]
     brief = f"{share:.0%} of peak"
     rounds = sorted({r.round for r in measured})
     if len(rounds) > 1:
-        spread = _round_shares(measured, rounds)
+        spread = _round_shares(measured, rounds, high_clients, peak_clients)
         text += f" (medians of {len(rounds)} rounds; per round {spread})"
         brief += f", rounds {spread}"
     high = max(highs, key=lambda r: r.error_count)     # any round's errors count
@@ -117,15 +117,15 @@ def _saturating(levels: list[LevelResult], highest: int) -> tuple[str, str, str]
     return (*_judged(levels, high, highest, share >= SATURATING_SHARE_MIN, text), brief)
 
 
-def _round_shares(measured: list[LevelResult], rounds: list[int]) -> str:
-    """Each round's own share (its top level against its own best level): the spread."""
+def _round_shares(measured: list[LevelResult], rounds: list[int], high: int, peak: int) -> str:
+    """Each round's share on the judged levels (its `high` level against its `peak` level,
+    the level with the best median): the spread around the median share. A round's own best
+    level would be a maximum of noisy values, biased up, and no longer the share judged."""
     shares: list[float] = []
     for number in rounds:
-        mine = [r for r in measured if r.round == number]
-        best = max(r.throughput_per_s for r in mine)
-        top = max(mine, key=lambda r: r.clients)
-        if best:
-            shares.append(top.throughput_per_s / best)
+        at = {r.clients: r.throughput_per_s for r in measured if r.round == number}
+        if at.get(peak) and high in at:
+            shares.append(at[high] / at[peak])
     if not shares:
         return "none complete"
     return f"{min(shares):.0%} to {max(shares):.0%}"

@@ -51,7 +51,9 @@ def test_saturating_rounds_are_judged_on_each_levels_median_with_the_spread_show
         result.round = number
         return result
 
-    # Round 2 alone would fail (1000 clients at 80 % of its best); the medians hold (95 %).
+    # Round 2 alone would fail (1000 clients at 80 % of its 100); the medians hold (95 %).
+    # Each round's share is taken on the same levels as the median's (1000 against 100),
+    # so the spread brackets the share judged.
     per_round = [(800, 900, 860), (820, 950, 760), (790, 880, 855)]
     results = [level("api", "paced", 10, 10.0, 2.5), level("api", "paced", 1000, 11.0, 250)]
     results += [saturating(clients, per_s, number)
@@ -64,6 +66,11 @@ def test_saturating_rounds_are_judged_on_each_levels_median_with_the_spread_show
     assert api.saturating_share == "95% of peak, rounds 80% to 97%"
     assert "api: pass (saturating 95% of peak, rounds 80% to 97%)" in sc4_verdict(
         [api], 10, 1000).measured
+    # A round whose best level is another one (10) still reports its 1000 against its 100.
+    results[2].throughput_per_s = 1100.0        # round 1, 10 clients: its own best level
+    (api,) = judge_paths(results, ["api"], 1000)
+    assert "per round 80% to 97%" in api.saturating_text
+    results[2].throughput_per_s = 800.0
     # Errors in any round at the top level fail the path, whatever the medians say.
     results[-1].errors = {"timeout": 2}
     (api,) = judge_paths(results, ["api"], 1000)
