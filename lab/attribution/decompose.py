@@ -15,10 +15,10 @@ import pandas as pd
 
 from lab.percentiles import nearest_rank
 from lab.records import Breakdown, Components
+from lab.verdicts import POWER_BUCKET
 
 TIMING = ("server_app_us", "server_pool_us", "server_db_us")
-POWER_BUCKET = "1000+"
-POWER_NAME = "home_timeline (follows 1000+)"
+POWER_NAME = f"home_timeline (follows {POWER_BUCKET})"
 
 
 def _mean_ms(values: pd.Series) -> float | None:

@@ -3,9 +3,12 @@
 (a) paced: p95 at the most clients <= 1.5 x p95 at the fewest, at the same per-client pace;
 (b) saturating: throughput at the most clients >= 90 % of the best throughput of the sweep,
     each level's throughput being its median over the rounds (config `rounds`).
-A level with errors has degraded whatever its numbers say. SC4 passes when some path holds
-both at the highest level asked for: that path is how the system should take 1000 users. A
-path nobody could measure (a missing tool) is "not measured", never a failure.
+A level with errors has degraded whatever its numbers say. A path holds when both do at the
+highest level asked for; SC4 passes when some path holds at SC4_CLIENTS or more (that path
+is how the system should take 1000 users): a sweep that stops below it has not measured the
+criterion, whatever its paths did. A paced p95 over fewer than MIN_DECISIVE_SAMPLES samples
+is its level's maximum, not a p95: such a path is "not measured" too, as is a path nobody
+could measure (a missing tool). None of these is ever a pass.
 """
 
 from __future__ import annotations
@@ -16,10 +19,20 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from lab.connections.results import MEASURED, LevelResult
-from lab.verdicts import FAIL, NOT_MEASURED, PASS, TITLES, WINDOW_EXPERIMENT, Verdict
-
-PACED_P95_RATIO_MAX = 1.5
-SATURATING_SHARE_MIN = 0.9
+from lab.verdicts import (
+    FAIL,
+    MIN_DECISIVE_SAMPLES,
+    NOT_MEASURED,
+    PACED_P95_RATIO_MAX,
+    PASS,
+    SATURATING_SHARE_MIN,
+    SC4_CLIENTS,
+    SC4_FEWEST,
+    WINDOW_EXPERIMENT,
+    Verdict,
+    sc4_rule,
+    titles,
+)
 
 
 @dataclass
@@ -72,6 +85,11 @@ def _paced(levels: list[LevelResult], highest: int) -> tuple[str, str]:
         return (FAIL, stopped) if stopped else (NOT_MEASURED,
                                                 "fewer than two paced levels measured")
     low, high = measured[0], measured[-1]
+    thin = [r for r in (low, high) if r.requests < MIN_DECISIVE_SAMPLES]
+    if thin:
+        return NOT_MEASURED, "; ".join(
+            f"p95 at {r.clients:,} clients rests on {r.requests} samples (at least "
+            f"{MIN_DECISIVE_SAMPLES}): run longer or at a brisker --pace" for r in thin)
     ratio = high.p95_ms / low.p95_ms if low.p95_ms else float("inf")  # type: ignore[operator]
     text = (f"p95 {high.p95_ms:.1f} ms at {high.clients:,} vs {low.p95_ms:.1f} ms at "
             f"{low.clients:,} clients ({ratio:.2f}x)")
@@ -159,7 +177,9 @@ def sc4_verdict(paths: list[PathVerdict], lowest: int, highest: int) -> Verdict:
     holding = [p.path for p in paths if p.status == PASS]
     failing = [p.path for p in paths if p.status == FAIL]
     unmeasured = [p for p in paths if p.highest_clients is None and p.status == NOT_MEASURED]
-    if holding:
+    if highest < SC4_CLIENTS:
+        status = FAIL if failing and not holding and not unmeasured else NOT_MEASURED
+    elif holding:
         status = PASS
     elif unmeasured:
         status = NOT_MEASURED
@@ -169,18 +189,20 @@ def sc4_verdict(paths: list[PathVerdict], lowest: int, highest: int) -> Verdict:
                                                     if p.saturating_share else "")
                          for p in paths) or "no path measured"
     note = f"levels {lowest:,} to {highest:,} clients"
-    if (lowest, highest) != (10, 1000):
-        note += " (the criterion names 10 to 1000)"
+    if (lowest, highest) != (SC4_FEWEST, SC4_CLIENTS):
+        note += f" (the criterion names {SC4_FEWEST:,} to {SC4_CLIENTS:,})"
+    if highest < SC4_CLIENTS:
+        note += (f"; not measured below {SC4_CLIENTS:,} clients: no level reached the "
+                 "criterion's count")
     if holding:
         note += f"; holds through {', '.join(holding)}"
     rests_on = [p.path for p in paths if p.highest_clients is not None]
     note += f"; rests on {', '.join(rests_on) or 'no path'}"
     for p in unmeasured:
         note += f"; {p.path} not measured: {p.paced_text}"
-    return Verdict("SC4", TITLES["SC4"], status, measured,
-                   f"paced p95({highest}) <= {PACED_P95_RATIO_MAX:g} x p95({lowest}); "
-                   f"saturating >= {SATURATING_SHARE_MIN:.0%} of peak", "same", note=note,
-                   window=WINDOW_EXPERIMENT)
+    return Verdict("SC4", titles()["SC4"], status, measured, sc4_rule(lowest, highest),
+                   "same", note=note, window=WINDOW_EXPERIMENT)
+
 
 
 def as_dicts(paths: list[PathVerdict]) -> list[dict[str, Any]]:

@@ -16,11 +16,11 @@ import psycopg
 
 from lab.errors import LabError
 from lab.security import new_token, token_hash
+from lab.verdicts import POWER_FOLLOWS
 
 ORDINARY_USERS = 3000
 PROTECTED_OWNERS = 200
 POPULAR_ACCOUNTS = 50
-POWER_FOLLOWS_MIN = 1000
 
 
 def issue_credentials(conn: psycopg.Connection, ordinary_users: int = ORDINARY_USERS
@@ -40,12 +40,12 @@ def issue_credentials(conn: psycopg.Connection, ordinary_users: int = ORDINARY_U
     seeded_users = int(seeded[0])
     power = conn.execute(
         "SELECT id, following_count FROM users WHERE following_count >= %s ORDER BY id",
-        (POWER_FOLLOWS_MIN,)).fetchall()
+        (POWER_FOLLOWS,)).fetchall()
     ordinary = conn.execute(
         # A deterministic spread over all ids (hash order), not the oldest accounts.
         "SELECT id, following_count FROM users WHERE id <= %s AND following_count < %s "
         "ORDER BY hashint8(id), id LIMIT %s",
-        (seeded_users, POWER_FOLLOWS_MIN, ordinary_users)).fetchall()
+        (seeded_users, POWER_FOLLOWS, ordinary_users)).fetchall()
     protected = conn.execute(
         "SELECT followee_id FROM follow_requests GROUP BY followee_id "
         "ORDER BY count(*) DESC, followee_id LIMIT %s", (PROTECTED_OWNERS,)).fetchall()

@@ -17,19 +17,24 @@ from lab.verdicts import (
     FAIL,
     GENERATOR_SATURATED,
     LAB_P99_MS,
+    LAB_POST_RATE,
     LAB_POWER_TIMELINE_P99_MS,
+    MIN_DECISIVE_SAMPLES,
     MIN_WINDOW_S,
     NOT_IN_SCOPE,
     NOT_MEASURED,
     PASS,
+    POWER_BUCKET,
+    POWER_FOLLOWS,
     SCHEDULE_ON_TIME_S,
     SCHEDULE_ON_TIME_SHARE,
-    TITLES,
     WINDOW_AFTER,
     WINDOW_EXPERIMENT,
     WINDOW_MEASUREMENT,
     WINDOW_RUN,
     Verdict,
+    sc4_rule,
+    titles,
 )
 
 # Which window each criterion is judged on.
@@ -38,7 +43,7 @@ WINDOWS = {"SC1": WINDOW_MEASUREMENT, "SC2": WINDOW_AFTER, "SC3": WINDOW_MEASURE
            "T1": WINDOW_MEASUREMENT, "R": WINDOW_RUN, "V": WINDOW_RUN}
 
 GENERATOR_CPU_LIMIT_PERCENT = 90.0
-SCHEDULE_MIN_RATIO = 0.95
+SCHEDULE_MIN_RATIO = SCHEDULE_ON_TIME_SHARE   # the same 95 % bar, as a rate
 RECOVERY_LIMIT_S = 5.0   # "recovers on its own within a few seconds"
 
 
@@ -63,13 +68,14 @@ def judge(measured: Measurements, scope: list[str],
           thresholds: dict[str, float] | None = None) -> list[Verdict]:
     """Return one verdict per criterion, in the order of docs/criteria.md."""
     limits = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
+    named = titles(limits)
     stats = measured.stats
     verdicts: list[Verdict] = []
 
     def add(cid: str, ok: bool | None, text: str, seed: str, lab: str,
             lab_met: bool | None = None, note: str = "") -> None:
         status = _status(ok) if cid in scope else NOT_IN_SCOPE
-        verdicts.append(Verdict(cid, TITLES[cid], status, text, seed, lab, lab_met, note,
+        verdicts.append(Verdict(cid, named[cid], status, text, seed, lab, lab_met, note,
                                 WINDOWS.get(cid, "")))
 
     p95 = _latency(stats, "register_user", "p95")
@@ -82,7 +88,7 @@ def judge(measured: Measurements, scope: list[str],
         "not checked" if violations is None else f"{violations} violations",
         "mirrors and counters exact", "same")
 
-    power = stats.home_timeline_by_follow_bucket.get("1000+")
+    power = stats.home_timeline_by_follow_bucket.get(POWER_BUCKET)
     p95 = power.latency_ms.p95 if power else None
     p99 = power.latency_ms.p99 if power else None
     add("SC3", _below(p95, limits["SC3"]), f"p95 {_ms(p95)} ({power.count if power else 0} "
@@ -92,8 +98,7 @@ def judge(measured: Measurements, scope: list[str],
     if measured.sc4 is not None and "SC4" in scope:
         verdicts.append(measured.sc4)
     else:
-        add("SC4", None, "-", "paced p95(1000) <= 1.5 x p95(10); saturating >= 90 % of peak",
-            "same", note="measured by `lab connections` or `lab run --connections`")
+        add("SC4", None, "-", sc4_rule(), "same", note="measured by `lab connections` or `lab run --connections`")
 
     rate, p95, p99 = measured.posting_rate, measured.posting_p95_ms, measured.posting_p99_ms
     ok5 = None if rate is None or p95 is None else (
@@ -103,19 +108,19 @@ def judge(measured: Measurements, scope: list[str],
         ok5 = None      # not the target's fault: the load never asked for that rate
     add("SC5", ok5, "no posting" if rate is None else f"{rate:.1f} tweets/s, p95 {_ms(p95)}",
         f">= {limits['SC5_RATE']:g}/s, p95 < {limits['SC5']:g} ms",
-        f">= 100/s, p99 < {LAB_P99_MS:g} ms",
-        None if rate is None or p99 is None else rate >= 100 and p99 < LAB_P99_MS,
+        f">= {LAB_POST_RATE:g}/s, p99 < {LAB_P99_MS:g} ms",
+        None if rate is None or p99 is None else rate >= LAB_POST_RATE and p99 < LAB_P99_MS,
         note=unreachable or "")
 
     plans = measured.plans
     add("SC6", None if plans is None else plans.errors == 0 and plans.captured > 0
-        and plans.reader_follows >= 1000,
+        and plans.reader_follows >= POWER_FOLLOWS,
         "no plans captured" if plans is None else
         f"{plans.captured} plans ({plans.errors} failed), {plans.findings} findings; the power "
         f"reader follows {plans.reader_follows:,}",
-        "plans of every statement for a user following >= 1000, findings listed", "same",
-        note="" if plans is None or plans.reader_follows >= 1000 else
-        "the dataset has no user following 1000+ accounts: use a larger scale")
+        f"plans of every statement for a user following >= {POWER_FOLLOWS}, findings listed",
+        "same", note="" if plans is None or plans.reader_follows >= POWER_FOLLOWS else
+        f"the dataset has no user following {POWER_BUCKET} accounts: use a larger scale")
 
     worst = max(((name, entry.latency_ms.p99) for name, entry in stats.requests.items()
                  if entry.latency_ms.p99 is not None), key=lambda x: x[1], default=None)
@@ -171,15 +176,15 @@ def _unreachable_rate(measured: Measurements, rate_limit: float) -> str | None:
 
 def thin_windows(measured: Measurements, scope: list[str]) -> list[str]:
     """Why the measurement window cannot carry the percentiles its in-scope criteria decide
-    on: too short, or a decisive p95 over fewer than 1 / (1 - 0.95) = 20 samples (it would
+    on: too short, or a decisive p95 over fewer than MIN_DECISIVE_SAMPLES samples (it would
     be the window's maximum). Criteria without samples at all are SC1/SC3/SC5's own fail."""
     problems = []
     if measured.window_s is not None and measured.window_s < MIN_WINDOW_S:
         problems.append(f"measurement window {measured.window_s:.0f} s, under "
                         f"{MIN_WINDOW_S:g} s")
-    need = round(1 / (1 - 0.95))
+    need = MIN_DECISIVE_SAMPLES
     registered = measured.stats.requests.get("register_user")
-    power = measured.stats.home_timeline_by_follow_bucket.get("1000+")
+    power = measured.stats.home_timeline_by_follow_bucket.get(POWER_BUCKET)
     for cid, count in (("SC1", registered.count if registered else 0),
                        ("SC3", power.count if power else 0),
                        ("SC5", measured.posting_count)):

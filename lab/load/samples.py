@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lab.errors import LabError
+from lab.verdicts import POWER_BUCKET, POWER_FOLLOWS
 
 SCHEMA = pa.schema([
     ("name", pa.string()),
@@ -61,11 +62,11 @@ FLUSH_ROWS = 20_000
 
 
 def follow_bucket(following: int | None) -> str | None:
-    """Group callers by how many accounts they follow (SC3 is about 1000+)."""
+    """Group callers by how many accounts they follow (SC3 is about POWER_BUCKET)."""
     if following is None:
         return None
-    if following >= 1000:
-        return "1000+"
+    if following >= POWER_FOLLOWS:
+        return POWER_BUCKET
     return "100-999" if following >= 100 else "0-99"
 
 

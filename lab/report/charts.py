@@ -17,10 +17,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from lab.verdicts import POWER_BUCKET  # noqa: E402
 
 WIDTH_IN, HEIGHT_IN = 9.0, 3.4
 MAX_SERIES = 8
-BUCKET_ORDER = ["0-99", "100-999", "1000+"]
+BUCKET_ORDER = ["0-99", "100-999", POWER_BUCKET]
 
 
 def titled_figure(title: str, height: float = HEIGHT_IN) -> tuple[Figure, Axes]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lab.errors import LabError
+from lab.verdicts import POWER_FOLLOWS
 
 BYTES_PER_GENERATED_ROW = 40
 # Kwak, Lee, Park and Moon, "What is Twitter, a Social Network or a News Media?" (WWW 2010),
@@ -27,7 +28,7 @@ class Scale:
     # Accounts guaranteed at least `popular_followers_min` followers (the seed's
     # "user with 1000 followers").
     popular_accounts: int
-    power_follows_min: int = 1000
+    power_follows_min: int = POWER_FOLLOWS
     power_follows_max: int = 1600
     popular_followers_min: int = 1000
     # Newest entries kept per user in home_timeline (fan-out on write).

@@ -49,32 +49,6 @@ def helpers_running() -> set[int]:
     return found
 
 
-def sc4_from_levels(document: dict[str, Any], levels: list[int]) -> tuple[dict[str, str], str]:
-    """SC4 judged here from the measured levels alone (docs/criteria.md): per path, paced
-    p95 at the most clients <= 1.5 x at the fewest, saturating throughput at the most (the
-    median of its rounds) >= 90 % of the best level's median, no errors at the top in any
-    round; SC4 holds when some path holds both, and a path nobody could measure (a missing
-    tool) makes a sweep without a holding path "not measured" rather than failed."""
-    lowest, highest = min(levels), max(levels)
-    statuses = {path: "not measured" for path in document["skipped_paths"]}
-    for path in {r["path"] for r in document["results"]}:
-        mine = [r for r in document["results"] if r["path"] == path]
-        paced = {r["clients"]: r for r in mine if r["mode"] == "paced"}
-        low, high = paced[lowest], paced[highest]
-        holds_paced = (not high["errors"]
-                       and high["latency_ms"]["p95"] <= 1.5 * low["latency_ms"]["p95"])
-        saturating = [r for r in mine if r["mode"] == "saturating"]
-        median = {n: statistics.median(r["throughput_per_s"] for r in saturating
-                                       if r["clients"] == n) for n in levels}
-        top_errors = any(r["errors"] for r in saturating if r["clients"] == highest)
-        holds = not top_errors and median[highest] >= 0.9 * max(median.values())
-        statuses[path] = "pass" if holds_paced and holds else "fail"
-    values = statuses.values()
-    overall = ("pass" if "pass" in values else "not measured" if "not measured" in values
-               else "fail")
-    return statuses, overall
-
-
 def test_every_path_and_mode_is_measured_and_judged(pg_server: PgServer, seeded_template: str,
                                                     tmp_path: Path) -> None:
     if PGBOUNCER.find() is None:
@@ -83,7 +57,11 @@ def test_every_path_and_mode_is_measured_and_judged(pg_server: PgServer, seeded_
     done, folder, document = lab_connections(pg_server.url(), tmp_path,
                                              "--levels", ",".join(map(str, LEVELS)),
                                              "--rounds", "2")
-    assert done.returncode in (0, 2), done.stderr
+    # 20 clients are not the criterion's 1000: SC4 is never judged on them, whatever the
+    # paths did (each path is still judged on its own levels, and says on what numbers).
+    assert document["sc4"]["status"] == "not measured", document["sc4"]
+    assert "not measured below 1,000 clients" in document["sc4"]["note"]
+    assert done.returncode == 2, done.stdout + done.stderr
     paths = ["direct", "api", "pgbouncer"]
     assert document["skipped_paths"] == {}
     results = {(r["path"], r["mode"], r["clients"], r["round"]): r for r in document["results"]}
@@ -103,11 +81,16 @@ def test_every_path_and_mode_is_measured_and_judged(pg_server: PgServer, seeded_
     for path in paths[1:]:
         assert backends(path, 20) - backends(path, 5) <= document["pool_size"], path
     assert [p["path"] for p in document["paths"]] == paths
-    statuses, overall = sc4_from_levels(document, LEVELS)
-    assert {p["path"]: p["status"] for p in document["paths"]} == statuses
-    assert document["sc4"]["status"] == overall
+    for judged in document["paths"]:
+        path = judged["path"]
+        assert judged["status"] in ("pass", "fail"), judged     # 20+ samples at each end
+        low = results[(path, "paced", 5, 0)]["latency_ms"]["p95"]
+        high = results[(path, "paced", 20, 0)]["latency_ms"]["p95"]
+        assert f"p95 {high:.1f} ms at 20 vs {low:.1f} ms at 5 clients" in judged["paced_text"]
+        top = statistics.median(results[(path, "saturating", 20, k)]["throughput_per_s"]
+                                for k in range(2))
+        assert judged["saturating_text"].startswith(f"{top:,.0f}/s at 20 clients"), judged
     assert "levels 5 to 20 clients" in document["sc4"]["note"]
-    assert done.returncode == (0 if overall == "pass" else 2)
 
     page = (folder / "index.html").read_text()
     assert page.count('src="data:image/png;base64,') == 2

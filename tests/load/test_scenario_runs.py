@@ -20,7 +20,6 @@ from lab.pg.server import PgServer
 from lab.runfolder import RunFolder, Summary, load_summary
 from lab.verdicts import exit_code
 from tests.load.conftest import TinyRun, lab_run
-from tests.load.test_connections import sc4_from_levels
 
 # Locust and API coverage: the PostgreSQL 15 pass leaves these out (.ci/run), the
 # smoke, fault, report and connection runs cover the database side there.
@@ -158,7 +157,7 @@ def test_the_seed_acceptance_run_judges_every_criterion(
     sc4 = run.summary.verdict("SC4")
     assert sc4 is not None and sc4.as_dict() == experiment["sc4"]
     assert sc4.window == "connection experiment"
-    assert sc4.status == sc4_from_levels(experiment, [2, 4])[1]
+    assert sc4.status == "not measured"       # 4 clients are not the criterion's 1000
     assert "rests on direct, api" in sc4.note and "pgbouncer not measured" in sc4.note
     assert experiment["config"]["api_workers"] == run.summary.config.api_workers
     samples = measured_window(run)

@@ -7,9 +7,44 @@ from lab.connections.verdict import judge_paths, sc4_verdict
 
 
 def level(path: str, mode: str, clients: int, p95: float, per_s: float,
-          errors: dict[str, int] | None = None) -> LevelResult:
-    return LevelResult(path, mode, clients, latency_ms={"p50": p95 / 2, "p95": p95},
+          errors: dict[str, int] | None = None, requests: int = 500) -> LevelResult:
+    return LevelResult(path, mode, clients, requests=requests,
+                       latency_ms={"p50": p95 / 2, "p95": p95},
                        throughput_per_s=per_s, errors=errors or {})
+
+
+def holding_api(fewest: int, most: int) -> list[LevelResult]:
+    """A path that holds by both rules between `fewest` and `most` clients."""
+    return [level("api", "paced", fewest, 10.0, 2.5), level("api", "paced", most, 11.0, 250),
+            level("api", "saturating", fewest, 5.0, 500),
+            level("api", "saturating", most, 9.0, 490)]
+
+
+def test_sc4_cannot_pass_below_1000_clients_however_well_a_path_holds() -> None:
+    (api,) = judge_paths(holding_api(2, 4), ["api"], 4)
+    assert api.status == "pass"             # the path held at the levels asked...
+    verdict = sc4_verdict([api], 2, 4)
+    assert verdict.status == "not measured"  # ...but the criterion names 1000 clients
+    assert "not measured below 1,000 clients" in verdict.note
+    (api,) = judge_paths(holding_api(10, 1000), ["api"], 1000)
+    assert sc4_verdict([api], 10, 1000).status == "pass"
+    (api,) = judge_paths(holding_api(10, 1500), ["api"], 1500)
+    assert sc4_verdict([api], 10, 1500).status == "pass"
+
+
+def test_a_paced_p95_needs_20_samples_at_both_ends() -> None:
+    results = holding_api(10, 1000)
+    results[0].requests = 19                # the fewest clients' p95 is their maximum
+    (api,) = judge_paths(results, ["api"], 1000)
+    assert api.paced == "not measured" and api.status == "not measured"
+    assert "p95 at 10 clients rests on 19 samples (at least 20)" in api.paced_text
+    assert sc4_verdict([api], 10, 1000).status == "not measured"
+    results[0].requests = 20
+    (api,) = judge_paths(results, ["api"], 1000)
+    assert api.paced == "pass"
+    results[1].requests = 5
+    (api,) = judge_paths(results, ["api"], 1000)
+    assert "p95 at 1,000 clients rests on 5 samples" in api.paced_text
 
 
 def test_a_path_holds_when_p95_stays_within_1_5x_and_throughput_within_90_percent() -> None:
