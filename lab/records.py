@@ -34,8 +34,12 @@ class GroupStats(Record):
     count: int
     failures: int
     rps: float | None
-    latency_ms: Latency
+    latency_ms: Latency           # service time: from the request's send to its answer
     bytes_mean: float | None
+    # Paced requests (sent on a schedule) timed from their due time instead, the wait behind
+    # the schedule included (coordinated omission corrected); None when none was paced.
+    paced: int = 0
+    from_schedule_ms: Latency | None = None
 
 
 class Window(Record):

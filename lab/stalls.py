@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 TICK_S = 0.01
 PREFIX = "stalls-"        # every process's file: <run folder>/samples/**/stalls-<process>.jsonl
+GENERATOR_PROCESS = "locust-"   # how a Locust process names its series (locust-<worker>)
 
 
 class StallSeries:

@@ -127,7 +127,7 @@ def measurements(config: RunConfig, scenario: Scenario, collected: Collected,
         collected.plans,
         reliability(ledger.acknowledged, ledger.lost, ledger.duplicated, collected.outages),
         excused_failures(collected.outages), sc4,
-        outage_windows(collected.outages, RECOVERY_LIMIT_S))
+        outage_windows(collected.outages, RECOVERY_LIMIT_S), collected.tables[STALLS_FILE])
 
 
 def capture_run_plans(database: RunDatabase, strategy: str, statements: list[dict[str, Any]],

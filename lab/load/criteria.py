@@ -43,6 +43,9 @@ WINDOWS = {"SC1": WINDOW_MEASUREMENT, "SC2": WINDOW_AFTER, "SC3": WINDOW_MEASURE
            "T1": WINDOW_MEASUREMENT, "R": WINDOW_RUN, "V": WINDOW_RUN}
 
 GENERATOR_CPU_LIMIT_PERCENT = 90.0
+# A generator whose loop woke this late in 1 s of 20 cannot keep a schedule to the 1 s rule's
+# tenth: its own evidence that it, not the target, fell behind.
+GENERATOR_LOOP_LAG_LIMIT_MS = 100.0
 SCHEDULE_MIN_RATIO = SCHEDULE_ON_TIME_SHARE   # the same 95 % bar, as a rate
 RECOVERY_LIMIT_S = 5.0   # "recovers on its own within a few seconds"
 
@@ -98,7 +101,8 @@ def judge(measured: Measurements, scope: list[str],
     if measured.sc4 is not None and "SC4" in scope:
         verdicts.append(measured.sc4)
     else:
-        add("SC4", None, "-", sc4_rule(), "same", note="measured by `lab connections` or `lab run --connections`")
+        add("SC4", None, "-", sc4_rule(), "same",
+            note="measured by `lab connections` or `lab run --connections`")
 
     rate, p95, p99 = measured.posting_rate, measured.posting_p95_ms, measured.posting_p99_ms
     ok5 = None if rate is None or p95 is None else (
@@ -106,7 +110,10 @@ def judge(measured: Measurements, scope: list[str],
     unreachable = _unreachable_rate(measured, limits["SC5_RATE"])
     if ok5 is False and unreachable and (p95 is None or p95 < limits["SC5"]):
         ok5 = None      # not the target's fault: the load never asked for that rate
-    add("SC5", ok5, "no posting" if rate is None else f"{rate:.1f} tweets/s, p95 {_ms(p95)}",
+    service = measured.posting_service_p95_ms
+    add("SC5", ok5, "no posting" if rate is None else
+        f"{rate:.1f} tweets/s, p95 {_ms(p95)} from the schedule (service time p95 "
+        f"{_ms(service)})",
         f">= {limits['SC5_RATE']:g}/s, p95 < {limits['SC5']:g} ms",
         f">= {LAB_POST_RATE:g}/s, p99 < {LAB_P99_MS:g} ms",
         None if rate is None or p99 is None else rate >= LAB_POST_RATE and p99 < LAB_P99_MS,
@@ -133,18 +140,17 @@ def judge(measured: Measurements, scope: list[str],
 
     cpu, ratio = measured.generator_cpu_max_percent, measured.schedule_ratio
     problems = thin_windows(measured, scope)
-    schedule = measured.schedule
-    if schedule is not None and schedule.on_time_share < SCHEDULE_ON_TIME_SHARE:
-        problems.append(f"behind schedule: {schedule.on_time_share:.0%} of paced actions "
-                        f"started within {SCHEDULE_ON_TIME_S:g} s of it (lag p95 "
-                        f"{schedule.lag_p95_ms:,.0f} ms)")
     if measured.unexpected_failures:
         problems.append(f"{measured.unexpected_failures} unexpected failures")
     if cpu is not None and cpu >= GENERATOR_CPU_LIMIT_PERCENT:
         problems.append(f"{GENERATOR_SATURATED} {cpu:.0f} % CPU")
-    if ratio is not None and ratio < SCHEDULE_MIN_RATIO:
-        problems.append(f"generator-bound: {ratio:.0%} of the scheduled rate")
+    behind, blame = _behind_schedule(measured)
+    schedule = measured.schedule
+    if behind and blame != "target":
+        problems += [f"{blame}: {b}" for b in behind]
     cpu_text = "CPU not sampled" if cpu is None else f"Locust CPU max {cpu:.0f} %"
+    if measured.generator_loop_lag_p95_ms is not None:
+        cpu_text += f", loop lag p95 {measured.generator_loop_lag_p95_ms:,.0f} ms"
     rate_text = "" if ratio is None else f", {ratio:.0%} of the scheduled rate"
     if schedule is not None:
         rate_text += (f", {schedule.on_time_share:.1%} on schedule (lag p95 "
@@ -156,8 +162,37 @@ def judge(measured: Measurements, scope: list[str],
         f"0 failures, CPU < {GENERATOR_CPU_LIMIT_PERCENT:g} %, >= "
         f"{SCHEDULE_MIN_RATIO:.0%} of the scheduled rate, >= {SCHEDULE_ON_TIME_SHARE:.0%} "
         f"on schedule, a window long enough for its percentiles", "same",
-        note="; ".join(problems))
+        note="; ".join(problems) if problems or not behind else
+        f"the target fell behind, not the generator ({'; '.join(behind)}, with the "
+        f"generator's CPU and loop in time): a slow target's wait is in the paced requests' "
+        f"latency from the schedule, which SC5 judges")
     return verdicts
+
+
+def _behind_schedule(measured: Measurements) -> tuple[list[str], str]:
+    """How the paced personas fell behind their schedule, and who is to blame.
+
+    A paced user waits for each answer before its next action, so a slow target puts it
+    behind as surely as a starved generator does. The generator is blamed only on its own
+    evidence (CPU at the limit, or its event loop waking late); with that evidence in and
+    clean, the target was slow ("target"); with none at all, nobody can say, and the run
+    claims a load it may not have offered ("behind schedule, cause unknown")."""
+    behind = []
+    schedule, ratio = measured.schedule, measured.schedule_ratio
+    if ratio is not None and ratio < SCHEDULE_MIN_RATIO:
+        behind.append(f"{ratio:.0%} of the scheduled rate")
+    if schedule is not None and schedule.on_time_share < SCHEDULE_ON_TIME_SHARE:
+        behind.append(f"{schedule.on_time_share:.0%} of paced actions started within "
+                      f"{SCHEDULE_ON_TIME_S:g} s of their schedule (lag p95 "
+                      f"{schedule.lag_p95_ms:,.0f} ms)")
+    cpu, lag = measured.generator_cpu_max_percent, measured.generator_loop_lag_p95_ms
+    if cpu is None and lag is None:
+        return behind, "behind schedule, cause unknown (no generator evidence)"
+    if (cpu is not None and cpu >= GENERATOR_CPU_LIMIT_PERCENT) or (
+            lag is not None and lag >= GENERATOR_LOOP_LAG_LIMIT_MS):
+        loop = "" if lag is None else f", loop lag p95 {lag:,.0f} ms"
+        return behind, f"generator-bound (Locust CPU max {cpu or 0:.0f} %{loop})"
+    return behind, "target"
 
 
 def _unreachable_rate(measured: Measurements, rate_limit: float) -> str | None:

@@ -18,7 +18,8 @@ import psycopg
 from lab.records import Ledger
 
 # Request names whose 201 creates a row of this table.
-CREATES = {"post_tweet": "tweets", "register_user": "users"}
+CREATES = {"post_tweet": "tweets", "reply": "tweets", "quote": "tweets",
+           "register_user": "users"}
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 
 from lab.attribution.attribute import sent_in
-from lab.load.stats import sustained_rate
+from lab.load.stats import from_schedule_us, sustained_rate
 from lab.percentiles import latency_summary, nearest_rank
 from lab.records import RequestStats, Window
 from lab.scenarios import Scenario
+from lab.stalls import GENERATOR_PROCESS
 from lab.verdicts import SCHEDULE_ON_TIME_S, Verdict
 
 
@@ -48,8 +49,8 @@ class Measurements:
     generator_cpu_max_percent: float | None
     unexpected_failures: int
     schedule_ratio: float | None          # achieved / scheduled rate of paced personas
-    posting_rate: float | None            # successful post_tweet/s, measurement window
-    posting_p95_ms: float | None
+    posting_rate: float | None            # posts answered 201 per s, measurement window
+    posting_p95_ms: float | None          # their p95 from the schedule (SC5 judges it)
     posting_p99_ms: float | None
     plans: PlanSummary | None = None     # None: no plans captured (the live UI view)
     reliability: Reliability | None = None   # None: no ledger checked (the live UI view)
@@ -62,6 +63,8 @@ class Measurements:
     # scenario does not schedule posts): SC5's rate cannot be met when this is below it.
     scheduled_posting_rate: float | None = None
     users: int = 0
+    posting_service_p95_ms: float | None = None   # the same posts timed from their send
+    generator_loop_lag_p95_ms: float | None = None  # Locust's loop, over the window's seconds
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,8 @@ def measurements_from(samples: pd.DataFrame, measurement: Window, server: list[d
                       integrity_violations: int | None, plans: dict[str, Any] | None = None,
                       reliability: Reliability | None = None, excused_failures: int = 0,
                       sc4: Verdict | None = None,
-                      outages: Sequence[tuple[float, float]] = ()) -> Measurements:
+                      outages: Sequence[tuple[float, float]] = (),
+                      stalls: pd.DataFrame | None = None) -> Measurements:
     """Turn raw samples and server samples into what the criteria judge.
 
     `stats` are the measurement window's; unexpected failures count over the
@@ -112,8 +116,11 @@ def measurements_from(samples: pd.DataFrame, measurement: Window, server: list[d
     is then not judged. `excused_failures` are the 503s a fault run's outage
     owes its clients: judged by R, not counted against V; paced actions sent during
     the `outages` (epoch spans) are left out of the schedule audit for the same reason.
+    `stalls` (a run's stalls table) give the generator's loop lag. Server samples count in
+    the measurement window, both ends, as the attribution's do.
     """
-    measured_server = [s for s in server if s["ts"] >= measurement.start_ts]
+    measured_server = [s for s in server
+                       if measurement.start_ts <= s["ts"] <= measurement.end_ts]
     cpu = [s["locust_cpu_max_process_percent"] for s in measured_server
            if "locust_cpu_max_process_percent" in s]
     ratio = None
@@ -124,13 +131,13 @@ def measurements_from(samples: pd.DataFrame, measurement: Window, server: list[d
         achieved, _ = sustained_rate(paced_requests(samples), scenario.paced_request,
                                      measurement)
         ratio = achieved / scheduled
-    posts = sent_in(samples, measurement)
-    posts = posts[posts["name"] == "post_tweet"]
-    rate = p95 = p99 = None
+    posts = posts_made(samples, measurement)
+    rate = p95 = p99 = service_p95 = None
     if len(posts):
-        rate, _ = sustained_rate(samples, "post_tweet", measurement)
-        latency = latency_summary(posts.loc[posts["failure"].isna(), "latency_us"].to_numpy())
+        rate = len(posts) / measurement.seconds if measurement.seconds > 0 else 0.0
+        latency = latency_summary(from_schedule_us(posts).to_numpy())
         p95, p99 = latency["p95"], latency["p99"]
+        service_p95 = latency_summary(posts["latency_us"].to_numpy())["p95"]
     failures = int(samples["failure"].notna().sum())
     return Measurements(
         stats=stats, integrity_violations=integrity_violations,
@@ -139,10 +146,33 @@ def measurements_from(samples: pd.DataFrame, measurement: Window, server: list[d
         posting_rate=rate, posting_p95_ms=p95, posting_p99_ms=p99,
         plans=plan_summary(plans), reliability=reliability,
         excused_failures=excused_failures, sc4=sc4, window_s=measurement.seconds,
-        posting_count=int(posts["failure"].isna().sum()),
+        posting_count=len(posts), posting_service_p95_ms=service_p95,
+        generator_loop_lag_p95_ms=loop_lag_p95(stalls, measurement),
         schedule=schedule_audit(samples, measurement, outages),
         scheduled_posting_rate=scheduled if scenario.paced_request == "post_tweet" else None,
         users=users)
+
+
+def posts_made(samples: pd.DataFrame, measurement: Window) -> pd.DataFrame:
+    """SC5's posts: `post_tweet` requests sent in the window and answered 201 (a tweet made;
+    replies and quotes have names of their own, and a refusal is no post)."""
+    sent = sent_in(samples, measurement)
+    return sent[(sent["name"] == "post_tweet") & (sent["status"] == 201)
+                & sent["failure"].isna()]
+
+
+def loop_lag_p95(stalls: pd.DataFrame | None, measurement: Window) -> float | None:
+    """The p95, over the window's seconds, of how late the load generator's busiest event
+    loop woke in each (its own evidence of being short of CPU); None without stall rows."""
+    if stalls is None or stalls.empty:
+        return None
+    rows = stalls[stalls["process"].str.startswith(GENERATOR_PROCESS)
+                  & (stalls["ts"] >= int(measurement.start_ts))
+                  & (stalls["ts"] <= measurement.end_ts)]
+    if rows.empty:
+        return None
+    worst = np.sort(rows.groupby("ts")["loop_lag_max_ms"].max().to_numpy())
+    return float(worst[nearest_rank(len(worst), 95) - 1])
 
 
 def plan_summary(plans: dict[str, Any] | None) -> PlanSummary | None:

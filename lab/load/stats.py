@@ -30,16 +30,33 @@ def run_windows(samples: pd.DataFrame, ramp_s: float, warmup_s: float) -> Window
                    warmup=span(start, measured_from), measurement=span(measured_from, end))
 
 
+def from_schedule_us(samples: pd.DataFrame) -> pd.Series:
+    """Each request's latency from its intended start: a paced request's due time (its lag
+    behind the schedule plus its service time), an unpaced one's send (it has no schedule).
+
+    A request that waited behind its schedule was as slow for its user as one that waited
+    in the server: timing it from the send would leave that wait out (coordinated omission).
+    """
+    if "schedule_lag_ms" not in samples:          # recorded before schedules were
+        return samples["latency_us"]
+    lag_us = samples["schedule_lag_ms"].clip(lower=0).fillna(0.0) * 1000
+    return samples["latency_us"] + lag_us
+
+
 def group_stats(samples: pd.DataFrame, seconds: float) -> GroupStats:
     """Count, failures, throughput and latency of one group of requests."""
     failures = samples["failure"].notna()
-    ok = samples.loc[~failures, "latency_us"].to_numpy()
+    ok = samples[~failures]
+    paced = ok[ok["schedule_lag_ms"].notna()] if "schedule_lag_ms" in ok else ok.iloc[:0]
     return GroupStats(
         count=int(len(samples)),
         failures=int(failures.sum()),
         rps=round(len(samples) / seconds, 2) if seconds > 0 else None,
-        latency_ms=Latency(**latency_summary(ok)),
+        latency_ms=Latency(**latency_summary(ok["latency_us"].to_numpy())),
         bytes_mean=round(float(samples["bytes"].mean()), 1) if len(samples) else None,
+        paced=int(len(paced)),
+        from_schedule_ms=Latency(**latency_summary(from_schedule_us(ok).to_numpy()))
+        if len(paced) else None,
     )
 
 

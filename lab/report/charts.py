@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
 from lab.verdicts import POWER_BUCKET  # noqa: E402
 
 WIDTH_IN, HEIGHT_IN = 9.0, 3.4

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import gevent
 
-from lab.stalls import PREFIX, TICK_S, StallSeries
+from lab.stalls import GENERATOR_PROCESS, PREFIX, TICK_S, StallSeries
 
 
 def watch(folder: Path, worker: str) -> gevent.Greenlet:
     """Start the ticker greenlet; kill it to stop (its file is closed then)."""
     def tick() -> None:
-        series = StallSeries(folder / f"{PREFIX}locust-{worker}.jsonl", f"locust-{worker}")
+        name = f"{GENERATOR_PROCESS}{worker}"
+        series = StallSeries(folder / f"{PREFIX}{name}.jsonl", name)
         try:
             while True:
                 asked = time.perf_counter()

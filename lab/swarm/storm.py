@@ -74,7 +74,7 @@ def engage_hot_tweet(user: LabUser) -> None:
         user.call("POST", f"/tweets/{tweet}/retweet", "retweet", expect=201, key="tweet",
                   allowed=(200, 403, 404))
     else:
-        user.call("POST", "/tweets", "post_tweet", expect=201, key="tweet", allowed=(403, 404),
+        user.call("POST", "/tweets", "reply", expect=201, key="tweet", allowed=(403, 404),
                   body={"body": user.tweet_text(), "reply_to_tweet_id": tweet})
 
 
