@@ -95,6 +95,18 @@ class Summary(Record):
         return next((v for v in self.criteria if v.id == criterion), None)
 
 
+def user_history(folder: Path) -> pd.DataFrame:
+    """Active users per second from Locust's history CSV in a run folder (empty when absent;
+    readable before the folder's summary is written)."""
+    path = folder / LOCUST_HISTORY
+    if not path.exists():
+        return pd.DataFrame(columns=["ts", "users"])
+    history = pd.read_csv(path)
+    history = history[history["Name"] == "Aggregated"]
+    return pd.DataFrame({"ts": history["Timestamp"].astype(float),
+                         "users": history["User Count"].astype(int)})
+
+
 def utc_stamp(ts: float | None = None) -> str:
     """An ISO 8601 UTC time to the second, as summaries record times."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
@@ -207,14 +219,7 @@ class RunFolder:
 
     @cached_property
     def user_history(self) -> pd.DataFrame:
-        """Active users per second from Locust's history CSV (empty when absent)."""
-        path = self.path / LOCUST_HISTORY
-        if not path.exists():
-            return pd.DataFrame(columns=["ts", "users"])
-        history = pd.read_csv(path)
-        history = history[history["Name"] == "Aggregated"]
-        return pd.DataFrame({"ts": history["Timestamp"].astype(float),
-                             "users": history["User Count"].astype(int)})
+        return user_history(self.path)
 
     @property
     def origin_ts(self) -> float:

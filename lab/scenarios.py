@@ -41,7 +41,7 @@ class Scenario:
     def locustfile(self) -> Path:
         return locustfiles_dir() / f"{self.name}.py"
 
-    def scheduled_rate(self, users: int) -> float | None:
+    def scheduled_rate(self, users: float) -> float | None:
         """`paced_request`s/s the paced personas should send at `users` users (None: the
         scenario holds no request's rate). A paced persona with other tasks too sends the
         paced request its tasks' share of the time; Locust's split of users by weight is

@@ -113,6 +113,17 @@ class Verdict:
 
 
 
+def fails_run(verdict: Verdict, strict: bool = False) -> bool:
+    """Whether this verdict alone keeps the run from exit code 0: a seed criterion failed or
+    in scope and not measured; a lab-only target (T1) or a lab target beside a seed
+    threshold only with `strict`. The exit code and junit.xml both ask this."""
+    if verdict.id in LAB_ONLY and not strict:
+        return False
+    if verdict.blocks:
+        return True
+    return strict and verdict.lab_met is False and verdict.status != NOT_IN_SCOPE
+
+
 def exit_code(verdicts: list[Verdict], strict: bool = False) -> int:
     """0: all in scope pass; 3: the run is invalid (numbers untrustworthy); 2: a criterion
     failed or could not be measured.
@@ -122,9 +133,7 @@ def exit_code(verdicts: list[Verdict], strict: bool = False) -> int:
     by_id = {v.id: v for v in verdicts}
     if "V" in by_id and by_id["V"].status == FAIL:
         return EXIT_INVALID_RUN
-    failed = any(v.blocks for v in verdicts if strict or v.id not in LAB_ONLY)
-    if strict:
-        failed |= any(v.lab_met is False for v in verdicts if v.status != NOT_IN_SCOPE)
+    failed = any(fails_run(v, strict) for v in verdicts)
     return EXIT_CRITERION_FAILED if failed else EXIT_PASSED
 
 

@@ -117,8 +117,10 @@ def collect(config: RunConfig, database: RunDatabase, folder: Path, measurement:
 
 
 def measurements(config: RunConfig, scenario: Scenario, collected: Collected,
-                 measurement: Measurement, sc4: Verdict | None) -> Measurements:
-    """What the criteria judge, from the collected evidence."""
+                 measurement: Measurement, sc4: Verdict | None,
+                 running: float | None = None) -> Measurements:
+    """What the criteria judge, from the collected evidence; `running`: the users Locust ran
+    on average in the measurement window (None: all of them, all the time)."""
     ledger = collected.ledger
     return measurements_from(
         collected.samples, collected.windows.measurement, measurement.watch.server_samples,
@@ -127,7 +129,8 @@ def measurements(config: RunConfig, scenario: Scenario, collected: Collected,
         collected.plans,
         reliability(ledger.acknowledged, ledger.lost, ledger.duplicated, collected.outages),
         excused_failures(collected.outages), sc4,
-        outage_windows(collected.outages, RECOVERY_LIMIT_S), collected.tables[STALLS_FILE])
+        outage_windows(collected.outages, RECOVERY_LIMIT_S), collected.tables[STALLS_FILE],
+        running)
 
 
 def capture_run_plans(database: RunDatabase, strategy: str, statements: list[dict[str, Any]],

@@ -107,7 +107,8 @@ def measurements_from(samples: pd.DataFrame, measurement: Window, server: list[d
                       reliability: Reliability | None = None, excused_failures: int = 0,
                       sc4: Verdict | None = None,
                       outages: Sequence[tuple[float, float]] = (),
-                      stalls: pd.DataFrame | None = None) -> Measurements:
+                      stalls: pd.DataFrame | None = None,
+                      running: float | None = None) -> Measurements:
     """Turn raw samples and server samples into what the criteria judge.
 
     `stats` are the measurement window's; unexpected failures count over the
@@ -117,14 +118,16 @@ def measurements_from(samples: pd.DataFrame, measurement: Window, server: list[d
     owes its clients: judged by R, not counted against V; paced actions sent during
     the `outages` (epoch spans) are left out of the schedule audit for the same reason.
     `stalls` (a run's stalls table) give the generator's loop lag. Server samples count in
-    the measurement window, both ends, as the attribution's do.
+    the measurement window, both ends, as the attribution's do. The schedule is the one of
+    the users that ran: `running` on average over the window (a --shape runs fewer than
+    `users` most of the time), `users` when not known.
     """
     measured_server = [s for s in server
                        if measurement.start_ts <= s["ts"] <= measurement.end_ts]
     cpu = [s["locust_cpu_max_process_percent"] for s in measured_server
            if "locust_cpu_max_process_percent" in s]
     ratio = None
-    scheduled = scenario.scheduled_rate(users)
+    scheduled = scenario.scheduled_rate(users if running is None else running)
     if scheduled and scenario.paced_request:
         # The paced personas' own requests: others sending the same request do not make up
         # for a schedule the generator could not keep.
@@ -151,6 +154,14 @@ def measurements_from(samples: pd.DataFrame, measurement: Window, server: list[d
         schedule=schedule_audit(samples, measurement, outages),
         scheduled_posting_rate=scheduled if scenario.paced_request == "post_tweet" else None,
         users=users)
+
+
+def running_users(history: pd.DataFrame, measurement: Window) -> float | None:
+    """The users Locust ran on average over the window, from its per-second history (None
+    without history rows in it)."""
+    rows = history[(history["ts"] >= measurement.start_ts)
+                   & (history["ts"] <= measurement.end_ts)]
+    return None if rows.empty else float(rows["users"].mean())
 
 
 def posts_made(samples: pd.DataFrame, measurement: Window) -> pd.DataFrame:

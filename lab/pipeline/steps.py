@@ -16,6 +16,7 @@ from lab.load.collect import Collected, measurements
 from lab.load.criteria import judge
 from lab.load.database import RunDatabase
 from lab.load.measure import Measurement, locust_totals
+from lab.load.measurements import running_users
 from lab.records import (
     ApiInfo,
     Dataset,
@@ -32,7 +33,7 @@ from lab.report.run_page import write_run_report
 from lab.report.trends import update_index
 from lab.resources import source_checkout
 from lab.runconfig import RunConfig
-from lab.runfolder import Summary, utc_stamp, write_run_folder
+from lab.runfolder import Summary, user_history, utc_stamp, write_run_folder
 from lab.scenarios import Scenario
 from lab.verdicts import Verdict, exit_code
 
@@ -93,8 +94,9 @@ def judged(config: RunConfig, scenario: Scenario, database: RunDatabase, folder:
     """Judge every criterion in scope once, and describe the run in its summary."""
     declared = [c for c in scenario.criteria if c != "SC4" or config.connection_check]
     scope = [*declared, "R", *(["SC4"] if sc4 and "SC4" not in declared else [])]
-    verdicts = judge(measurements(config, scenario, collected, measurement, sc4), scope,
-                     config.thresholds)
+    running = running_users(user_history(folder), collected.windows.measurement)
+    verdicts = judge(measurements(config, scenario, collected, measurement, sc4, running),
+                     scope, config.thresholds)
     facts = database.facts
     return Summary(
         started_at=utc_stamp(measurement.started), finished_at=utc_stamp(),

@@ -62,8 +62,14 @@ class LabUser(FastHttpUser):
     due_ts: float | None = None      # a paced user's current action's due time
 
     def on_start(self) -> None:
+        self.arrive()
         if self.paced:
-            self.due_ts = time.time()    # its schedule starts now
+            # Its schedule starts once it has arrived: an arrival's sign-up is not one of
+            # its scheduled actions (a --shape's new users would count twice otherwise).
+            self.due_ts = time.time()
+
+    def arrive(self) -> None:
+        """Become the account this persona acts as: a seeded one, or a new sign-up."""
         self.ids = credentials(self.environment)
         self.token = ""
         self.following: int | None = None
