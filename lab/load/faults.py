@@ -163,30 +163,37 @@ def is_outage_error(samples: pd.DataFrame) -> pd.Series:
 
 
 def outages_seen(events: list[FaultEvent], samples: pd.DataFrame) -> list[FaultOutcome]:
-    """What clients saw of each fault; a fault's window ends where the next one begins."""
-    return [outage_seen(event, samples, events[i + 1].injected_ts if i + 1 < len(events)
-                        else None) for i, event in enumerate(events)]
+    """What clients saw of each fault. Each failed request belongs to one fault at most: the
+    last one injected before it ended (in flight at an injection, it is that fault's), if it
+    was sent before ATTRIBUTION_S after that fault's end. (A request in flight across two
+    injections was counted by both, so two faults read as one long outage and their 503s
+    were excused twice.)"""
+    failed = samples[is_outage_error(samples)]
+    ends = failed["start_ts"] + failed["latency_us"] / 1e6
+    injected = [(i, e.injected_ts) for i, e in enumerate(events)
+                if e.injected_ts is not None and e.restored_ts is not None]
+    owner = pd.Series(-1, index=failed.index)
+    for i, ts in sorted(injected, key=lambda pair: pair[1]):
+        owner[ends >= ts] = i            # a later injection takes over what ended after it
+    outcomes = []
+    for i, event in enumerate(events):
+        mine = failed[owner == i]
+        if event.restored_ts is not None:
+            mine = mine[mine["start_ts"] < event.restored_ts + ATTRIBUTION_S]
+        outcomes.append(outage_seen(event, mine))
+    return outcomes
 
 
-def outage_seen(event: FaultEvent, samples: pd.DataFrame,
-                next_fault_ts: float | None = None) -> FaultOutcome:
-    """What clients saw of one fault, from the recorded requests.
+def outage_seen(event: FaultEvent, failed: pd.DataFrame) -> FaultOutcome:
+    """What clients saw of one fault, from the failed requests that are its own.
 
-    The outage is the span from the first to the end of the last failed
-    request sent from the injection to ATTRIBUTION_S after the fault's end
-    (or to the next fault); recovery is how long after the fault's end that
-    last failure ended.
+    The outage is the span from the first of them sent to the end of the last;
+    recovery is how long after the fault's end that last failure ended.
     """
     seen = asdict(event)
     if event.injected_ts is None or event.restored_ts is None:
         return FaultOutcome(**seen, errors=None, outage_s=None, recover_s=None)
-    ends = samples["start_ts"] + samples["latency_us"] / 1e6
-    until = event.restored_ts + ATTRIBUTION_S
-    if next_fault_ts is not None:
-        until = min(until, next_fault_ts)
-    # Requests in flight at the injection belong to it too.
-    window = (ends >= event.injected_ts) & (samples["start_ts"] < until)
-    failed = samples[window & is_outage_error(samples)]
+    ends = failed["start_ts"] + failed["latency_us"] / 1e6
     statuses = {str(k): int(v) for k, v in failed["status"].value_counts().sort_index().items()}
     if failed.empty:
         return FaultOutcome(**seen, errors=0, outage_s=0.0, recover_s=0.0)

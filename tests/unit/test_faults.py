@@ -72,3 +72,25 @@ def test_a_fault_that_was_not_injected_has_no_outage_numbers() -> None:
 
 def test_a_run_without_faults_has_no_outages() -> None:
     assert outages_seen([], requests([(1.0, 1, 503)])) == []
+
+
+def test_a_request_in_flight_across_two_faults_belongs_to_one_of_them() -> None:
+    """restart-db at 60 s, kill-backends at 90 s: eight errors just after each. The restart's
+    window took requests sent before 90 s, the kill's those in flight at 90 s, so the ones
+    sent before and failing after 90 s counted twice: the restart 'recovered' at 90 s (29 s
+    late), and 22 excused 503s for 16 failed requests read as -6 failures in V."""
+    restart = FaultEvent("restart-db", "restart-db@60s", injected_ts=60.0, restored_ts=60.8)
+    kill = FaultEvent("kill-backends", "kill-backends@90s", injected_ts=90.0,
+                      restored_ts=90.0)
+    rows = [(60.0 + i / 100, 100, 503) for i in range(8)]           # ended by 60.2 s
+    rows += [(89.95 + i / 1000, 100, 503) for i in range(6)]        # in flight at 90 s
+    rows += [(90.01, 50, 503), (90.02, 50, 0)]
+    rows += [(t, 5, 200) for t in (61.0, 70.0, 80.0, 91.0)]
+    samples = requests(rows)
+    first, second = outages_seen([restart, kill], samples)
+    assert first.errors + second.errors == 16 == int((samples["status"] != 200).sum())
+    assert first.errors == 8 and second.errors == 8
+    assert first.last_error_end_ts == pytest.approx(60.17)
+    assert first.recover_s == 0.0                  # its last error ended before its end
+    assert second.recover_s == pytest.approx(90.07 - 90.0)
+    assert first.answered_503 + second.answered_503 == 15
