@@ -11,6 +11,7 @@ the API layer costs. Latency percentiles come from every transaction
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import string
@@ -28,6 +29,7 @@ from lab.errors import LabError
 from lab.generators import pgbench_sql
 from lab.httpload import SEQUENCE_MARK, render_get, render_request, run_http_load
 from lab.migrate import migrate
+from lab.percentiles import percentile
 from lab.pg.server import PgServer
 from lab.queries import first_page
 from lab.security import token_hash
@@ -72,9 +74,14 @@ def http_measure(port: int, connections: int, seconds: int,
     """Drive the API; return (2xx answers/s, p50 ms, p99 ms, non-2xx answers + socket errors)."""
     run = run_http_load("127.0.0.1", port, requests, connections, seconds,
                         timeout_s=HTTP_TIMEOUT_S)
-    latency_ms = run.latency_us / 1000 if run.ok else np.array([np.nan])
-    return (run.per_s, float(np.percentile(latency_ms, 50)), float(np.percentile(latency_ms, 99)),
+    return (run.per_s, *percentiles_ms(run.latency_us / 1000),
             run.non_2xx + sum(run.errors.values()))
+
+
+def percentiles_ms(latency_ms: np.ndarray) -> tuple[float, float]:
+    """p50 and p99 by nearest rank (NaN when nothing was measured)."""
+    p50, p99 = (percentile(latency_ms, p) for p in (50, 99))
+    return (math.nan if p50 is None else p50, math.nan if p99 is None else p99)
 
 
 def bench_requests(port: int, reader: int, tokens: list[str], max_user: int
@@ -143,8 +150,7 @@ def bench_api(server: PgServer, database: str, strategies: list[str], seconds: i
     def pg(name: str, strategy: str, statement: str) -> None:
         tps, lat, failed = run_pgbench(server, database,
                                        pgbench_script(statement, reader), connections, seconds)
-        record(name, "pgbench", strategy, connections, tps, float(np.percentile(lat, 50)),
-               float(np.percentile(lat, 99)), failed)
+        record(name, "pgbench", strategy, connections, tps, *percentiles_ms(lat), failed)
 
     for strategy in strategies:
         statement = f"home_timeline_{strategy}"
@@ -172,8 +178,8 @@ def bench_api(server: PgServer, database: str, strategies: list[str], seconds: i
                       + pgbench_sql("profile", {"user_id": ":user_id"}))
             tps, lat, failed = run_pgbench(server, database, script, connections,
                                            seconds)
-            record("profile", "pgbench", strategy, connections, tps,
-                   float(np.percentile(lat, 50)), float(np.percentile(lat, 99)), failed)
+            record("profile", "pgbench", strategy, connections, tps, *percentiles_ms(lat),
+                   failed)
     return measures
 
 

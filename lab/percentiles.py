@@ -1,7 +1,10 @@
 """Exact percentiles of latency samples (nearest rank, no histogram rounding).
 
-One definition for every number the lab reports: load runs, the connection
-experiment and comparisons all summarize latencies here.
+One definition for every percentile the lab prints: load runs, the connection
+experiment, comparisons, charts and `lab bench` all take them here. The p-th
+percentile of n samples is the smallest sample with at least p % of the samples
+at or below it (numpy's method="inverted_cdf"): always a value that was
+measured, never an interpolation between two.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 
 PERCENTILES = {"p50": 50, "p90": 90, "p95": 95, "p99": 99, "p99_9": 99.9}
 
@@ -20,6 +24,20 @@ def nearest_rank(count: int, percent: float) -> int:
     (Rounded first: 99.9 / 100 * 1000 is 999.0000000000001 in floating point.)
     """
     return max(1, math.ceil(round(percent / 100 * count, 9)))
+
+
+def percentile(values: np.ndarray | pd.Series, percent: float) -> float | None:
+    """The nearest-rank `percent` percentile of `values`, in their unit (None when empty)."""
+    ordered = np.sort(np.asarray(values, dtype=np.float64))
+    if len(ordered) == 0:
+        return None
+    return float(ordered[nearest_rank(len(ordered), percent) - 1])
+
+
+def per_group(values: pd.Series, groups: pd.Series, percent: float) -> pd.Series:
+    """The nearest-rank `percent` percentile of `values` within each group (e.g. each second
+    of a run), indexed by group."""
+    return values.groupby(groups).agg(lambda group: percentile(group.to_numpy(), percent))
 
 
 def latency_summary(latency_us: np.ndarray) -> dict[str, float | None]:

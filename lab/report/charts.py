@@ -18,6 +18,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from lab.percentiles import per_group, percentile  # noqa: E402
 from lab.verdicts import POWER_BUCKET  # noqa: E402
 
 WIDTH_IN, HEIGHT_IN = 9.0, 3.4
@@ -110,10 +111,10 @@ def latency_over_time(samples: pd.DataFrame, origin: float,
     events marked."""
     figure, axes = titled_figure("Latency percentiles per second (all requests)")
     ok = _ok(samples)
-    grouped = (ok["latency_us"] / 1000.0).groupby(_seconds(ok, origin))
-    for quantile, style in ((0.5, "-"), (0.95, "--"), (0.99, ":")):
-        series = grouped.quantile(quantile, interpolation="higher")
-        axes.plot(series.index, series.values, style, label=f"p{quantile * 100:g}")
+    ms, seconds = ok["latency_us"] / 1000.0, _seconds(ok, origin)
+    for percent, style in ((50, "-"), (95, "--"), (99, ":")):
+        series = per_group(ms, seconds, percent)
+        axes.plot(series.index, series.values, style, label=f"p{percent:g}")
     axes.set_yscale("log")
     axes.set_xlabel("seconds since start")
     axes.set_ylabel("ms")
@@ -163,8 +164,9 @@ def timeline_by_follow_bucket(samples: pd.DataFrame, threshold_ms: float) -> Fig
                         [f"follows {b}\n({len(d):,} requests)" for b, d in zip(buckets, data,
                                                                                strict=True)])
         for position, values in enumerate(data, 1):
-            p95 = float(np.percentile(values, 95, method="higher"))
-            axes.plot(position, p95, "v", color="tab:red")
+            p95 = percentile(values, 95)
+            if p95 is not None:
+                axes.plot(position, p95, "v", color="tab:red")
     axes.axhline(threshold_ms, color="tab:red", linestyle="--", linewidth=1,
                  label=f"SC3 limit {threshold_ms:g} ms (p95, red marks)")
     axes.set_yscale("log")
@@ -180,8 +182,7 @@ def latency_vs_throughput(samples: pd.DataFrame, origin: float) -> Figure:
     seconds = _seconds(ok, origin)
     per_second = pd.DataFrame({
         "rps": seconds.value_counts().sort_index(),
-        "p95": (ok["latency_us"] / 1000.0).groupby(seconds).quantile(0.95,
-                                                                     interpolation="higher")})
+        "p95": per_group(ok["latency_us"] / 1000.0, seconds, 95)})
     axes.scatter(per_second["rps"], per_second["p95"], s=10, alpha=0.7)
     axes.set_yscale("log")
     axes.set_xlabel("requests completed in the second")
