@@ -14,6 +14,7 @@ cost the same for ten requests as for a million.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,8 @@ MIN_EFFECT = 0.10       # a relative change smaller than this is not called, how
 MIN_EFFECT_MS = 1.0     # ...nor a latency change smaller than this many milliseconds
 MIN_TAIL = 5            # ...nor a percentile with fewer requests than this above it in a run
                         # (a p99 of 50 requests is their maximum: its interval means little)
+MIN_COUNT = 20          # ...nor a rate of fewer requests than this in a run (a count's own
+                        # randomness alone is about +-45 % at 20)
 HIGHER, LOWER = "higher", "lower"
 
 
@@ -111,8 +114,14 @@ def percentile_difference(reference: np.ndarray, value: np.ndarray, percent: flo
 
 def rate_difference(reference: np.ndarray, value: np.ndarray, seed: int = 0,
                     resamples: int = RESAMPLES) -> Difference | None:
-    """The mean of per-second counts (a throughput) of `value` against `reference`, with the
-    interval from resampling seconds; None when either run has no whole second."""
+    """The mean of per-second counts (a throughput) of `value` against `reference`; None
+    when either run has no whole second.
+
+    The interval is the wider of two: resampling seconds (the load's own variation from
+    second to second) and the exact bounds of a ratio of Poisson rates (a count's own
+    randomness, which a handful of requests is all about), and never below a rate of 0.
+    A rate of fewer than MIN_COUNT requests in either run is never called.
+    """
     if len(reference) == 0 or len(value) == 0:
         return None
     rng = np.random.default_rng(seed)
@@ -120,4 +129,56 @@ def rate_difference(reference: np.ndarray, value: np.ndarray, seed: int = 0,
                   - rng.choice(reference, size=(resamples, len(reference))).mean(axis=1))
     low, high = _bounds(replicates)
     before, after = float(reference.mean()), float(value.mean())
-    return Difference(before, after, low, high, called(before, low, high, after - before))
+    counts = int(reference.sum()), int(value.sum())
+    if before > 0:
+        ratio_low, ratio_high = poisson_ratio_interval(counts[0], len(reference), counts[1],
+                                                       len(value))
+        low, high = min(low, before * (ratio_low - 1)), max(high, before * (ratio_high - 1))
+    low = max(low, -before)
+    enough = min(counts) >= MIN_COUNT
+    call = called(before, low, high, after - before) if enough else None
+    return Difference(before, after, low, high, call, enough)
+
+
+def poisson_ratio_interval(count_a: int, seconds_a: float, count_b: int,
+                           seconds_b: float) -> tuple[float, float]:
+    """The exact CONFIDENCE interval of rate_b / rate_a from two Poisson counts.
+
+    Given n = count_a + count_b, count_b is binomial with p = rate_b s_b / (rate_a s_a +
+    rate_b s_b); the Clopper-Pearson bounds of p map onto the ratio (the conditional method
+    of Przyborowski and Wilenski, 1940). Infinite above when count_a is 0.
+    """
+    total = count_a + count_b
+    if total == 0:
+        return 0.0, math.inf
+    low_p, high_p = clopper_pearson(count_b, total)
+    scale = seconds_a / seconds_b
+    high = math.inf if high_p >= 1 else high_p / (1 - high_p) * scale
+    return low_p / (1 - low_p) * scale, high
+
+
+def clopper_pearson(successes: int, trials: int) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) CONFIDENCE interval of a binomial proportion, by
+    bisection on the binomial tail (no scipy: a log-factorial table and numpy)."""
+    tail = (1 - CONFIDENCE) / 2
+    log_factorial = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, trials + 1)))])
+    ks = np.arange(trials + 1)
+    log_choose = log_factorial[trials] - log_factorial[ks] - log_factorial[trials - ks]
+
+    def at_most(p: float, k: int) -> float:
+        """P(X <= k) for X ~ Binomial(trials, p)."""
+        logs = (log_choose[:k + 1] + ks[:k + 1] * math.log(p)
+                + (trials - ks[:k + 1]) * math.log1p(-p))
+        return float(np.exp(logs).sum())
+
+    def solve(target: float, k: int) -> float:
+        """The p at which P(X <= k) = target (it falls as p grows)."""
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if at_most(mid, k) > target else (lo, mid)
+        return (lo + hi) / 2
+
+    low = 0.0 if successes == 0 else solve(1 - tail, successes - 1)
+    high = 1.0 if successes == trials else solve(tail, successes)
+    return low, high

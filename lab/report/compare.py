@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from lab.errors import LabError
-from lab.intervals import MIN_EFFECT, MIN_EFFECT_MS, MIN_TAIL
+from lab.intervals import MIN_COUNT, MIN_EFFECT, MIN_EFFECT_MS, MIN_TAIL
 from lab.report import charts
 from lab.report.differences import COMPARED, Measured, own_interval
 from lab.report.differences import measured as measured_samples
@@ -157,7 +157,7 @@ def compare_runs(paths: list[Path], out: Path | None = None) -> Comparison:
         "noise": None if noise is None else {"runs": len(noise["runs"]),
                                              "measured_at": noise["measured_at"]},
         "plans": plan_rows(runs), "min_effect": MIN_EFFECT, "min_effect_ms": MIN_EFFECT_MS,
-        "min_tail": MIN_TAIL,
+        "min_tail": MIN_TAIL, "min_count": MIN_COUNT,
         "charts": [charts.data_uri(metric_chart(runs, labels, metric, measured))
                    for metric in (*COMPARED, "rps")],
     }

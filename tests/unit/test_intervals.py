@@ -10,6 +10,7 @@ from lab.intervals import (
     HIGHER,
     LOWER,
     MIN_EFFECT,
+    clopper_pearson,
     percentile_difference,
     percentile_interval,
     percentile_replicates,
@@ -103,3 +104,30 @@ def test_a_percentile_of_too_few_requests_is_not_called() -> None:
     assert thin is not None and not thin.enough and thin.call is None
     median = percentile_difference(before, after, 50)
     assert median is not None and median.enough and median.call == HIGHER
+
+
+def test_exact_binomial_bounds_match_published_values() -> None:
+    """Clopper-Pearson 95 % bounds: 0 of 10 is [0, 0.3085] (the rule of three's exact
+    form, 1 - 0.025 ** (1 / 10)); 5 of 10 is [0.1871, 0.8129] (standard tables)."""
+    low, high = clopper_pearson(0, 10)
+    assert low == 0.0 and high == pytest.approx(1 - 0.025 ** 0.1, abs=1e-6)
+    low, high = clopper_pearson(5, 10)
+    assert (low, high) == (pytest.approx(0.1871, abs=1e-4), pytest.approx(0.8129, abs=1e-4))
+    assert clopper_pearson(10, 10)[1] == 1.0
+
+
+def test_a_rate_of_a_handful_of_requests_is_never_called_nor_below_zero() -> None:
+    """An A/A pair of 20 s runs: 1 get_tweet in one, 4 in the other. Resampling seconds
+    called it '+300 % [+50 %, +550 %] higher', and a like's interval went below -100 %."""
+    reference, value = np.zeros(20), np.zeros(20)
+    reference[3], value[[1, 5, 9, 14]] = 1, 1
+    few = rate_difference(reference, value)
+    assert few is not None and few.call is None and not few.enough
+    interval = few.relative_interval()
+    assert interval is not None and interval[0] >= -1.0 and interval[1] > 3.0
+    down = rate_difference(value, reference)
+    assert down is not None and down.call is None
+    assert (down.relative_interval() or (0, 0))[0] >= -1.0
+    # The same ratio over thousands of requests is a change.
+    many = rate_difference(np.full(20, 50.0), np.full(20, 200.0))
+    assert many is not None and many.enough and many.call == "higher"
