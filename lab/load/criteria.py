@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from lab.load.measurements import Measurements, Reliability
+from lab.load.measurements import Measurements, PlanSummary, Reliability
 from lab.records import RequestStats
 from lab.verdicts import (
     DEFAULT_THRESHOLDS,
@@ -121,13 +121,10 @@ def judge(measured: Measurements, scope: list[str],
 
     plans = measured.plans
     add("SC6", None if plans is None else plans.errors == 0 and plans.captured > 0
-        and plans.reader_follows >= POWER_FOLLOWS,
-        "no plans captured" if plans is None else
-        f"{plans.captured} plans ({plans.errors} failed), {plans.findings} findings; the power "
-        f"reader follows {plans.reader_follows:,}",
-        f"plans of every statement for a user following >= {POWER_FOLLOWS}, findings listed",
-        "same", note="" if plans is None or plans.reader_follows >= POWER_FOLLOWS else
-        f"the dataset has no user following {POWER_BUCKET} accounts: use a larger scale")
+        and plans.reader_follows >= POWER_FOLLOWS and not plans.unexplained,
+        "no plans captured" if plans is None else _plans_text(plans),
+        f"a plan of every named statement the load ran, a user following >= {POWER_FOLLOWS} "
+        "among the personas, findings listed", "same", note=_plans_note(plans))
 
     worst = max(((name, entry.latency_ms.p99) for name, entry in stats.requests.items()
                  if entry.latency_ms.p99 is not None), key=lambda x: x[1], default=None)
@@ -193,6 +190,24 @@ def _behind_schedule(measured: Measurements) -> tuple[list[str], str]:
         loop = "" if lag is None else f", loop lag p95 {lag:,.0f} ms"
         return behind, f"generator-bound (Locust CPU max {cpu or 0:.0f} %{loop})"
     return behind, "target"
+
+
+def _plans_text(plans: PlanSummary) -> str:
+    ran = "" if plans.ran is None else f" of the {len(plans.ran)} named statements the load ran"
+    return (f"{plans.captured} plans{ran} ({plans.errors} failed), {plans.findings} findings; "
+            f"the power reader follows {plans.reader_follows:,}")
+
+
+def _plans_note(plans: PlanSummary | None) -> str:
+    if plans is None:
+        return ""
+    notes = []
+    if plans.unexplained:
+        notes.append(f"ran but not explained: {', '.join(plans.unexplained)}")
+    if plans.reader_follows < POWER_FOLLOWS:
+        notes.append(f"the dataset has no user following {POWER_BUCKET} accounts: use a "
+                     "larger scale")
+    return "; ".join(notes)
 
 
 def _unreachable_rate(measured: Measurements, rate_limit: float) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,8 @@ class PlanSummary:
     errors: int
     findings: int
     reader_follows: int
+    ran: list[str] | None = None          # the named statements the load ran (None: unknown)
+    unexplained: list[str] = field(default_factory=list)   # ...that no plan explains
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,9 @@ def plan_summary(plans: dict[str, Any] | None) -> PlanSummary | None:
     if not plans:
         return None
     captured = plans.get("plans", [])
+    coverage = plans.get("coverage") or {}
     return PlanSummary(
         captured=sum("plan" in p for p in captured), errors=sum("error" in p for p in captured),
         findings=len(plans.get("findings", [])),
-        reader_follows=int(plans.get("personas", {}).get("power_reader", {}).get("following", 0)))
+        reader_follows=int(plans.get("personas", {}).get("power_reader", {}).get("following", 0)),
+        ran=coverage.get("ran"), unexplained=list(coverage.get("unexplained", [])))

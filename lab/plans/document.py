@@ -57,8 +57,25 @@ def plan_document(conn: psycopg.Connection, strategy: str, settings: Settings,
                 seen.add(key)
                 findings.append(finding)
     findings.extend(load_growth(document["plans"], statements or [], strategy))
+    if statements is not None:
+        document["coverage"] = coverage(document["plans"], statements, strategy)
     document["hypopg"] = try_suggested_indexes(conn, findings) or (
         "suggested indexes tested with hypopg" if any(f.index_sql for f in findings)
         else "no finding suggested an index")
     document["findings"] = [f.as_dict() for f in findings]
     return document
+
+
+def coverage(plans: list[dict[str, Any]], statements: list[dict[str, Any]],
+             strategy: str) -> dict[str, Any]:
+    """Which named statements the load ran (pg_stat_statements' delta, joined to
+    lab/queries.sql) and which of them no plan explains: what SC6 is judged on. Statements
+    of no name (the driver's own, a sampler's) are counted, not judged."""
+    labelled = label_statements(statements, [], strategy)
+    ran = sorted({row["statement"] for row in labelled
+                  if row["statement"] and row["calls"] > 0})
+    explained = {p["name"] for p in plans if "plan" in p}
+    unnamed = [row for row in labelled if not row["statement"] and row["calls"] > 0]
+    return {"ran": ran, "unexplained": [name for name in ran if name not in explained],
+            "unnamed": len(unnamed),
+            "unnamed_ms": round(sum(row["total_exec_time"] for row in unnamed), 1)}

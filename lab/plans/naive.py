@@ -15,7 +15,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from lab.plans.capture import PAGE, Case, capture
+from lab.plans.capture import capture
+from lab.plans.cases import PAGE, Case
 from lab.plans.findings import analyse_capture
 from lab.plans.hypothetical import try_suggested_indexes
 from lab.queries import first_page, named_statements

@@ -287,3 +287,24 @@ def test_titles_say_the_thresholds_in_force() -> None:
     assert titles["SC1"] == "registration < 80 ms"
     assert titles["SC5"] == "40 tweets/s with sub-100 ms responses"
     assert titles["SC3"] == "timeline < 100 ms for users following 1000+ accounts"
+
+
+def test_sc6_fails_on_a_failed_plan_a_statement_left_unexplained_or_no_power_reader() -> None:
+    from lab.load.measurements import PlanSummary
+
+    explained = PlanSummary(captured=28, errors=0, findings=3, reader_follows=1200,
+                            ran=["follow", "like"], unexplained=[])
+    scope = [*SCOPE, "SC6"]
+
+    def sc6(plans: PlanSummary) -> Verdict:
+        return by_id(judge(evidence(plans=plans), scope))["SC6"]
+
+    assert sc6(explained).status == "pass"
+    assert "28 plans of the 2 named statements the load ran" in sc6(explained).measured
+    from dataclasses import replace
+    left_out = sc6(replace(explained, unexplained=["unlike"]))
+    assert left_out.status == "fail" and left_out.note == "ran but not explained: unlike"
+    assert sc6(replace(explained, errors=1)).status == "fail"
+    few = sc6(replace(explained, reader_follows=400))
+    assert few.status == "fail" and "no user following 1000+ accounts" in few.note
+    assert by_id(judge(evidence(), scope))["SC6"].status == "not measured"
