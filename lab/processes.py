@@ -110,6 +110,11 @@ def headless_options(run_time_s: int, csv_prefix: Path, html: Path, stats_json: 
             "--json-file", str(stats_json.with_suffix(""))]
 
 
+# Where Locust's /stats/requests answer (extended by lab.swarm.live_tab) carries the users
+# and spawn rate of the test as started in the web UI's form.
+TYPED_LOAD_KEY = "lab_typed_load"
+
+
 def web_options(port: int) -> list[str]:
     """Serve Locust's web UI on 127.0.0.1:`port` and wait for someone to press Start."""
     return ["--web-host", "127.0.0.1", "--web-port", str(port)]

@@ -23,7 +23,13 @@ from lab.load.measure import Measurement, sampler_for, served_api, watch_of
 from lab.load.observe import ServerSampler
 from lab.load.samples import test_folders
 from lab.pipeline.steps import RunResult, judged, written
-from lab.processes import child_process, locust_command, wait_for_http, web_options
+from lab.processes import (
+    TYPED_LOAD_KEY,
+    child_process,
+    locust_command,
+    wait_for_http,
+    web_options,
+)
 from lab.progress import Reporter, Say
 from lab.runconfig import RunConfig
 from lab.runfolder import LOCUST_LOG, SAMPLES_DIR, new_run_folder
@@ -69,7 +75,7 @@ def serve_ui(config: RunConfig, settings: Settings, reporter: Reporter, say: Say
             activity.start()
             try:
                 deadline = time.monotonic() + max_session_s
-                state, test_started = "ready", time.time()
+                state, test_started, typed = "ready", time.time(), config
                 before: dict[int, dict[str, Any]] = {}
                 while time.monotonic() < deadline and locust.poll() is None:
                     time.sleep(POLL_INTERVAL_S)
@@ -81,8 +87,10 @@ def serve_ui(config: RunConfig, settings: Settings, reporter: Reporter, say: Say
                     if new_state in ACTIVE_STATES and state not in ACTIVE_STATES:
                         test_started, before = time.time(), database.statements_now()
                         say(f"test started ({new_state})")
+                    if new_state in ACTIVE_STATES:
+                        typed = as_typed(config, now.get(TYPED_LOAD_KEY))
                     if state in ACTIVE_STATES and new_state == "stopped":
-                        result = _finish(config, scenario, database, session,
+                        result = _finish(typed, scenario, database, session,
                                          (sampler, activity), argv, before, test_started,
                                          settings, say)
                         if result is not None:
@@ -92,6 +100,15 @@ def serve_ui(config: RunConfig, settings: Settings, reporter: Reporter, say: Say
                 activity.stop()
                 sampler.stop()
     return results
+
+
+def as_typed(config: RunConfig, typed: dict[str, Any] | None) -> RunConfig:
+    """The session's configuration with the users and spawn rate typed into the form for
+    this test: its ramp, warm-up and schedule are theirs, not the command line's."""
+    if not typed:
+        return config
+    return RunConfig.build(**{**config.model_dump(), "users": int(typed["users"]),
+                              "spawn_rate": float(typed["spawn_rate"])})
 
 
 def _finish(config: RunConfig, scenario: Scenario, database: RunDatabase, session: Path,

@@ -19,6 +19,7 @@ from typing import Any
 from locust import events
 from locust.env import Environment
 
+from lab.processes import TYPED_LOAD_KEY
 from lab.swarm.recording import option
 
 LIVE_TAB = "lab-criteria"
@@ -113,9 +114,8 @@ def live_rows(environment: Environment) -> dict[str, list[dict[str, str]]]:
     if not Live.chunks:
         return {LIVE_TAB: [], TIME_TAB: []}
     samples = pd.concat(list(Live.chunks.values()), ignore_index=True)
-    options = environment.parsed_options
-    users = int(getattr(options, "num_users", 0) or 1)
-    spawn_rate = float(getattr(options, "spawn_rate", 0) or 1)
+    typed = typed_load(environment)
+    users, spawn_rate = int(typed["users"]), typed["spawn_rate"]
     # A UI test has no run time: its warm-up is the spawn ramp and the full settling time.
     config = RunConfig.build(scenario=Live.scenario, users=users, spawn_rate=spawn_rate,
                              settle_s=SETTLE_S)
@@ -158,6 +158,14 @@ def generator_cpu_percent(environment: Environment) -> float | None:
     return max(seen)
 
 
+def typed_load(environment: Environment) -> dict[str, float]:
+    """The users and spawn rate of the test as started: typed into the form (Locust writes
+    them into its parsed options), else the command line's. `lab ui` judges with these."""
+    options = environment.parsed_options
+    return {"users": int(getattr(options, "num_users", 0) or 1),
+            "spawn_rate": float(getattr(options, "spawn_rate", 0) or 1)}
+
+
 @events.init.add_listener
 def _live_tab(environment: Environment, **_: Any) -> None:
     web_ui = environment.web_ui
@@ -188,5 +196,6 @@ def _live_tab(environment: Environment, **_: Any) -> None:
         body = response.get_json()
         body["extended_stats"] = [{"key": key, "data": Live.tables.get(key, [])}
                                   for key, _, _ in TABS]
+        body[TYPED_LOAD_KEY] = typed_load(environment)
         response.set_data(json.dumps(body))
         return response
