@@ -308,3 +308,17 @@ def test_sc6_fails_on_a_failed_plan_a_statement_left_unexplained_or_no_power_rea
     few = sc6(replace(explained, reader_follows=400))
     assert few.status == "fail" and "no user following 1000+ accounts" in few.note
     assert by_id(judge(evidence(), scope))["SC6"].status == "not measured"
+
+
+def test_thin_sc3_and_sc5_windows_and_an_unsampled_cpu_are_said() -> None:
+    thin_power = evidence(stats=stats({"register_user": entry(20, 30),
+                                       "home_timeline": entry(10, 15)}, entry(12, 18, count=7)))
+    v = by_id(judge(thin_power, SCOPE))["V"]
+    assert v.status == "fail" and v.note == "SC3's p95 rests on 7 samples (at least 20)"
+    few_posts = evidence(posting_rate=120.0, posting_p95_ms=10.0, posting_p99_ms=20.0,
+                         posting_count=12)
+    v = by_id(judge(few_posts, [*SCOPE, "SC5"]))["V"]
+    assert v.status == "fail" and "SC5's p95 rests on 12 samples" in v.note
+    assert by_id(judge(few_posts, SCOPE))["V"].status == "pass"     # SC5 out of scope
+    blind = by_id(judge(evidence(generator_cpu_max_percent=None), SCOPE))["V"]
+    assert "CPU not sampled" in blind.measured

@@ -57,11 +57,36 @@ tasks = { post_tweet = 1 }
         load_scenarios(config)
 
 
+def test_the_scheduled_rate_counts_the_paced_request_of_the_paced_personas(
+        tmp_path: Path) -> None:
+    """8 users split 1:3: 2 paced posters at 2 actions/s, half of them posts (2 posts/s in
+    all); 6 readers on think times post too, but on no schedule."""
+    config = tmp_path / "scenarios.toml"
+    config.write_text("""
+[scenarios.known]
+criteria = ["SC5"]
+paced_request = "post_tweet"
+[scenarios.known.personas.poster]
+weight = 1
+throughput_per_s = 2.0
+tasks = { post_tweet = 1, like = 1 }
+[scenarios.known.personas.reader]
+weight = 3
+wait_s = [1, 2]
+tasks = { post_tweet = 1 }
+""")
+    known = load_scenarios(config)["known"]
+    assert known.scheduled_rate(8) == pytest.approx(2.0)
+    assert known.scheduled_rate(4.0) == pytest.approx(1.0)
+
+
 def test_the_seed_scenario_brings_its_connection_check_and_100_tweets_per_second() -> None:
     seed = load_scenarios()["seed"]
-    # The broadcasters' tweets only: the registrants are paced too, but send no tweet.
-    assert seed.scheduled_rate(1000) == pytest.approx(1000 * 10 / 112 * 1.3)
-    assert seed.scheduled_rate(1000) >= 110
+    # The broadcasters' tweets only (the registrants are paced too, but send no tweet):
+    # more than the criterion's 100/s at its 1000 users, fewer at 800.
+    rate = seed.scheduled_rate(1000)
+    assert rate is not None and rate >= 110
+    assert (seed.scheduled_rate(800) or 0) < 100
     assert {p.name for p in seed.personas if p.throughput_per_s} == {"broadcaster",
                                                                      "registrant"}
     config = RunConfig.build(scenario="seed")
