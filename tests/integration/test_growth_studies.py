@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import psycopg
 import pytest
 
@@ -34,9 +36,36 @@ def test_the_graph_statistics_count_what_the_tables_hold(pg_server: PgServer,
     assert stats["reciprocal_edges"] == pytest.approx(mutual[0] / edges[0], abs=1e-4)
     assert stats["reciprocal_pairs"] == pytest.approx(PUBLISHED_RECIPROCITY, abs=0.01)
     fit = stats["following"]["fit"]
-    assert fit is not None and 1 < fit["alpha"] < 6 and fit["x_min"] >= 1
+    assert fit is not None and fit["x_min"] >= 1
+    # The exponent against the exact discrete maximum likelihood (Hurwitz zeta normalised,
+    # maximised numerically) of the follow counts SQL reads, at the fit's own x_min: the
+    # lab uses Clauset et al.'s closed-form approximation of it.
+    with psycopg.connect(pg_server.url(seeded_db)) as conn:
+        counts = [int(r[0]) for r in conn.execute(
+            "SELECT following_count FROM users WHERE following_count >= %s",
+            (fit["x_min"],))]
+    assert len(counts) == fit["n"]
+    assert fit["alpha"] == pytest.approx(exact_alpha(counts, int(fit["x_min"])), rel=0.05)
     assert stats["following"]["ccdf"][0][1] == pytest.approx(1.0)
     assert 0.1 < stats["reply_share"] < 0.2 and 0.05 < stats["retweet_share"] < 0.15
+
+
+def exact_alpha(values: list[int], x_min: int) -> float:
+    """The discrete power law's maximum-likelihood exponent, by golden-section search on
+    log L(a) = -n log zeta(a, x_min) - a sum(log x)."""
+    logs = float(np.log(np.asarray(values, dtype=np.float64)).sum())
+    ks = np.arange(x_min, 200_000, dtype=np.float64)
+
+    def log_likelihood(alpha: float) -> float:
+        zeta = float((ks ** -alpha).sum()) + ks[-1] ** (1 - alpha) / (alpha - 1)
+        return -len(values) * math.log(zeta) - alpha * logs
+
+    low, high = 1.05, 8.0
+    ratio = (math.sqrt(5) - 1) / 2
+    for _ in range(80):
+        a, b = high - ratio * (high - low), low + ratio * (high - low)
+        low, high = (low, b) if log_likelihood(a) > log_likelihood(b) else (a, high)
+    return (low + high) / 2
 
 
 def test_scaling_draws_every_curve_with_its_fit_and_the_visibility_lag(
@@ -64,10 +93,14 @@ def test_scaling_draws_every_curve_with_its_fit_and_the_visibility_lag(
     assert {(v["strategy"], v["fanout"]) for v in lags} == {
         ("pull", "inline"), ("push", "inline"), ("push", "queue"), ("hybrid", "inline"),
         ("hybrid", "queue")}
-    assert any(v["lag_max_ms"] > 0 for v in lags if v["fanout"] == "queue")
+    # Queued delivery may beat the first 2 ms read or not (a race with the worker): its
+    # lag is measured, never assumed.
+    assert all(v["lag_max_ms"] >= v["lag_p50_ms"] >= 0 for v in lags if v["fanout"] == "queue")
     sizes = {c["label"] for c in groups["dataset_size"]["curves"]}
     assert "the seed's query · warm" in sizes
-    assert ("push · cold" in sizes) != bool(document["notes"])   # cold, or why not
+    # Cold, or a note that says why not.
+    assert "push · cold" in sizes or any("cold" in note for note in document["notes"]), (
+        sizes, document["notes"])
     page = (folder / "index.html").read_text()
     assert "Fitted exponents" in page and page.count("data:image/png") >= 3
     assert folder.name in (tmp_path / "index.html").read_text()
