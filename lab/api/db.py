@@ -26,6 +26,9 @@ from lab.queries import query
 T = TypeVar("T")
 RETRYABLE = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
 ATTEMPTS = 3
+# This worker's retried conflicts by kind, for /stats: a retry hides a deadlock from the
+# client, not from the lab.
+RETRIES = {"deadlock": 0, "serialization": 0}
 
 
 class RawJsonLoader(Loader):
@@ -116,7 +119,9 @@ async def _retrying(attempt_once: Callable[[], Awaitable[T]]) -> T:
     for attempt in range(ATTEMPTS):
         try:
             return await attempt_once()
-        except RETRYABLE:
+        except RETRYABLE as exc:
+            kind = "deadlock" if isinstance(exc, pg_errors.DeadlockDetected) else "serialization"
+            RETRIES[kind] += 1
             if attempt == ATTEMPTS - 1:
                 raise
             await asyncio.sleep(random.uniform(0.001, 0.01) * (attempt + 1))

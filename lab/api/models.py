@@ -123,6 +123,9 @@ class Stats(BaseModel):
     fanout_mode: Literal["inline", "queue"]
     fanout: dict[str, float] = Field(description="Background deliveries and their lag.")
     pool: dict[str, int]
+    retries: dict[str, int] = Field(
+        description="Deadlocks and serialization failures this worker retried (each attempt "
+                    "that failed, the last included when it reached the client).")
 
 
 class FieldProblem(BaseModel):

@@ -2,8 +2,9 @@
 
 Each storm fires its requests at once (asyncio + httpx against a real
 uvicorn and PostgreSQL), then asserts three things: every answer is one the
-API documents for that race (never a 5xx, so no deadlock or serialization
-failure leaked), the end state is the one the race allows, and the whole
+API documents for that race (never a 5xx: no deadlock or serialization failure
+leaked past the server's retries, and the deadlocks it retried are counted and
+asserted too), the end state is the one the race allows, and the whole
 integrity audit (`lab check` under push, timeline caches included) is clean.
 """
 
@@ -25,6 +26,10 @@ from tests.api.conftest import Account, Api, running_api
 from tests.conftest import copy_of
 
 Call = tuple[str | None, str, str, dict[str, Any] | None]   # token, method, path, body
+DEADLOCKS: dict[str, int] = {}  # each storm's deadlocks the server retried, by test name
+# Known to deadlock, left to the lock-order work of issue 27: delete_tweet locks the tweet,
+# then its retweeters' rows, while a retweet locks its author, then the tweet.
+KNOWN_INVERSIONS = {"test_deleting_a_tweet_while_it_is_liked_retweeted_and_replied_to"}
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +44,18 @@ def api(pg_server: PgServer, storm_db: str) -> Iterator[Api]:
     with running_api(pg_server.url(storm_db), timeline_strategy="push", pool_max=8,
                      pool_timeout_s=10.0) as client:
         yield client
+
+
+@pytest.fixture(autouse=True)
+def deadlocks_counted(request: pytest.FixtureRequest, api: Api) -> Iterator[None]:
+    """Count the deadlocks the server retried during each storm (its /stats counters)."""
+    def deadlocks() -> int:
+        return int(api.anonymous.get("/stats").json()["retries"]["deadlock"])
+
+    before = deadlocks()
+    yield
+    name = request.node.originalname
+    DEADLOCKS[name] = DEADLOCKS.get(name, 0) + deadlocks() - before
 
 
 def fire(url: str, calls: list[Call]) -> list[httpx.Response]:
@@ -196,3 +213,12 @@ def test_deleting_a_tweet_while_it_is_liked_retweeted_and_replied_to(
     assert {r.status_code for r in answers[1:]} <= {200, 201, 404}
     assert {r.json()["code"] for r in answers[1:] if r.status_code == 404} <= {"not_found"}
     assert_audit_clean(pg_server, storm_db)
+
+
+def test_no_storm_deadlocked_even_behind_a_retry() -> None:
+    """The server retries a deadlock (three attempts), so "never a 5xx" alone would hide
+    one: the deadlocks it retried are counted per storm and asserted instead (the delete
+    storm's 0-4 a run are issue 27's). Runs after the module's storms."""
+    assert len(DEADLOCKS) >= 6, DEADLOCKS
+    assert {name: n for name, n in DEADLOCKS.items()
+            if n and name not in KNOWN_INVERSIONS} == {}, DEADLOCKS

@@ -30,7 +30,7 @@ def assert_survived(run: TinyRun, kinds: list[str]) -> None:
         assert fault.error is None and fault.injected_ts is not None
         # Clients noticed it, and what they saw was 503s (with Retry-After), nothing else.
         assert fault.errors and fault.statuses == {"503": fault.errors}, fault
-        assert fault.recover_s is not None and fault.recover_s <= 5.0
+        assert fault.recover_s is not None     # its bound is R's, asserted above
     ledger = run.summary.ledger
     assert ledger.acknowledged > 0 and ledger.lost == 0 and ledger.duplicated == 0
     assert all(c.violations == 0 for c in run.summary.integrity)
@@ -50,7 +50,8 @@ def test_killed_backends_and_an_exhausted_pool_are_survived(
                   "--fault", "pool-exhaust@12s+4s")
     assert_survived(run, ["kill-backends", "pool-exhaust"])
     exhausted = run.summary.faults[1]
-    # Requests queued behind the lock past the pool timeout (2 s) were answered 503.
+    # Requests queued behind the lock past the pool timeout (2 s) were answered 503, for
+    # about the 4 s hold less the timeout (a lower bound a slower machine only raises).
     assert exhausted.errors and exhausted.outage_s is not None and exhausted.outage_s >= 1.0
 
 

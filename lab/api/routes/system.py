@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 import lab
-from lab.api.db import fetch_value
+from lab.api.db import RETRIES, fetch_value
 from lab.api.deps import Pool
 from lab.api.models import Health, Stats
 
@@ -22,8 +22,8 @@ async def health(pool: Pool) -> Health:
 @router.get("/stats", name="stats", response_model=Stats)
 async def stats(request: Request, pool: Pool) -> Stats:
     """Pool statistics (psycopg_pool get_stats: sizes, waits in ms, errors), strategy,
-    background fan-out progress, version."""
+    background fan-out progress, retried conflicts, version."""
     settings = request.app.state.settings
     return Stats(version=lab.__version__, strategy=settings.timeline_strategy,
                  fanout_mode=settings.fanout, fanout=request.app.state.fanout.as_dict(),
-                 pool=pool.get_stats())
+                 pool=pool.get_stats(), retries=dict(RETRIES))
