@@ -110,7 +110,8 @@ def measurements_from(samples: pd.DataFrame, measurement: Window, server: list[d
                       sc4: Verdict | None = None,
                       outages: Sequence[tuple[float, float]] = (),
                       stalls: pd.DataFrame | None = None,
-                      running: float | None = None) -> Measurements:
+                      running: float | None = None,
+                      generator_cpu_percent: float | None = None) -> Measurements:
     """Turn raw samples and server samples into what the criteria judge.
 
     `stats` are the measurement window's; unexpected failures count over the
@@ -128,6 +129,8 @@ def measurements_from(samples: pd.DataFrame, measurement: Window, server: list[d
                        if measurement.start_ts <= s["ts"] <= measurement.end_ts]
     cpu = [s["locust_cpu_max_process_percent"] for s in measured_server
            if "locust_cpu_max_process_percent" in s]
+    if generator_cpu_percent is not None:       # Locust's own reading (the live view)
+        cpu.append(generator_cpu_percent)
     ratio = None
     scheduled = scenario.scheduled_rate(users if running is None else running)
     if scheduled and scenario.paced_request:

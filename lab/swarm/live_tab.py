@@ -126,13 +126,11 @@ def live_rows(environment: Environment) -> dict[str, list[dict[str, str]]]:
         cpu = generator_cpu_percent(environment)
         seen = [v for v in (Live.cpu_max_percent, cpu) if v is not None]
         Live.cpu_max_percent = max(seen) if seen else None
-    # Locust's own CPU, as the sampler's column would hold it (a finished run samples it
-    # every 2 s; here each poll of the page is a sample).
-    server = [] if Live.cpu_max_percent is None else [
-        {"ts": windows.measurement.end_ts,
-         "locust_cpu_max_process_percent": Live.cpu_max_percent}]
-    measured = measurements_from(samples, windows.measurement, server, scenario, users,
-                                 request_stats(samples, windows.measurement), None)
+    # Locust's own CPU, the highest seen by a poll of the page in the window (a finished
+    # run's sampler reads it every 2 s).
+    measured = measurements_from(samples, windows.measurement, [], scenario, users,
+                                 request_stats(samples, windows.measurement), None,
+                                 generator_cpu_percent=Live.cpu_max_percent)
     rows = [{"id": v.id, "criterion": v.title, "status": STATUS_MARKS.get(v.status, v.status),
              "measured": v.measured + (f" ({v.note})" if v.note else ""), "threshold": v.seed,
              "target": v.lab + ("" if v.lab_met is None else " (met)" if v.lab_met

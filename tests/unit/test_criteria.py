@@ -322,3 +322,20 @@ def test_thin_sc3_and_sc5_windows_and_an_unsampled_cpu_are_said() -> None:
     assert by_id(judge(few_posts, SCOPE))["V"].status == "pass"     # SC5 out of scope
     blind = by_id(judge(evidence(generator_cpu_max_percent=None), SCOPE))["V"]
     assert "CPU not sampled" in blind.measured
+
+
+def test_the_generators_cpu_is_judged_in_the_window_both_ends() -> None:
+    """A sample after the last response (the run tearing down) is not the window's: V had a
+    start and no end, the attribution both, and the page showed two "Locust CPU max"."""
+    start = 1_000.0
+    samples = posts([(start + i / 4, 201, 30_000, None) for i in range(40)])
+    window = Window(start_ts=start, end_ts=start + 10, seconds=10.0)
+    server = [{"ts": start + 5, "locust_cpu_max_process_percent": 40.0},
+              {"ts": start + 12, "locust_cpu_max_process_percent": 99.0},
+              {"ts": start - 1, "locust_cpu_max_process_percent": 97.0}]
+    measured = measurements_from(samples, window, server, load_scenarios()["mixed"], 10,
+                                 request_stats(samples, window), 0)
+    assert measured.generator_cpu_max_percent == 40.0
+    live = measurements_from(samples, window, [], load_scenarios()["mixed"], 10,
+                             request_stats(samples, window), 0, generator_cpu_percent=55.0)
+    assert live.generator_cpu_max_percent == 55.0
