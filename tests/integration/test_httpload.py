@@ -35,6 +35,9 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:
+        if self.path == "/drop":          # read the request, hang up without an answer
+            self.close_connection = True
+            return
         if self.path == "/slow":
             time.sleep(1.5)
         self.answer({"/busy": 503}.get(self.path, 200), close=self.path == "/close")
@@ -102,3 +105,16 @@ def test_nothing_listening_is_counted_as_refused() -> None:
     run = run_http_load("127.0.0.1", port, [render_get("127.0.0.1", port, "/")],
                         connections=4, seconds=0.2, warmup_s=0.0)
     assert run.connected == 0 and run.ok == 0 and run.errors == {"refused": 4}
+
+
+def test_a_dropped_answer_is_a_read_error_and_never_a_refusal(server: int) -> None:
+    """SC4's API level counted read and protocol errors as refused, and a sweep stops
+    climbing on refusals: a server that accepts and hangs up must read as 'read'."""
+    from lab.connections.saturating import http_level
+
+    class Dropping:
+        def http_requests(self, host: str, port: int) -> list[bytes]:
+            return [render_get(host, port, "/drop")]
+
+    level = http_level("127.0.0.1", server, Dropping(), clients=2, duration_s=1)  # type: ignore[arg-type]
+    assert level.errors.get("read", 0) > 0 and "refused" not in level.errors, level.errors
