@@ -24,20 +24,22 @@ def tools(install_missing: Annotated[bool, typer.Option(
               help="Exit 3 when a tool is still missing (CI); without it, missing is only "
                    "said.")] = False) -> None:
     """Show which system programs the lab uses, where they are, and what needs each."""
-    if install_missing and missing_tools():
-        names = ", ".join(t.name for t in missing_tools())
+    absent = missing_tools()
+    if install_missing and absent:
+        names = ", ".join(t.name for t in absent)
         console.print(f"installing {names} ...")
         try:
-            install(missing_tools())
+            install(absent)
         except LabError as exc:
             err_console.print(f"could not install {names}: {exc}")
+        absent = missing_tools()
     table = Table(title="system tools")
     for column in ("tool", "found at", "needed by"):
         table.add_column(column)
     for tool in TOOLS:
         table.add_row(tool.name, tool.find() or "[red]missing[/]", tool.needed_by)
     console.print(table)
-    for tool in missing_tools():
+    for tool in absent:
         console.print(tool.warning())
-    if require and missing_tools():
+    if require and absent:
         raise typer.Exit(EXIT_TOOL_MISSING)

@@ -77,7 +77,7 @@ def endpoints(config: ConnectionsConfig, strategy: str, server: PgServer, databa
             say(f"  API on 127.0.0.1:{port} ({config.api_workers} worker(s), pools of "
                 f"{pool_size} connections in all)")
         if "pgbouncer" in config.paths:
-            if PGBOUNCER.find() is None:
+            if not bouncer_found(config):
                 found.skipped["pgbouncer"] = PGBOUNCER.missing_line()
                 say(f"  pgbouncer path not measured: {found.skipped['pgbouncer']}")
             else:
@@ -89,9 +89,14 @@ def endpoints(config: ConnectionsConfig, strategy: str, server: PgServer, databa
         yield found
 
 
+def bouncer_found(config: ConnectionsConfig) -> bool:
+    """Whether the pgbouncer path can be measured (False when it is not asked for)."""
+    return "pgbouncer" in config.paths and PGBOUNCER.find() is not None
+
+
 def missing_tools(config: ConnectionsConfig) -> list[str]:
     """A line for each tool a chosen path needs and this machine lacks, to say before any load."""
-    return [PGBOUNCER.warning()] if "pgbouncer" in config.paths and PGBOUNCER.find() is None \
+    return [PGBOUNCER.warning()] if "pgbouncer" in config.paths and not bouncer_found(config) \
         else []
 
 
