@@ -86,13 +86,17 @@ def paced_requests(samples: pd.DataFrame) -> pd.DataFrame:
 
 def schedule_audit(samples: pd.DataFrame, measurement: Window,
                    excused: Sequence[tuple[float, float]] = ()) -> ScheduleAudit | None:
-    """The lag of each paced request behind its schedule (None: no paced persona ran).
-    Requests sent in an `excused` span (a fault's outage and its recovery) are left out:
-    the fault held them, as it owed their 503s."""
+    """The generator's own lateness behind the schedule, per paced request (None: no paced
+    persona ran): its lag less the time its user waited for a previous answer (the target's
+    share, charged to the latency from the schedule instead). Requests sent in an `excused`
+    span (a fault's outage and its recovery) are left out: the fault held them, as it owed
+    their 503s."""
     sent = sent_in(paced_requests(samples), measurement)
     for start, end in excused:
         sent = sent[(sent["start_ts"] < start) | (sent["start_ts"] >= end)]
     lag = sent["schedule_lag_ms"].clip(lower=0)
+    if "schedule_wait_ms" in sent:
+        lag = (lag - sent["schedule_wait_ms"].fillna(0.0)).clip(lower=0)
     if lag.empty:
         return None
     ordered = np.sort(lag.to_numpy())

@@ -38,8 +38,11 @@ SCHEMA = pa.schema([
     ("server_app_us", pa.int64()),
     ("server_pool_us", pa.int64()),
     ("server_db_us", pa.int64()),
-    # A paced persona's request: how far behind its schedule it started (lab.swarm.pacing).
+    # A paced persona's request: how far behind its schedule it started (lab.swarm.pacing),
+    # and how much of that its user spent waiting for its previous answers (the target's
+    # share; the rest is the generator's own lateness).
     ("schedule_lag_ms", pa.float64()),
+    ("schedule_wait_ms", pa.float64()),
 ])
 TIMING_PARTS = ("app", "pool", "db")
 
@@ -86,7 +89,7 @@ class SampleRecorder:
                bucket: str | None, created_id: int | None = None,
                deleted_id: int | None = None,
                timing: tuple[int | None, int | None, int | None] = (None, None, None),
-               schedule_lag_ms: float | None = None) -> None:
+               schedule: tuple[float | None, float | None] = (None, None)) -> None:
         rows = self.rows
         rows["name"].append(name)
         rows["method"].append(method)
@@ -102,7 +105,8 @@ class SampleRecorder:
         rows["deleted_id"].append(deleted_id)
         for part, value in zip(TIMING_PARTS, timing, strict=True):
             rows[f"server_{part}_us"].append(value)
-        rows["schedule_lag_ms"].append(schedule_lag_ms)
+        rows["schedule_lag_ms"].append(schedule[0])
+        rows["schedule_wait_ms"].append(schedule[1])
         if len(rows["name"]) >= self.flush_rows:
             self.flush()
 

@@ -31,16 +31,19 @@ def run_windows(samples: pd.DataFrame, ramp_s: float, warmup_s: float) -> Window
 
 
 def from_schedule_us(samples: pd.DataFrame) -> pd.Series:
-    """Each request's latency from its intended start: a paced request's due time (its lag
-    behind the schedule plus its service time), an unpaced one's send (it has no schedule).
+    """Each request's latency from its intended start: for a paced request, its service time
+    plus the part of its lag behind the schedule its user spent waiting for its previous
+    answer; an unpaced one's is its service time (it has no schedule).
 
-    A request that waited behind its schedule was as slow for its user as one that waited
-    in the server: timing it from the send would leave that wait out (coordinated omission).
+    A user still waiting for a slow answer when its next action falls due is held by the
+    target: timing that action from its send would leave the wait out (coordinated
+    omission). The rest of a lag is the generator waking late, its own fault, which V
+    audits instead of charging it to the target.
     """
-    if "schedule_lag_ms" not in samples:          # recorded before schedules were
+    if "schedule_wait_ms" not in samples:         # recorded before waits were
         return samples["latency_us"]
-    lag_us = samples["schedule_lag_ms"].clip(lower=0).fillna(0.0) * 1000
-    return samples["latency_us"] + lag_us
+    wait_us = samples["schedule_wait_ms"].clip(lower=0).fillna(0.0) * 1000
+    return samples["latency_us"] + wait_us
 
 
 def group_stats(samples: pd.DataFrame, seconds: float) -> GroupStats:

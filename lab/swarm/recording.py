@@ -122,4 +122,4 @@ def _record(request_type: str, name: str, response_time: float, response_length:
                     context.get("persona"), context.get("bucket"), context.get("created_id"),
                     context.get("deleted_id"),
                     server_timing(headers.get("server-timing") if headers else None),
-                    context.get("schedule_lag_ms"))
+                    (context.get("schedule_lag_ms"), context.get("schedule_wait_ms")))

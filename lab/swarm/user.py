@@ -60,6 +60,7 @@ class LabUser(FastHttpUser):
     persona = "user"
     paced = False                    # on a schedule (lab.swarm.pacing), not a think time
     due_ts: float | None = None      # a paced user's current action's due time
+    answered_ts: float | None = None  # when its last answer arrived
 
     def on_start(self) -> None:
         self.arrive()
@@ -102,9 +103,17 @@ class LabUser(FastHttpUser):
         self.following = following
 
     def context(self) -> dict[str, Any]:
-        lag = None if self.due_ts is None else round((time.time() - self.due_ts) * 1000, 3)
+        """What the request's record carries; for a paced user, its lag behind the schedule
+        and the part of it spent waiting for its own previous answer (the target's doing:
+        a user waits for each answer before it acts again)."""
+        lag = wait = None
+        if self.due_ts is not None:
+            now = time.time()
+            lag = round((now - self.due_ts) * 1000, 3)
+            answered = self.answered_ts if self.answered_ts is not None else self.due_ts
+            wait = round(max(0.0, min(now, answered) - self.due_ts) * 1000, 3)
         return {"persona": self.persona, "bucket": follow_bucket(self.following),
-                "schedule_lag_ms": lag}
+                "schedule_lag_ms": lag, "schedule_wait_ms": wait}
 
     # -- one checked request -------------------------------------------------------
 
@@ -118,6 +127,15 @@ class LabUser(FastHttpUser):
         request's record: the ledger of acknowledged writes a run verifies.
         """
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            return self._checked(method, path, name, expect, allowed, body, key, deletes,
+                                 headers)
+        finally:
+            self.answered_ts = time.time()
+
+    def _checked(self, method: str, path: str, name: str, expect: int,
+                 allowed: tuple[int, ...], body: dict[str, Any] | None, key: str | None,
+                 deletes: int | None, headers: dict[str, str]) -> dict[str, Any] | None:
         with self.client.request(method, path, name=name, json=body, headers=headers,
                                  catch_response=True,
                                  context={"deleted_id": deletes}) as response:

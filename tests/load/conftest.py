@@ -1,6 +1,6 @@
 """Real tiny load runs, made once per session and shared by the smoke and report tests.
 
-Each is `lab run` for real: tiny dataset, 20 users, about 15 s, the smoke
+Each is `lab run` for real: tiny dataset, 20 users, about 18 s, the smoke
 scenario (every request name, SC1 and SC3 measured even in a short run). One
 passes (lenient thresholds, one Locust process), one fails (an impossible SC3,
 master + 2 workers). Tests read their folders and must not change them.
@@ -19,7 +19,7 @@ import pytest
 from lab.pg.server import PgServer
 from lab.runfolder import Summary, load_summary
 
-RUN = ["--scale", "tiny", "--users", "20", "--spawn-rate", "10", "--run-time", "15s"]
+RUN = ["--scale", "tiny", "--users", "20", "--spawn-rate", "10", "--run-time", "18s"]
 
 
 @dataclass(frozen=True)

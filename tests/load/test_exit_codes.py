@@ -116,7 +116,7 @@ def test_make_run_counts_a_completed_run_as_success_whatever_its_verdict(
     try:
         # A valid run (else exit 3): a measurement window of at least 10 s, and enough
         # sign-ups in it for SC1's p95.
-        failed = make_run("--users", "20", "--spawn-rate", "20", "--run-time", "15s",
+        failed = make_run("--users", "20", "--spawn-rate", "20", "--run-time", "18s",
                           "--db", pg_server.display_url(),
                           "--threshold", "SC3=0.001")
         assert failed.returncode == 0, failed.stdout + failed.stderr

@@ -53,9 +53,9 @@ def same(entry: GroupStats, group: pd.DataFrame) -> None:
 
 
 def test_the_windows_are_the_configured_warm_up_and_what_follows(run: TinyRun) -> None:
-    """Both runs start 20 users at 10/s for 15 s (tests/load/conftest.py's RUN): by
+    """Both runs start 20 users at 10/s for 18 s (tests/load/conftest.py's RUN): by
     docs/criteria.md the spawn ramp is 20 / 10 = 2 s and the settling a tenth of the run
-    time, 1.5 s (shorter than 10 s), so the measurement window opens 3.5 s in."""
+    time, 1.8 s (shorter than 10 s), so the measurement window opens 3.8 s in."""
     summary, samples = run.summary, pd.read_parquet(run.folder / "requests.parquet")
     windows = summary.windows
     ends = samples["start_ts"] + samples["latency_us"] / 1e6
@@ -64,7 +64,7 @@ def test_the_windows_are_the_configured_warm_up_and_what_follows(run: TinyRun) -
     assert windows.ramp_end_ts == pytest.approx(windows.run.start_ts + 2.0)
     assert windows.warmup.start_ts == windows.run.start_ts
     assert windows.warmup.end_ts == windows.measurement.start_ts == pytest.approx(
-        windows.run.start_ts + 3.5)
+        windows.run.start_ts + 3.8)
     assert windows.measurement.end_ts == windows.run.end_ts
     assert windows.measurement.seconds > 5      # a real window to judge, not a sliver
 

@@ -24,7 +24,7 @@ from lab.verdicts import EXIT_PASSED, EXIT_REGRESSION
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
-TINY = "--users 20 --spawn-rate 10 --run-time 15s --threshold SC1=60000 --threshold SC3=60000"
+TINY = "--users 20 --spawn-rate 10 --run-time 18s --threshold SC1=60000 --threshold SC3=60000"
 
 
 def steps() -> dict[str, dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""`lab run` for real: tiny dataset, 20 users, about 15 s, one process and master + 2 workers.
+"""`lab run` for real: tiny dataset, 20 users, about 18 s, one process and master + 2 workers.
 
 Timing is not asserted (this machine is shared); what is asserted is that
 the run folder holds every request from every process, that the counts

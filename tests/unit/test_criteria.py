@@ -242,18 +242,36 @@ def test_a_posting_rate_the_configuration_never_schedules_is_not_the_targets_fai
     assert verdict.status == "fail" and verdict.note == ""
 
 
-def posts(rows: list[tuple[float, int, int, float | None]]) -> pd.DataFrame:
-    """post_tweet samples from (sent at, status, service µs, schedule lag ms)."""
+def posts(rows: list[tuple[float, int, int, float | None]],
+          waited: bool = True) -> pd.DataFrame:
+    """post_tweet samples from (sent at, status, service µs, schedule lag ms); `waited`: the
+    whole lag was spent waiting for the user's previous answer (else the generator's)."""
     return pd.DataFrame([{"start_ts": ts, "name": "post_tweet", "status": status,
                           "failure": None, "latency_us": service, "bytes": 300,
-                          "bucket": "0-99", "schedule_lag_ms": lag}
+                          "bucket": "0-99", "schedule_lag_ms": lag,
+                          "schedule_wait_ms": (lag if waited else 0.0) if lag is not None
+                          else None}
                          for ts, status, service, lag in rows])
 
 
+def test_a_generator_waking_late_is_not_charged_to_the_target() -> None:
+    """The same 90 ms lags, but the users' previous answers had come back in time: the
+    generator woke late (a busy machine). The target's latency stays 30 ms, and the lag is
+    the generator's, audited by V."""
+    start = 1_000.0
+    samples = posts([(start + i / 4, 201, 30_000, 1500.0) for i in range(40)], waited=False)
+    window = Window(start_ts=start, end_ts=start + 10, seconds=10.0)
+    measured = measurements_from(samples, window, [], load_scenarios()["posting"], 10,
+                                 request_stats(samples, window), 0)
+    assert measured.posting_p95_ms == measured.posting_service_p95_ms == pytest.approx(30.0)
+    assert measured.schedule is not None and measured.schedule.on_time_share == 0.0
+    assert by_id(judge(measured, ["SC5", "V"], {"SC5_RATE": 1}))["V"].status == "fail"
+
+
 def test_sc5_times_paced_posts_from_their_schedule_and_counts_only_tweets_made() -> None:
-    """40 paced posts answered in 30 ms, each sent 90 ms behind its due time: their users
-    waited 120 ms. SC5 judged the 30 ms (coordinated omission) before; a 403 counted as a
-    post too."""
+    """40 paced posts answered in 30 ms, each sent 90 ms behind its due time because its
+    user was still waiting for its previous answer: their users waited 120 ms. SC5 judged
+    the 30 ms (coordinated omission) before; a 403 counted as a post too."""
     start = 1_000.0
     rows = [(start + i / 4, 201, 30_000, 90.0) for i in range(40)]
     rows += [(start + i / 4 + 0.1, 403, 5_000, 90.0) for i in range(8)]   # refused
