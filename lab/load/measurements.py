@@ -11,7 +11,7 @@ import pandas as pd
 
 from lab.attribution.attribute import sent_in
 from lab.load.stats import from_schedule_us, sustained_rate
-from lab.percentiles import latency_summary, nearest_rank
+from lab.percentiles import latency_summary, nearest_rank, percentile
 from lab.records import RequestStats, Window
 from lab.scenarios import Scenario
 from lab.stalls import GENERATOR_PROCESS
@@ -191,8 +191,7 @@ def loop_lag_p95(stalls: pd.DataFrame | None, measurement: Window) -> float | No
                   & (stalls["ts"] <= measurement.end_ts)]
     if rows.empty:
         return None
-    worst = np.sort(rows.groupby("ts")["loop_lag_max_ms"].max().to_numpy())
-    return float(worst[nearest_rank(len(worst), 95) - 1])
+    return percentile(rows.groupby("ts")["loop_lag_max_ms"].max().to_numpy(), 95)
 
 
 def plan_summary(plans: dict[str, Any] | None) -> PlanSummary | None:
