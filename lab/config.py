@@ -74,6 +74,12 @@ class Settings(BaseSettings):
                               "a background worker draining a queue (queue).")
     celebrity_followers: int = Field(
         10_000, ge=1, description="Hybrid: authors with more followers are pulled, not pushed.")
+    max_following: int = Field(
+        5_000, ge=1, description="Most accounts a user may follow or have asked to follow "
+                                 "(bounds each pull page and each push backfill).")
+    max_pending_requests: int = Field(
+        100, ge=1, description="Most follow requests waiting for one account (going public "
+                               "approves them all in one transaction).")
 
     def timeline_session(self, strategy: str | None = None) -> dict[str, str]:
         """The custom settings the timeline SQL functions read (migration 0004), as every
@@ -81,7 +87,9 @@ class Settings(BaseSettings):
         home_timeline is a property of the serving process."""
         return {"lab.timeline_strategy": strategy or self.timeline_strategy,
                 "lab.timeline_cap": str(self.timeline_cap), "lab.fanout": self.fanout,
-                "lab.celebrity_followers": str(self.celebrity_followers)}
+                "lab.celebrity_followers": str(self.celebrity_followers),
+                "lab.max_following": str(self.max_following),
+                "lab.max_pending_requests": str(self.max_pending_requests)}
 
     @property
     def embedded_pgdata(self) -> Path:

@@ -111,10 +111,9 @@ WHERE id = %(user_id)s::bigint
 RETURNING user_json(users);
 
 -- name: approve_all_requests
--- An account that stops being protected accepts the requests waiting for it.
-SELECT count(timeline_after_follow(r.follower_id, %(user_id)s::bigint,
-                                   decide_follow_request(%(user_id)s::bigint, r.follower_id, true)))
-FROM follow_requests AS r WHERE r.followee_id = %(user_id)s::bigint;
+-- An account that stops being protected accepts the requests waiting for it (at most
+-- max_pending_requests), locking itself and every requester in id order first.
+SELECT approve_all_requests(%(user_id)s::bigint);
 
 -- name: follow
 -- The graph change, then (push, hybrid) the backfill, in one statement.

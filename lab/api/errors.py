@@ -99,6 +99,10 @@ def from_database(exc: psycopg.Error) -> ApiError:
         return ApiError(404, "not_found", message)
     if isinstance(exc, pg_errors.InsufficientPrivilege):
         return ApiError(403, "forbidden", message)
+    if isinstance(exc, pg_errors.ProgramLimitExceeded):
+        # A documented cap (following, pending requests): the request is well formed, the
+        # state forbids it.
+        return ApiError(409, "limit", message)
     if isinstance(exc, pg_errors.UniqueViolation):
         field = UNIQUE_FIELDS.get(exc.diag.constraint_name or "")
         return ApiError(409, "conflict", f"{field or 'value'} is already taken", field)

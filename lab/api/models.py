@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lab.queries import MAX_ID
 
@@ -75,6 +75,14 @@ class TweetIn(Strict):
     body: str = Field(min_length=1, max_length=280)
     reply_to_tweet_id: int | None = Field(None, ge=1, le=MAX_ID)
     quote_tweet_id: int | None = Field(None, ge=1, le=MAX_ID)
+
+    @model_validator(mode="after")
+    def reply_or_quote(self) -> TweetIn:
+        """Both would store one and drop the other silently: refused, naming the pair."""
+        if self.reply_to_tweet_id is not None and self.quote_tweet_id is not None:
+            raise ValueError("a tweet is a reply or a quote, not both: give reply_to_tweet_id "
+                             "or quote_tweet_id")
+        return self
 
 
 class TweetOut(BaseModel):

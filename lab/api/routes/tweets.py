@@ -16,6 +16,7 @@ from lab.api.deps import (
     Viewer,
     keyset,
 )
+from lab.api.errors import ApiError
 from lab.api.models import ChangedOut, PostOut, TweetIn, TweetOut, TweetPage
 from lab.api.routes import RawJSON, documented, raw_json
 
@@ -62,9 +63,12 @@ async def like(pool: Pool, me: Me, tweet_id: TweetPath) -> ChangedOut:
 
 @router.delete("/tweets/{tweet_id}/like", name="unlike", response_model=ChangedOut)
 async def unlike(pool: Pool, me: Me, tweet_id: TweetPath) -> ChangedOut:
-    """Unlike (idempotent)."""
-    return ChangedOut(changed=await fetch_value(pool, "unlike",
-                                                {"user_id": me, "tweet_id": tweet_id}))
+    """Unlike (idempotent). A tweet the caller may no longer see answers as a missing one,
+    and the caller's like of it is removed all the same."""
+    changed = await fetch_value(pool, "unlike", {"user_id": me, "tweet_id": tweet_id})
+    if changed is None:
+        raise ApiError(404, "not_found", f"no such tweet: {tweet_id}")
+    return ChangedOut(changed=changed)
 
 
 @router.get("/tweets/{tweet_id}", name="get_tweet", **documented(TweetOut))

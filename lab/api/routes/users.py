@@ -51,12 +51,13 @@ async def me(pool: Pool, user_id: Me) -> RawJSON:
 @router.patch("/me", name="update_profile", **documented(UserOut))
 async def update_profile(pool: Pool, user_id: Me, changes: ProfileUpdate) -> RawJSON:
     """Change one's own settings. Going public accepts the pending follow requests,
-    in the same transaction (no public account is ever left with requests)."""
+    in the same transaction (no public account is ever left with requests), first: it
+    locks the owner and every requester in id order before the profile's row."""
 
     async def update(conn: psycopg.AsyncConnection) -> bytes | None:
-        await conn.execute(query("update_profile"), {**changes.model_dump(), "user_id": user_id})
         if changes.is_protected is False:
             await conn.execute(query("approve_all_requests"), {"user_id": user_id})
+        await conn.execute(query("update_profile"), {**changes.model_dump(), "user_id": user_id})
         cursor = await conn.execute(query("profile"), {"user_id": user_id})
         row = await cursor.fetchone()
         return row[0] if row else None
