@@ -54,7 +54,8 @@ def test_authors_who_retweeted_each_other_delete_at_once(
         for author in authors:
             for other in authors:
                 if other is not author:
-                    assert author.http.post(f"/tweets/{tweets[other.id]}/retweet").status_code == 201
+                    retweet = author.http.post(f"/tweets/{tweets[other.id]}/retweet")
+                    assert retweet.status_code == 201
         answers = fire(api.url, [(a.token, "DELETE", f"/tweets/{tweets[a.id]}", None)
                                  for a in authors])
         assert statuses(answers) == {204}
