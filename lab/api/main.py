@@ -56,7 +56,10 @@ def create_app(dsn: str | None = None, settings: Settings | None = None) -> Fast
                 await task
             await pool.close()
 
+    # No redirect on a trailing slash: Starlette built its Location from the Host header,
+    # so any client could steer it (issue 27, item 11). `/me/` is a 404, as any unknown path.
     app = FastAPI(title="timeline-lab API", version=lab.__version__, lifespan=lifespan,
+                  redirect_slashes=False,
                   description="The Twitter-like service the lab's load scenarios drive.")
     app.state.settings = settings
     app.state.token_cache = {}

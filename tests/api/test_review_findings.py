@@ -31,6 +31,14 @@ def test_a_reply_that_also_quotes_is_refused_naming_the_pair(api: Api) -> None:
     assert other.http.get("/me").json()["tweet_count"] == 0
 
 
+def test_a_trailing_slash_is_not_redirected_where_the_host_header_says(api: Api) -> None:
+    """Item 11: `GET /me/` with `Host: evil.example:666` answered 307 to
+    http://evil.example:666/me."""
+    me = api.register("slh")
+    answer = me.http.get("/me/", headers={"Host": "evil.example:666"}, follow_redirects=False)
+    assert "no such route" in error(answer, 404) and "location" not in answer.headers
+
+
 def test_deleting_a_hidden_tweet_is_answered_as_missing(api: Api) -> None:
     """Item 13: a public account's retweet of a protected tweet, hidden from the caller,
     answered 403 "only the author may delete" where a missing id answers 404."""
