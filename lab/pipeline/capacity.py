@@ -73,6 +73,37 @@ def next_users(outcomes: list[StepOutcome], search: CapacitySearch) -> int | Non
     return None
 
 
+def why_finished(outcomes: list[StepOutcome], search: CapacitySearch) -> str:
+    """Why next_users had nothing left to try, per threshold set: bracketed, nothing held
+    even at the lowest load, or still holding at --max-users."""
+    said = []
+    for name, passes in (("seed", lambda o: o.seed_pass), ("lab", lambda o: o.lab_pass)):
+        held = [o.users for o in outcomes if passes(o)]
+        if not held:
+            lowest = min(o.users for o in outcomes)
+            said.append(f"no load held the {name} thresholds, down to {lowest:,} "
+                        f"user{'s' if lowest != 1 else ''}")
+        elif not any(o.users > max(held) and not passes(o) for o in outcomes):
+            said.append(f"the {name} thresholds still held at {max(held):,} users, the "
+                        f"most the search may try ({search.max_users:,})")
+    return "; ".join(said) or "both capacities bracketed within the precision"
+
+
+def over_budget(outcomes: list[StepOutcome], step_seconds: list[float], users: int,
+                elapsed: float, search: CapacitySearch) -> str | None:
+    """The reason to stop before a step of `users` that would end past the budget, else None.
+    A step is expected to cost what the last one did plus the longer ramp of more users;
+    the first step always runs."""
+    if not outcomes:
+        return None
+    expected = step_seconds[-1] + max(0.0, (users - outcomes[-1].users)
+                                      / search.base.spawn_rate)
+    if elapsed + expected <= search.budget_s:
+        return None
+    return (f"budget: {elapsed:.0f} s spent of {search.budget_s:.0f} s and the next step "
+            f"({users:,} users) takes about {expected:.0f} s")
+
+
 def step_config(search: CapacitySearch, users: int, steps_dir: Path) -> RunConfig:
     """One step's run: `users` at the base's spawn rate, run long enough for the ramp, the
     settling and the measurement window; no connection check (SC4 is not a load level)."""
@@ -103,17 +134,12 @@ def search_capacity(search: CapacitySearch, folder: Path, settings: Settings,
     while True:
         users = next_users(study.outcomes, search)
         if users is None:
-            study.stopped_because = "both capacities bracketed within the precision"
+            study.stopped_because = why_finished(study.outcomes, search)
             break
         elapsed = time.monotonic() - started
-        # A step costs what the last one did, plus the longer spawn ramp of more users.
-        last = study.outcomes[-1].users if study.outcomes else users
-        expected = (step_seconds[-1] if step_seconds else 0.0) + max(
-            0.0, (users - last) / search.base.spawn_rate)
-        if study.outcomes and elapsed + expected > search.budget_s:
-            study.stopped_because = (f"budget: {elapsed:.0f} s spent of {search.budget_s:.0f} s "
-                                     f"and the next step ({users:,} users) takes about "
-                                     f"{expected:.0f} s")
+        over = over_budget(study.outcomes, step_seconds, users, elapsed, search)
+        if over:
+            study.stopped_because = over
             break
         say(f"capacity: step {len(study.outcomes) + 1}: {users:,} users "
             f"({elapsed:.0f} s of {search.budget_s:.0f} s budget spent)")

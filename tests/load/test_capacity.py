@@ -20,7 +20,7 @@ def test_a_failing_target_makes_the_search_step_down_and_report_no_capacity(
         pg_server: PgServer, seeded_template: str, tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "lab.cli", "capacity", "--scenario", "smoke", "--scale", "tiny",
-         "--start-users", "8", "--factor", "2", "--window", "10s", "--budget", "120s",
+         "--start-users", "2", "--factor", "2", "--window", "10s", "--budget", "300s",
          "--spawn-rate", "20", "--threshold", "SC1=0.001", "--db", pg_server.url(),
          "--reports", str(tmp_path)],
         capture_output=True, text=True, timeout=400, env={**os.environ, "COLUMNS": "200"})
@@ -28,14 +28,15 @@ def test_a_failing_target_makes_the_search_step_down_and_report_no_capacity(
     [folder] = list(tmp_path.glob("*_capacity_smoke"))
     document = json.loads((folder / "capacity.json").read_text())
     steps = document["steps"]
-    # 8 users fail (no registration is that fast), so the next step has fewer users. (A
-    # budget for two steps of up to a minute each: 75 s once left room for one.)
-    assert [s["users"] for s in steps][:2] == [8, 4]
+    # 2 users fail (no registration is that fast), so the next step has fewer users, and at
+    # 1 user there is nowhere lower to go: the search ends there, within its budget.
+    assert [s["users"] for s in steps] == [2, 1]
     assert all(not s["seed_pass"] and "SC1" in s["failed"] for s in steps)
     assert document["headline"]["seed"] == {"users": None, "rps": None,
                                             "first_failing_users": min(s["users"] for s in steps),
                                             "bounded": True}
-    assert document["stopped_because"].startswith("budget")
+    assert document["stopped_because"].startswith(
+        "no load held the seed thresholds, down to 1 user")
     for entry in steps:     # every point has its own judged run folder with the same load
         summary = load_summary(folder / entry["folder"])
         assert summary.config.users == entry["users"]

@@ -11,7 +11,7 @@ import pytest
 
 from lab.fits import ccdf_points, fitted_body, loglog_fit, power_law_alpha
 from lab.growth.outcomes import StepOutcome, capacity_headline, first_saturated, knee
-from lab.pipeline.capacity import CapacitySearch, next_users
+from lab.pipeline.capacity import CapacitySearch, next_users, over_budget, why_finished
 from lab.runconfig import RunConfig
 from lab.seed.generate import generate
 from lab.seed.scales import PUBLISHED_RECIPROCITY, get_scale
@@ -68,6 +68,32 @@ def test_nothing_passing_ends_the_search_with_no_capacity() -> None:
 def test_the_search_stops_at_its_ceiling() -> None:
     ceiling = dataclasses.replace(SEARCH, max_users=500)
     assert walk(passes_below=10**6, lab_below=10**6, search=ceiling) == [100, 200, 400]
+
+
+def test_the_stop_says_what_each_threshold_set_found() -> None:
+    nothing = [step(u, False) for u in walk(passes_below=0, lab_below=0)]
+    assert why_finished(nothing, SEARCH) == ("no load held the seed thresholds, down to 1 user; "
+                                             "no load held the lab thresholds, down to 1 user")
+    tried = walk(passes_below=700, lab_below=300)
+    both = [step(u, u < 700, u < 300) for u in tried]
+    assert why_finished(both, SEARCH) == "both capacities bracketed within the precision"
+    ceiling = dataclasses.replace(SEARCH, max_users=500)
+    held = [step(u, True, u < 300) for u in walk(10**6, 300, search=ceiling)]
+    assert why_finished(held, ceiling) == ("the seed thresholds still held at 400 users, the "
+                                           "most the search may try (500)")
+
+
+def test_a_step_that_would_end_past_the_budget_is_not_started() -> None:
+    budget = dataclasses.replace(SEARCH, budget_s=120.0)
+    assert over_budget([], [], 100, 500.0, budget) is None, "the first step always runs"
+    done = [step(8, False)]
+    assert over_budget(done, [30.0], 4, 80.0, budget) is None           # 80 + 30 fits
+    reason = over_budget(done, [30.0], 4, 95.0, budget)
+    assert reason is not None and reason.startswith("budget: 95 s spent of 120 s")
+    # Stepping up adds the longer ramp: 40 s of spawning on top of the 30 s step.
+    spawn = budget.base.spawn_rate
+    assert over_budget(done, [30.0], 8, 60.0, budget) is None           # 60 + 30 fits
+    assert over_budget(done, [30.0], 8 + int(40 * spawn), 60.0, budget) is not None
 
 
 def test_the_knee_is_where_latency_or_throughput_stop_scaling() -> None:
