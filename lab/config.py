@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     body_timeout_s: float = Field(
         10.0, gt=0, description="A request body must arrive within this long, else 408 and the "
                                 "connection closed (slow clients cannot hold the server).")
+    head_timeout_s: float = Field(
+        10.0, gt=0, description="A request head must arrive within this long of its first byte "
+                                "(else 408), and a new connection must start one within it "
+                                "(else it is closed).")
     statement_timeout_ms: int = Field(
         10_000, ge=100, description="Cancel a statement after this long (answered as 503).")
     timeline_strategy: Literal["pull", "push", "hybrid"] = Field(

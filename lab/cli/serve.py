@@ -38,6 +38,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind (loopback by d
     """Serve the API (uvicorn, uvloop, httptools) on a migrated, usually seeded, database."""
     import uvicorn
 
+    from lab.caches import prepare_caches
     from lab.migrate import migrate as apply_migrations
     from lab.pg.databases import check_lab_name, database_exists
     from lab.pg.source import open_server
@@ -56,6 +57,8 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind (loopback by d
                                "migrate`) first")
             with server.connect(name) as conn:
                 apply_migrations(conn)
+                prepare_caches(conn, settings.timeline_strategy, settings.timeline_cap,
+                               console.print)
             os.environ["LAB_API_DSN"] = server.url(name)
             get_settings.cache_clear()
             console.print(f"serving {server.display_url(name)} on http://{host}:{port} "
@@ -63,6 +66,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind (loopback by d
                           f"pool {settings.pool_min}-{settings.pool_max} per worker, "
                           f"strategy {settings.timeline_strategy}); docs at /docs")
             uvicorn.run("lab.api.main:app", host=host, port=port, workers=workers,
-                        loop="uvloop", http="httptools", log_level="warning",
+                        loop="uvloop", http="lab.api.protocol:BoundedHttpProtocol",
+                        log_level="warning",
                         access_log=False, timeout_keep_alive=KEEP_ALIVE_S)
     run_action(action)

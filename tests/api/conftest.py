@@ -21,6 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from lab.api.main import create_app
+from lab.api.protocol import BoundedHttpProtocol
 from lab.config import Settings
 from lab.pg.server import PgServer
 from tests.conftest import copy_of, free_port
@@ -31,10 +32,11 @@ START_TIMEOUT_S = 20
 class ApiServer:
     """uvicorn serving `app` on a free loopback port until stop()."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, http: type[BoundedHttpProtocol] = BoundedHttpProtocol
+                 ) -> None:
         self.port = free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                access_log=False, lifespan="on")
+                                access_log=False, lifespan="on", http=http)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -56,9 +58,12 @@ class ApiServer:
         self.thread.join(timeout=15)
 
 
-def serve(dsn: str, **settings: Any) -> ApiServer:
+def serve(dsn: str, http: type[BoundedHttpProtocol] = BoundedHttpProtocol,
+          **settings: Any) -> ApiServer:
+    """The API on `dsn` with `settings`, served with the protocol `lab serve` uses."""
     values = {"pool_min": 1, "pool_max": 4, "pool_timeout_s": 2.0, **settings}
-    return ApiServer(create_app(dsn, Settings(_env_file=None, **values))).start()  # type: ignore[call-arg]
+    app = create_app(dsn, Settings(_env_file=None, **values))  # type: ignore[call-arg]
+    return ApiServer(app, http).start()
 
 
 @dataclass

@@ -121,6 +121,7 @@ def test_error_text_is_printed_verbatim(lab_env: dict[str, str], pg_server: PgSe
 def test_lab_serve_answers_and_stops(lab_env: dict[str, str], pg_server: PgServer) -> None:
     """`lab serve` as a user runs it: a real process, a real port, then SIGTERM."""
     import signal
+    import socket
     import time
 
     import httpx
@@ -131,7 +132,8 @@ def test_lab_serve_answers_and_stops(lab_env: dict[str, str], pg_server: PgServe
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "lab.cli", "serve", "--port", str(port),
                                 "--strategy", "push"],
-                               env=lab_env, text=True, stdout=subprocess.PIPE,
+                               env={**lab_env, "LAB_HEAD_TIMEOUT_S": "1"}, text=True,
+                               stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
@@ -148,6 +150,15 @@ def test_lab_serve_answers_and_stops(lab_env: dict[str, str], pg_server: PgServe
             "username": "served", "email": "s@example.com", "display_name": "S"})
         assert registered.status_code == 201
         assert httpx.get(f"http://127.0.0.1:{port}/stats").json()["strategy"] == "push"
+        # Served with the bounded protocol, its head timeout from the environment.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(b"NOT-HTTP\r\n\r\n")
+            assert b"application/json" in conn.recv(4096)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            started = time.monotonic()
+            conn.sendall(b"GET /health HTTP/1.1\r\n")
+            assert conn.recv(4096).startswith(b"HTTP/1.1 408")
+            assert time.monotonic() - started < 5
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
