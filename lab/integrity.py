@@ -97,6 +97,34 @@ CHECKS: tuple[Check, ...] = (
           AND NOT EXISTS (SELECT 1 FROM following f
                           WHERE f.follower_id = h.user_id AND f.followee_id = t.user_id)""",
           cache=True),
+    # Entries that should be there: every tweet posted, and every followee's tweets of a
+    # follow made, since the caches were last known complete (a seed, a rebuild), above
+    # the reader's floor, unless the author is pulled (hybrid) or the tweet still queued.
+    Check("home_timeline entries missing (posts and follows since the caches were complete)",
+          """
+        WITH since AS (SELECT complete_since FROM timeline_caches),
+        expected (reader, id, created_at) AS (
+            SELECT r.reader, t.id, t.created_at
+            FROM tweets t CROSS JOIN since JOIN users a ON a.id = t.user_id
+            CROSS JOIN LATERAL (SELECT t.user_id UNION ALL
+                                SELECT fo.follower_id FROM followers fo
+                                WHERE fo.followee_id = t.user_id AND NOT a.timeline_pulled
+                                ) AS r (reader)
+            WHERE t.created_at >= since.complete_since
+            UNION
+            SELECT f.follower_id, t.id, t.created_at
+            FROM following f CROSS JOIN since
+            JOIN users a ON a.id = f.followee_id AND NOT a.timeline_pulled
+            JOIN tweets t ON t.user_id = f.followee_id
+            WHERE f.created_at >= since.complete_since)
+        SELECT count(*) FROM expected e
+        LEFT JOIN home_timeline_floors fl ON fl.user_id = e.reader
+        WHERE (fl.user_id IS NULL
+               OR (e.created_at, e.id) >= (fl.floor_created_at, fl.floor_tweet_id))
+          AND NOT EXISTS (SELECT 1 FROM fanout_queue q WHERE q.tweet_id = e.id)
+          AND NOT EXISTS (SELECT 1 FROM home_timeline h WHERE h.user_id = e.reader
+                          AND h.created_at = e.created_at AND h.tweet_id = e.id)""",
+          cache=True),
 )
 
 
