@@ -86,15 +86,15 @@ def test_a_retweet_is_taken_back_after_its_author_went_protected_answered_as_mis
 
 @pytest.fixture(scope="module", params=["pull", "push", "hybrid"])
 def strategy_api(request: pytest.FixtureRequest, pg_server: PgServer,
-                 schema_template: str) -> Iterator[tuple[Api, PgServer, str]]:
+                 schema_template: str) -> Iterator[tuple[Api, PgServer, str, str]]:
     with copy_of(pg_server, schema_template, f"attack_{request.param}") as database, \
             running_api(pg_server.url(database), timeline_strategy=request.param) as api:
-        yield api, pg_server, database
+        yield api, pg_server, database, request.param
 
 
 def test_a_protected_account_removes_a_follower_from_its_public_days(
-        strategy_api: tuple[Api, PgServer, str]) -> None:
-    api, server, database = strategy_api
+        strategy_api: tuple[Api, PgServer, str, str]) -> None:
+    api, server, database, strategy = strategy_api
     owner, old_fan = api.register("rmo"), api.register("rmf")
     assert old_fan.http.put(f"/users/{owner.id}/follow").json() == {"result": "followed"}
     tweet = post(owner, "said while public")
@@ -112,7 +112,7 @@ def test_a_protected_account_removes_a_follower_from_its_public_days(
     error(owner.http.delete(f"/me/followers/{owner.id}"), 422)
     error(owner.http.delete("/me/followers/999999999"), 404)
     with server.connect(database) as conn:
-        assert [c.name for c in run_checks(conn, "push") if c.violations] == []
+        assert [c.name for c in run_checks(conn, strategy) if c.violations] == []
 
 
 def test_a_public_account_removing_a_follower_is_a_soft_block(api: Api) -> None:
@@ -192,3 +192,18 @@ def test_there_is_no_follow_request_from_oneself_to_decide(api: Api) -> None:
     owner = api.register("self", is_protected=True)
     detail = error(owner.http.post(f"/me/follow-requests/{owner.id}/approve"), 422)
     assert "from yourself" in detail and str(owner.id) not in detail
+
+
+def test_a_protected_accounts_follows_show_on_the_public_side(api: Api) -> None:
+    """Decided (README, security notes): a public account's lists name every account on
+    them, protected ones included; the protected account's own lists stay closed."""
+    hidden, public, fan = api.register("pv", is_protected=True), api.register("pb"), \
+        api.register("pf")
+    assert hidden.http.put(f"/users/{public.id}/follow").json() == {"result": "followed"}
+    assert public.http.put(f"/users/{hidden.id}/follow").json() == {"result": "requested"}
+    assert hidden.http.post(f"/me/follow-requests/{public.id}/approve").status_code == 200
+    stranger = fan.http
+    for side in ("followers", "following"):
+        assert "protected" in error(stranger.get(f"/users/{hidden.id}/{side}"), 403)
+        listed = stranger.get(f"/users/{public.id}/{side}").json()["users"]
+        assert [u["id"] for u in listed] == [hidden.id], side
