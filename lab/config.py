@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     body_timeout_s: float = Field(
         10.0, gt=0, description="A request body must arrive within this long, else 408 and the "
                                 "connection closed (slow clients cannot hold the server).")
+    token_ttl_s: int = Field(
+        30 * 24 * 3600, ge=60, description="A bearer token expires this long after it is "
+                                           "issued (POST /me/token exchanges it for a new one).")
+    token_cache_s: float = Field(
+        10.0, ge=0, description="Each API worker trusts a token it checked for this long: a "
+                                "token revoked on another worker stops within it.")
     head_timeout_s: float = Field(
         10.0, gt=0, description="A request head must arrive within this long of its first byte "
                                 "(else 408), and a new connection must start one within it "

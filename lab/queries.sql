@@ -85,13 +85,31 @@ WITH new_user AS (
     VALUES (%(username)s, %(email)s, %(display_name)s, %(bio)s, %(is_protected)s, %(reply_policy)s)
     RETURNING *
 ), token AS (
-    INSERT INTO api_tokens (token_hash, user_id) SELECT %(token_hash)s, id FROM new_user
+    INSERT INTO api_tokens (token_hash, user_id, expires_at)
+    SELECT %(token_hash)s, id, now() + make_interval(secs => %(token_ttl_s)s::double precision) FROM new_user
 )
 SELECT user_json(new_user) FROM new_user;
 
 -- name: authenticate
--- The user a bearer token belongs to (tokens are stored as SHA-256 only).
-SELECT user_id FROM api_tokens WHERE token_hash = %(token_hash)s;
+-- The user a bearer token belongs to, and until when (tokens are stored as SHA-256 only).
+SELECT user_id, expires_at FROM api_tokens
+WHERE token_hash = %(token_hash)s AND expires_at > now();
+
+-- name: rotate_token
+-- The caller's token exchanged for a new one, in one statement: the old one ends.
+WITH old AS (
+    DELETE FROM api_tokens
+    WHERE token_hash = %(token_hash)s AND user_id = %(user_id)s::bigint AND expires_at > now()
+    RETURNING user_id
+)
+INSERT INTO api_tokens (token_hash, user_id, expires_at)
+SELECT %(new_token_hash)s, user_id, now() + make_interval(secs => %(token_ttl_s)s::double precision) FROM old
+RETURNING expires_at;
+
+-- name: revoke_token
+-- Log out: the caller's token authenticates nobody from now on.
+DELETE FROM api_tokens WHERE token_hash = %(token_hash)s AND user_id = %(user_id)s::bigint
+RETURNING user_id;
 
 -- name: profile
 -- A public profile by id (visible to everyone, protected or not).

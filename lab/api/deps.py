@@ -12,8 +12,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BeforeValidator
 
-from lab.api.db import fetch_value
+from lab.api.db import fetch_row
 from lab.api.errors import ApiError
+from lab.api.tokens import TokenCache
 from lab.queries import END_OF_TIME, MAX_ID, START_OF_TIME
 from lab.security import token_hash
 
@@ -24,7 +25,6 @@ DEFAULT_PAGE = 50
 DIGITS = re.compile(r"[0-9]{1,19}")
 CURSOR_PATTERN = r"^[0-9]{1,19}_[0-9]{1,19}$"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-TOKEN_CACHE_MAX = 100_000
 
 bearer = HTTPBearer(auto_error=False, description="The token returned at registration.")
 
@@ -51,24 +51,20 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
 async def optional_user(request: Request, pool: Pool, credentials: Credentials) -> int | None:
-    """Return the caller's user id, None when anonymous; 401 for a bad token.
-
-    Token -> user never changes (there is no revocation yet), so positive
-    answers are cached per worker and authentication costs no round trip.
-    """
+    """Return the caller's user id, None when anonymous; 401 for a bad, expired or revoked
+    token. Positive answers are remembered for a while per worker (lab.api.tokens)."""
     if credentials is None:
         return None
     digest = token_hash(credentials.credentials)
-    cache: dict[bytes, int] = request.app.state.token_cache
+    cache: TokenCache = request.app.state.token_cache
     user_id = cache.get(digest)
     if user_id is None:
-        user_id = await fetch_value(pool, "authenticate", {"token_hash": digest})
-        if user_id is None:
-            raise ApiError(401, "unauthorized", "the bearer token is not valid",
-                           headers={"WWW-Authenticate": "Bearer"})
-        if len(cache) >= TOKEN_CACHE_MAX:
-            cache.clear()
-        cache[digest] = user_id
+        row = await fetch_row(pool, "authenticate", {"token_hash": digest})
+        if row is None:
+            raise ApiError(401, "unauthorized", "the bearer token is not valid (unknown, "
+                           "expired or revoked)", headers={"WWW-Authenticate": "Bearer"})
+        user_id, expires_at = row
+        cache.put(digest, user_id, expires_at)
     return int(user_id)
 
 

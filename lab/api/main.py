@@ -16,6 +16,7 @@ from lab.api.limits import BodyLimit
 from lab.api.models import ERROR_RESPONSES
 from lab.api.routes import graph, system, timeline, tweets, users
 from lab.api.timing import ServerTiming
+from lab.api.tokens import TokenCache
 from lab.config import Settings, get_settings
 from lab.errors import LabError
 
@@ -62,7 +63,7 @@ def create_app(dsn: str | None = None, settings: Settings | None = None) -> Fast
                   redirect_slashes=False,
                   description="The Twitter-like service the lab's load scenarios drive.")
     app.state.settings = settings
-    app.state.token_cache = {}
+    app.state.token_cache = TokenCache(settings.token_cache_s)
     app.state.fanout = fanout.FanoutStats()
     errors.install(app)
     app.add_middleware(BodyLimit, timeout_s=settings.body_timeout_s)

@@ -66,6 +66,11 @@ class RegisterOut(BaseModel):
     token: str = Field(description="Bearer token; shown once, stored only as a hash.")
 
 
+class TokenOut(BaseModel):
+    token: str = Field(description="The new bearer token; the one used to ask ends now.")
+    expires_at: datetime = Field(description="After this the new token authenticates nobody.")
+
+
 class UserPage(BaseModel):
     users: list[UserOut]
     next_cursor: str | None

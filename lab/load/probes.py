@@ -35,7 +35,8 @@ def new_account(conn: psycopg.Connection, label: str) -> Probe:
     row = conn.execute(query("register_user"), {  # type: ignore[arg-type]
         "username": f"p_{stamp}", "email": f"probe_{stamp}@example.test",
         "display_name": f"probe {label}", "bio": "", "is_protected": False,
-        "reply_policy": "everyone", "token_hash": token_hash(token)}).fetchone()
+        "reply_policy": "everyone", "token_hash": token_hash(token),
+        "token_ttl_s": 24 * 3600}).fetchone()
     assert row is not None
     return Probe(int(row[0]["id"]), token, 0)
 

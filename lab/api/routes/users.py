@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import psycopg
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request, Response
 
 from lab.api.db import fetch_value, in_transaction
-from lab.api.deps import Me, Pool, UserPath
-from lab.api.models import ProfileUpdate, RegisterIn, RegisterOut, UserOut
+from lab.api.deps import Credentials, Me, Pool, UserPath
+from lab.api.errors import ApiError
+from lab.api.models import ProfileUpdate, RegisterIn, RegisterOut, TokenOut, UserOut
 from lab.api.routes import RawJSON, documented, raw_json
 from lab.queries import query
 from lab.security import new_token, token_hash
@@ -18,13 +20,44 @@ router = APIRouter(tags=["users"])
 
 
 @router.post("/users", name="register_user", **documented(RegisterOut, 201))
-async def register_user(pool: Pool, user: RegisterIn) -> RawJSON:
-    """Create an account; the answer carries its bearer token (shown only this once)."""
+async def register_user(request: Request, pool: Pool, user: RegisterIn) -> RawJSON:
+    """Create an account; the answer carries its bearer token (shown only this once), valid
+    for LAB_TOKEN_TTL_S."""
     token = new_token()
-    profile = await fetch_value(pool, "register_user", {**user.model_dump(),
-                                                        "token_hash": token_hash(token)})
+    profile = await fetch_value(pool, "register_user", {
+        **user.model_dump(), "token_hash": token_hash(token),
+        "token_ttl_s": request.app.state.settings.token_ttl_s})
     body = b'{"user":' + profile + b',"token":"' + token.encode() + b'"}'
     return RawJSON(body, status_code=201)
+
+
+@router.post("/me/token", name="rotate_token", **documented(TokenOut, 201))
+async def rotate_token(request: Request, pool: Pool, user_id: Me,
+                       credentials: Credentials) -> RawJSON:
+    """Exchange the caller's token for a new one (a fresh lifetime); the old one ends."""
+    assert credentials is not None        # Me has authenticated them
+    old, token = token_hash(credentials.credentials), new_token()
+    expires_at = await fetch_value(pool, "rotate_token", {
+        "token_hash": old, "user_id": user_id, "new_token_hash": token_hash(token),
+        "token_ttl_s": request.app.state.settings.token_ttl_s})
+    request.app.state.token_cache.discard(old)
+    if expires_at is None:                # revoked or expired since it was checked
+        raise ApiError(401, "unauthorized", "the bearer token is not valid (unknown, expired "
+                       "or revoked)", headers={"WWW-Authenticate": "Bearer"})
+    return RawJSON(json.dumps({"token": token, "expires_at": expires_at.isoformat()}).encode(),
+                   status_code=201)
+
+
+@router.delete("/me/token", name="revoke_token", status_code=204)
+async def revoke_token(request: Request, pool: Pool, user_id: Me,
+                       credentials: Credentials) -> Response:
+    """Log out: the caller's token authenticates nobody from now on (other API workers
+    forget it within LAB_TOKEN_CACHE_S)."""
+    assert credentials is not None
+    digest = token_hash(credentials.credentials)
+    await fetch_value(pool, "revoke_token", {"token_hash": digest, "user_id": user_id})
+    request.app.state.token_cache.discard(digest)
+    return Response(status_code=204)
 
 
 @router.get("/users/{user_id}", name="profile", **documented(UserOut))
