@@ -11,10 +11,6 @@ sent only in the trailers authenticated the request). This subclass:
   over `MAX_HEAD_BYTES` or with more than `MAX_HEADER_FIELDS` fields is 431,
   a head that has not arrived `head_timeout_s` after its first byte is 408,
   and a connection that sends nothing for that long after opening is closed;
-- bounds what follows the head: bytes past the body limit plus the head
-  limit (chunk framing, trailers) before the message ends and before the
-  application answered close the connection (a body that large is answered
-  413 by `BodyLimit` first, and the rest is read and discarded);
 - answers every refusal, a parse error included, in the API's JSON error
   shape, then closes the connection (what follows cannot be framed): it
   ends its side, discards what still arrives for `LINGER_S`, then closes,
@@ -29,13 +25,11 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from lab.api.limits import MAX_BODY_BYTES
 from lab.config import get_settings
 
 MAX_TARGET_BYTES = 8 * 1024      # nginx's large_client_header_buffers: 4 buffers of 8 KiB
 MAX_HEAD_BYTES = 32 * 1024
 MAX_HEADER_FIELDS = 100          # the default of Go's and Node's servers is of this order
-MAX_AFTER_HEAD_BYTES = MAX_BODY_BYTES + MAX_HEAD_BYTES
 LINGER_S = 2.0
 
 
@@ -53,7 +47,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self.head_limit_s = self.head_timeout_s or get_settings().head_timeout_s
         self.in_head = True          # the bytes arriving belong to a request head
-        self.phase_bytes = 0         # bytes received in the current head, or since it ended
+        self.phase_bytes = 0         # bytes received since the current head began
         self.head_size = 0           # the current head's target and fields, as parsed
         self.fields = 0
         self.lingering = False
@@ -80,11 +74,6 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         if self.in_head and self.phase_bytes > MAX_HEAD_BYTES:
             self.refuse(431, "head_too_large",
                         f"request head larger than {MAX_HEAD_BYTES} bytes")
-        elif (not self.in_head and self.phase_bytes > MAX_AFTER_HEAD_BYTES
-              and self.cycle is not None and not self.cycle.response_complete):
-            # Unanswered past any valid body: framing or trailers without end. (A body
-            # answered 413 already is read on and discarded, as uvicorn does.)
-            self.transport.close()
 
     # Parser callbacks
     def on_message_begin(self) -> None:

@@ -148,6 +148,11 @@ def representative_cases(conn: psycopg.Connection, strategy: str,
              token_hash=hashlib.sha256(stamp.encode()).digest(), token_ttl_s=3600),
         case("authenticate", "ordinary", "a token lookup (every authenticated request)",
              token_hash=hashlib.sha256(b"no such token").digest()),
+        case("rotate_token", "ordinary", "a token exchanged for a new one (no such token)",
+             token_hash=hashlib.sha256(b"no such token").digest(), user_id=ordinary,
+             new_token_hash=hashlib.sha256(stamp.encode() + b"new").digest(), token_ttl_s=3600),
+        case("revoke_token", "ordinary", "log out (no such token)",
+             token_hash=hashlib.sha256(b"no such token").digest(), user_id=ordinary),
         *later_cases(conn, strategy, people, newest),
     ]
 
