@@ -59,6 +59,10 @@ def prepare(server: PgServer, name: str, copy_seconds: float,
             conn.execute(statement)  # type: ignore[arg-type]
         conn.commit()
         credentials = issue_credentials(conn)
+        # The lab's own follows (the visibility watchers) are made as fan-out on write
+        # would make them, so the caches stay complete for whichever strategy serves next
+        # (pull ignores them; lab check would count a watcher's missing backfill).
+        conn.execute("SELECT set_config('lab.timeline_strategy', 'push', false)")
         pairs = run_pairs(conn)     # made before the ids are noted: not the run's writes
         problem = enable_statements(conn)
         before = {} if problem else statements_snapshot(conn, name)
