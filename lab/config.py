@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     token_cache_s: float = Field(
         10.0, ge=0, description="Each API worker trusts a token it checked for this long: a "
                                 "token revoked on another worker stops within it.")
+    cursor_key: str = Field(
+        "", pattern=r"^([0-9a-fA-F]{64})?$", repr=False,
+        description="The key sealing page cursors that continue past hidden tweets (64 hex "
+                    "digits); `lab serve` draws one per start when unset.")
     head_timeout_s: float = Field(
         10.0, gt=0, description="A request head must arrive within this long of its first byte "
                                 "(else 408), and a new connection must start one within it "

@@ -26,52 +26,75 @@ LIMIT %(limit)s::integer;
 -- name: home_timeline_pull
 -- Fan-out on read (timeline_pull_ids: the newest `limit` tweets per followee,
 -- merged), only what the user may see (home_timeline_ids), as the page JSON.
-SELECT page_json(%(user_id)s::bigint,
-                  home_timeline_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz,
-                                    %(before_id)s::bigint, %(limit)s::integer, 'pull'),
-                  %(limit)s::integer);
+SELECT page_json(%(user_id)s::bigint, h.ids, %(limit)s::integer), h.resume_ts, h.resume_id
+FROM home_timeline_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz, %(before_id)s::bigint,
+                       %(limit)s::integer, 'pull') AS h;
 
 -- name: home_timeline_push
 -- Fan-out on write: the user's cache above its floor, pulled below it.
-SELECT page_json(%(user_id)s::bigint,
-                  home_timeline_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz,
-                                    %(before_id)s::bigint, %(limit)s::integer, 'push'),
-                  %(limit)s::integer);
+SELECT page_json(%(user_id)s::bigint, h.ids, %(limit)s::integer), h.resume_ts, h.resume_id
+FROM home_timeline_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz, %(before_id)s::bigint,
+                       %(limit)s::integer, 'push') AS h;
 
 -- name: home_timeline_hybrid
 -- The cache merged with the tweets of followed celebrities (never fanned out).
-SELECT page_json(%(user_id)s::bigint,
-                  home_timeline_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz,
-                                    %(before_id)s::bigint, %(limit)s::integer, 'hybrid'),
-                  %(limit)s::integer);
+SELECT page_json(%(user_id)s::bigint, h.ids, %(limit)s::integer), h.resume_ts, h.resume_id
+FROM home_timeline_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz, %(before_id)s::bigint,
+                       %(limit)s::integer, 'hybrid') AS h;
 
 -- name: user_tweets
 -- A user's own tweets, newest first (the seed's timeline index), for a viewer
 -- who may see them (visible_account raises 404/403 otherwise); a retweet whose
--- original the viewer may not see is left out before the limit.
-SELECT page_json(%(viewer_id)s::bigint, ARRAY(
-    SELECT t.id FROM tweets AS t
-    CROSS JOIN LATERAL tweet_visibility(%(viewer_id)s::bigint, t.id) AS v
-    WHERE t.user_id = visible_account(%(viewer_id)s::bigint, %(user_id)s::bigint)
+-- original the viewer may not see is left out before the limit. At most 400
+-- candidates are read (lazily: the scan stops at the limit's last visible one);
+-- a page short at that bound also returns the 400th, where the next one starts.
+WITH page AS (
+    SELECT ARRAY(
+        SELECT c.id
+        FROM (SELECT t.id, t.created_at FROM tweets AS t
+              WHERE t.user_id = visible_account(%(viewer_id)s::bigint, %(user_id)s::bigint)
+                AND (t.created_at, t.id) < (%(before_ts)s::timestamptz, %(before_id)s::bigint)
+              ORDER BY t.created_at DESC, t.id DESC
+              LIMIT 400) AS c
+        CROSS JOIN LATERAL tweet_visibility(%(viewer_id)s::bigint, c.id) AS v
+        WHERE v.visible
+        ORDER BY c.created_at DESC, c.id DESC
+        LIMIT %(limit)s::integer) AS ids)
+SELECT page_json(%(viewer_id)s::bigint, page.ids, %(limit)s::integer), r.created_at, r.id
+FROM page LEFT JOIN LATERAL (
+    SELECT t.created_at, t.id FROM tweets AS t
+    WHERE cardinality(page.ids) < %(limit)s::integer
+      AND t.user_id = %(user_id)s::bigint
       AND (t.created_at, t.id) < (%(before_ts)s::timestamptz, %(before_id)s::bigint)
-      AND v.visible
     ORDER BY t.created_at DESC, t.id DESC
-    LIMIT %(limit)s::integer), %(limit)s::integer);
+    OFFSET 399 LIMIT 1) AS r ON true;
 
 -- name: thread
 -- The replies of a tweet, oldest first (tweets_replies_idx), keyset after
 -- (after_ts, after_id); replies by accounts the viewer may not see are left out
 -- before the limit, and a tweet the viewer may not see has no thread
--- (visible_tweet raises 404).
-SELECT page_json(%(viewer_id)s::bigint, ARRAY(
-    SELECT t.id FROM tweets AS t
-    CROSS JOIN LATERAL tweet_visibility(%(viewer_id)s::bigint, t.id) AS v
-    WHERE t.reply_to_tweet_id = (visible_tweet(%(viewer_id)s::bigint, %(tweet_id)s::bigint)).id
+-- (visible_tweet raises 404). At most 400 candidates are read, as user_tweets.
+WITH page AS (
+    SELECT ARRAY(
+        SELECT c.id
+        FROM (SELECT t.id, t.created_at FROM tweets AS t
+              WHERE t.reply_to_tweet_id
+                    = (visible_tweet(%(viewer_id)s::bigint, %(tweet_id)s::bigint)).id
+                AND (t.created_at, t.id) > (%(after_ts)s::timestamptz, %(after_id)s::bigint)
+              ORDER BY t.created_at, t.id
+              LIMIT 400) AS c
+        CROSS JOIN LATERAL tweet_visibility(%(viewer_id)s::bigint, c.id) AS v
+        WHERE v.visible
+        ORDER BY c.created_at, c.id
+        LIMIT %(limit)s::integer) AS ids)
+SELECT page_json(%(viewer_id)s::bigint, page.ids, %(limit)s::integer), r.created_at, r.id
+FROM page LEFT JOIN LATERAL (
+    SELECT t.created_at, t.id FROM tweets AS t
+    WHERE cardinality(page.ids) < %(limit)s::integer
+      AND t.reply_to_tweet_id = %(tweet_id)s::bigint
       AND (t.created_at, t.id) > (%(after_ts)s::timestamptz, %(after_id)s::bigint)
-      AND v.visible
     ORDER BY t.created_at, t.id
-    LIMIT %(limit)s::integer), %(limit)s::integer);
-
+    OFFSET 399 LIMIT 1) AS r ON true;
 -- name: get_tweet
 -- One tweet, if the viewer may see it (visible_tweet raises no_data_found otherwise),
 -- without the ids of tweets it refers to that the viewer may not see.

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
@@ -12,10 +10,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BeforeValidator
 
+from lab.api.cursors import CURSOR_PATTERN
 from lab.api.db import fetch_row
 from lab.api.errors import ApiError
 from lab.api.tokens import TokenCache
-from lab.queries import END_OF_TIME, MAX_ID, START_OF_TIME
+from lab.queries import MAX_ID
 from lab.security import token_hash
 
 MAX_PAGE = 100
@@ -23,8 +22,6 @@ DEFAULT_PAGE = 50
 # ASCII digits only: a number's text has one spelling ("+1", "1.0", " 1" and other
 # scripts' digits are refused, not read as 1).
 DIGITS = re.compile(r"[0-9]{1,19}")
-CURSOR_PATTERN = r"^[0-9]{1,19}_[0-9]{1,19}$"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 bearer = HTTPBearer(auto_error=False, description="The token returned at registration.")
 
@@ -79,28 +76,9 @@ async def current_user(user_id: Annotated[int | None, Depends(optional_user)]) -
 Viewer = Annotated[int | None, Depends(optional_user)]
 Me = Annotated[int, Depends(current_user)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size."), Digits]
-Cursor = Annotated[str | None, Query(pattern=CURSOR_PATTERN, max_length=40,
+Cursor = Annotated[str | None, Query(pattern=CURSOR_PATTERN, max_length=64,
                                      description="next_cursor of the previous page.")]
 AfterId = Annotated[int, Query(ge=0, le=MAX_ID, description="next_cursor of the previous page."),
                     Digits]
 UserPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A user's id."), Digits]
 TweetPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A tweet's id."), Digits]
-
-
-@dataclass(frozen=True)
-class Keyset:
-    """A position in (created_at, id) order."""
-
-    ts: datetime
-    id: int
-
-
-def keyset(cursor: str | None, newest_first: bool = True) -> Keyset:
-    """Decode a page cursor; without one, the position before the first row."""
-    if cursor is None:
-        return Keyset(END_OF_TIME, MAX_ID) if newest_first else Keyset(START_OF_TIME, 0)
-    micros, _, row_id = cursor.partition("_")
-    try:
-        return Keyset(EPOCH + timedelta(microseconds=int(micros)), int(row_id))
-    except OverflowError:
-        raise ApiError(422, "invalid", "cursor is out of range", "cursor") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 
 import lab
 from lab.api import errors, fanout, stalls
+from lab.api.cursors import CursorSeal
 from lab.api.db import make_pool
 from lab.api.limits import BodyLimit
 from lab.api.models import ERROR_RESPONSES
@@ -64,6 +66,8 @@ def create_app(dsn: str | None = None, settings: Settings | None = None) -> Fast
                   description="The Twitter-like service the lab's load scenarios drive.")
     app.state.settings = settings
     app.state.token_cache = TokenCache(settings.token_cache_s)
+    app.state.cursor_seal = CursorSeal(bytes.fromhex(settings.cursor_key) if settings.cursor_key
+                                       else os.urandom(32))
     app.state.fanout = fanout.FanoutStats()
     errors.install(app)
     app.add_middleware(BodyLimit, timeout_s=settings.body_timeout_s)

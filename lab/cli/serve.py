@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from typing import Annotated
 
 import typer
@@ -48,7 +49,10 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind (loopback by d
         # environment: what this command decides is handed on there.
         if strategy is not None:
             os.environ["LAB_TIMELINE_STRATEGY"] = check_strategy(strategy)
-            get_settings.cache_clear()
+        # Every worker seals page cursors with the same key, or a cursor one issued would be
+        # refused by the others.
+        os.environ.setdefault("LAB_CURSOR_KEY", secrets.token_hex(32))
+        get_settings.cache_clear()
         settings = get_settings()
         name = check_lab_name(database or settings.db_name)
         with open_server(db, settings) as server:

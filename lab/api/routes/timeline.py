@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from lab.api.db import fetch_value
-from lab.api.deps import DEFAULT_PAGE, Cursor, Limit, Me, Pool, keyset
+from lab.api.cursors import keyset
+from lab.api.db import fetch_row
+from lab.api.deps import DEFAULT_PAGE, Cursor, Limit, Me, Pool
 from lab.api.models import TweetPage
-from lab.api.routes import RawJSON, documented, raw_json
+from lab.api.routes import RawJSON, documented, page_response
 
 router = APIRouter(tags=["timeline"])
 
@@ -20,7 +21,9 @@ async def home_timeline(request: Request, pool: Pool, me: Me, limit: Limit = DEF
     The statement is named after the strategy (home_timeline_pull, _push,
     _hybrid) so reports can tell them apart.
     """
-    before = keyset(cursor)
+    seal, context = request.app.state.cursor_seal, f"home:{me}"
+    before = keyset(cursor, seal, context)
     strategy = request.app.state.settings.timeline_strategy
-    return raw_json(await fetch_value(pool, f"home_timeline_{strategy}", {
-        "user_id": me, "before_ts": before.ts, "before_id": before.id, "limit": limit}))
+    return page_response(await fetch_row(pool, f"home_timeline_{strategy}", {
+        "user_id": me, "before_ts": before.ts, "before_id": before.id, "limit": limit}),
+        seal, context)

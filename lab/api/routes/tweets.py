@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
+from lab.api.cursors import keyset
 from lab.api.db import fetch_row, fetch_value
 from lab.api.deps import (
     DEFAULT_PAGE,
@@ -14,11 +15,10 @@ from lab.api.deps import (
     TweetPath,
     UserPath,
     Viewer,
-    keyset,
 )
 from lab.api.errors import ApiError
 from lab.api.models import ChangedOut, PostOut, TweetIn, TweetOut, TweetPage
-from lab.api.routes import RawJSON, documented, raw_json
+from lab.api.routes import RawJSON, documented, page_response, raw_json
 
 router = APIRouter(tags=["tweets"])
 
@@ -86,20 +86,22 @@ async def delete_tweet(pool: Pool, me: Me, tweet_id: TweetPath) -> Response:
 
 
 @router.get("/tweets/{tweet_id}/replies", name="thread", **documented(TweetPage))
-async def thread(pool: Pool, viewer: Viewer, tweet_id: TweetPath, limit: Limit = DEFAULT_PAGE,
-                 cursor: Cursor = None) -> RawJSON:
+async def thread(request: Request, pool: Pool, viewer: Viewer, tweet_id: TweetPath,
+                 limit: Limit = DEFAULT_PAGE, cursor: Cursor = None) -> RawJSON:
     """The replies of a tweet, oldest first, keyset-paginated."""
-    after = keyset(cursor, newest_first=False)
-    return raw_json(await fetch_value(pool, "thread", {
+    seal, context = request.app.state.cursor_seal, f"thread:{tweet_id}:{viewer}"
+    after = keyset(cursor, seal, context, newest_first=False)
+    return page_response(await fetch_row(pool, "thread", {
         "viewer_id": viewer, "tweet_id": tweet_id, "after_ts": after.ts, "after_id": after.id,
-        "limit": limit}))
+        "limit": limit}), seal, context)
 
 
 @router.get("/users/{user_id}/tweets", name="user_tweets", **documented(TweetPage))
-async def user_tweets(pool: Pool, viewer: Viewer, user_id: UserPath, limit: Limit = DEFAULT_PAGE,
-                      cursor: Cursor = None) -> RawJSON:
+async def user_tweets(request: Request, pool: Pool, viewer: Viewer, user_id: UserPath,
+                      limit: Limit = DEFAULT_PAGE, cursor: Cursor = None) -> RawJSON:
     """A user's tweets, newest first; 403 for a protected account the caller does not follow."""
-    before = keyset(cursor)
-    return raw_json(await fetch_value(pool, "user_tweets", {
+    seal, context = request.app.state.cursor_seal, f"user_tweets:{user_id}:{viewer}"
+    before = keyset(cursor, seal, context)
+    return page_response(await fetch_row(pool, "user_tweets", {
         "viewer_id": viewer, "user_id": user_id, "before_ts": before.ts,
-        "before_id": before.id, "limit": limit}))
+        "before_id": before.id, "limit": limit}), seal, context)
