@@ -87,9 +87,15 @@ def test_a_retweet_is_taken_back_after_its_author_went_protected_answered_as_mis
 @pytest.fixture(scope="module", params=["pull", "push", "hybrid"])
 def strategy_api(request: pytest.FixtureRequest, pg_server: PgServer,
                  schema_template: str) -> Iterator[tuple[Api, PgServer, str, str]]:
+    """Every attack runs under each strategy, on a database of its own."""
     with copy_of(pg_server, schema_template, f"attack_{request.param}") as database, \
             running_api(pg_server.url(database), timeline_strategy=request.param) as api:
         yield api, pg_server, database, request.param
+
+
+@pytest.fixture(scope="module")
+def api(strategy_api: tuple[Api, PgServer, str, str]) -> Api:
+    return strategy_api[0]
 
 
 def test_a_protected_account_removes_a_follower_from_its_public_days(
