@@ -111,3 +111,13 @@ def migrate(conn: psycopg.Connection, migrations: list[Migration] | None = None)
         return done
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+
+
+def pending(conn: psycopg.Connection, migrations: list[Migration] | None = None) -> list[int]:
+    """The versions this checkout would apply to `conn`'s database (read only: for a database
+    someone else serves, which the lab must not migrate under its API)."""
+    migrations = migrations or load_migrations()
+    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    applied = ({row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+               if exists and exists[0] else set())
+    return [m.version for m in migrations if m.version not in applied]

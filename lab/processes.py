@@ -6,6 +6,7 @@ first, like Ctrl-C, then SIGKILL), and leaves no descendant behind.
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -21,6 +22,8 @@ import psutil
 from lab.errors import LabError
 
 SHUTDOWN_TIMEOUT_S = 20
+# Set in a Locust worker that shares no file system with its master (lab.swarm.distributed).
+SHIP_SAMPLES_ENV = "LAB_SHIP_SAMPLES"
 POLL_S = 0.2
 
 
@@ -88,16 +91,24 @@ def wait_for_http(url: str, alive: Callable[[], bool], timeout_s: float, what: s
 
 
 def locust_command(locustfiles: list[Path], host: str, users: int, spawn_rate: float,
-                   credentials: Path, samples: Path, workers: int, mode: list[str]) -> list[str]:
+                   credentials: Path, samples: Path, workers: int, mode: list[str],
+                   master: tuple[str, int] | None = None, workers_wait_s: int = 0
+                   ) -> list[str]:
     """The exact `locust` invocation (recorded in the summary, runnable by hand).
 
-    `mode` is `headless_options(...)` or `web_options(...)`.
+    `mode` is `headless_options(...)` or `web_options(...)`. With `master` (host, port) the
+    workers are not forked here: the master listens there and waits up to `workers_wait_s`
+    for `workers` of them (`lab worker`), on this machine or others.
     """
     argv = [sys.executable, "-m", "locust", "-f", ",".join(str(f) for f in locustfiles),
             "--host", host, "--users", str(users), "--spawn-rate", str(spawn_rate),
             "--loglevel", "WARNING", "--lab-credentials", str(credentials),
             "--lab-samples", str(samples), *mode]
-    if workers:
+    if master is not None:
+        argv += ["--master", "--master-bind-host", master[0], "--master-bind-port",
+                 str(master[1]), "--expect-workers", str(workers),
+                 "--expect-workers-max-wait", str(workers_wait_s)]
+    elif workers:
         argv += ["--processes", str(workers), "--master-bind-host", "127.0.0.1"]
     return argv
 
@@ -108,6 +119,17 @@ def headless_options(run_time_s: int, csv_prefix: Path, html: Path, stats_json: 
     return ["--headless", "--run-time", f"{run_time_s}s", "--stop-timeout", "5",
             "--csv", str(csv_prefix), "--html", str(html),
             "--json-file", str(stats_json.with_suffix(""))]
+
+
+def worker_command(master_host: str, master_port: int, processes: int
+                   ) -> tuple[list[str], dict[str, str]]:
+    """`locust --worker` joining a master elsewhere, and its environment: it fetches the
+    locustfiles from the master (`-f -`) and ships its samples to it (SHIP_SAMPLES_ENV)."""
+    argv = [sys.executable, "-m", "locust", "--worker", "--master-host", master_host,
+            "--master-port", str(master_port), "-f", "-", "--loglevel", "WARNING"]
+    if processes > 1:
+        argv += ["--processes", str(processes)]
+    return argv, {**os.environ, "PYTHONUNBUFFERED": "1", SHIP_SAMPLES_ENV: "1"}
 
 
 # Where Locust's /stats/requests answer (extended by lab.swarm.live_tab) carries the users

@@ -25,6 +25,7 @@ from pydantic import (
 from lab.config import default_api_workers
 from lab.errors import LabError
 from lab.scenarios import load_scenarios
+from lab.targets import choose_target
 from lab.verdicts import DEFAULT_THRESHOLDS
 
 Strategy = Literal["pull", "push", "hybrid"]
@@ -61,6 +62,16 @@ WORKLOAD_QUERIES = ("home_timeline", "profile", "mixed")
 DEFAULT_LEVELS = (10, 50, 100, 250, 500, 1000)
 DEFAULT_PACE_PER_S = 0.25     # one request every 4 s per client: the mixed scenario's think time
 DEFAULT_SEED = 42             # the dataset's random seed
+DEFAULT_WORKERS_WAIT_S = 120  # how long a master with --master-bind waits for its workers
+LOCUST_MASTER_PORT = 5557     # Locust's own default
+
+
+def master_address(text: str) -> tuple[str, int]:
+    """(host, port) of `HOST[:PORT]`, Locust's master port by default."""
+    host, colon, port = text.rpartition(":") if ":" in text else (text, "", "")
+    if not host or (colon and not port.isdigit()) or (port and not 0 < int(port) < 65536):
+        raise ValueError(f"--master-bind {text!r}: use HOST or HOST:PORT, e.g. 10.0.0.4:5557")
+    return host, int(port) if port else LOCUST_MASTER_PORT
 
 
 def check_strategy(strategy: str) -> str:
@@ -184,6 +195,11 @@ class RunConfig(Frozen):
     faults: tuple[FaultSpec, ...] = ()
     settle_s: float | None = Field(None, ge=0)   # None: SETTLE_S, or a tenth of a short run
     before_load: tuple[str, ...] = ()   # SQL run on the fresh copy first: a what-if experiment
+    target: str | None = None           # the base URL of an API the lab did not start
+    # Where the Locust master listens for workers from other machines (HOST:PORT); None:
+    # the workers are forked here and join over loopback.
+    master_bind: str | None = None
+    workers_wait_s: int = Field(DEFAULT_WORKERS_WAIT_S, ge=1)
 
     @property
     def ramp_s(self) -> float:
@@ -264,6 +280,23 @@ class RunConfig(Frozen):
             if spec.start_s + spec.hold_s >= self.run_time_s:
                 raise ValueError(f"--fault {spec.label}: the fault would end after the load "
                                  f"({self.run_time_s:g} s); start it earlier or run longer")
+        return self
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, target: str | None) -> str | None:
+        return choose_target(target).url
+
+    @model_validator(mode="after")
+    def _elsewhere(self) -> Self:
+        if self.target and self.before_load:
+            raise ValueError("--before-load changes the run's fresh copy; a --target serves "
+                             "its own database, which the lab does not copy or alter")
+        if self.master_bind is not None:
+            master_address(self.master_bind)
+            if not self.locust_workers:
+                raise ValueError("--master-bind: say how many workers to wait for with "
+                                 "--locust-workers N")
         return self
 
     def varied(self, **changes: Any) -> RunConfig:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import json
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -22,11 +23,15 @@ GENERATOR_PROCESS = "locust-"   # how a Locust process names its series (locust-
 
 
 class StallSeries:
-    """One process's loop lag and GC pauses, bucketed by wall-clock second."""
+    """One process's loop lag and GC pauses, bucketed by wall-clock second: written to `path`
+    when given, and the last `keep` seconds held in `recent` (what an API tells /stats)."""
 
-    def __init__(self, path: Path, process: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.out: TextIO = path.open("a")
+    def __init__(self, path: Path | None, process: str, keep: int = 0) -> None:
+        self.out: TextIO | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.out = path.open("a")
+        self.recent: deque[dict[str, Any]] = deque(maxlen=keep)
         self.process = process
         self.second = int(time.time())
         self.lag_max_s = self.lag_total_s = 0.0
@@ -49,20 +54,23 @@ class StallSeries:
         self.lag_total_s += late_s
         now = int(time.time())
         if now != self.second:
-            self.out.write(json.dumps({
-                "ts": self.second, "process": self.process,
-                "loop_lag_max_ms": round(self.lag_max_s * 1000, 3),
-                "loop_lag_total_ms": round(self.lag_total_s * 1000, 3),
-                "gc_pause_ms": round(self.gc_pause_s * 1000, 3),
-                "gc_collections": self.gc_collections}) + "\n")
-            self.out.flush()
+            row = {"ts": self.second, "process": self.process,
+                   "loop_lag_max_ms": round(self.lag_max_s * 1000, 3),
+                   "loop_lag_total_ms": round(self.lag_total_s * 1000, 3),
+                   "gc_pause_ms": round(self.gc_pause_s * 1000, 3),
+                   "gc_collections": self.gc_collections}
+            self.recent.append(row)
+            if self.out is not None:
+                self.out.write(json.dumps(row) + "\n")
+                self.out.flush()
             self.second, self.lag_max_s, self.lag_total_s = now, 0.0, 0.0
             self.gc_pause_s, self.gc_collections = 0.0, 0
 
     def close(self) -> None:
         if self._on_gc in gc.callbacks:
             gc.callbacks.remove(self._on_gc)
-        self.out.close()
+        if self.out is not None:
+            self.out.close()
 
 
 def read_stalls(folder: Path, start_ts: float, end_ts: float) -> list[dict[str, Any]]:

@@ -41,8 +41,8 @@ def create_app(dsn: str | None = None, settings: Settings | None = None) -> Fast
         tasks = []
         if settings.fanout == "queue" and settings.timeline_strategy != "pull":
             tasks.append(asyncio.create_task(fanout.run(dsn, settings, app.state.fanout, stop)))
-        if settings.observe_dir is not None:
-            tasks.append(asyncio.create_task(stalls.watch(settings.observe_dir, stop)))
+        app.state.stalls = stalls.series(settings.observe_dir)
+        tasks.append(asyncio.create_task(stalls.watch(app.state.stalls, stop)))
         # What imports and start-up built lives as long as the worker: frozen, the
         # collector's full passes stop walking it (each had paused a worker's loop 60-86 ms
         # under make run, the worst seconds' loop lag).

@@ -130,6 +130,13 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
+class ProcessStats(BaseModel):
+    pid: int
+    ts: float = Field(description="When this answer was made, seconds since the epoch.")
+    cpu_s: float = Field(description="CPU seconds this worker used, user and system.")
+    rss_mb: float
+
+
 class Stats(BaseModel):
     version: str
     strategy: str
@@ -139,6 +146,11 @@ class Stats(BaseModel):
     retries: dict[str, int] = Field(
         description="Deadlocks and serialization failures this worker retried (each attempt "
                     "that failed, the last included when it reached the client).")
+    process: ProcessStats
+    stalls: list[dict[str, float | int | str]] = Field(
+        description="This worker's last seconds of event-loop lag and GC pauses, one entry a "
+                    "second (ts, process, loop_lag_max_ms, loop_lag_total_ms, gc_pause_ms, "
+                    "gc_collections).")
 
 
 class FieldProblem(BaseModel):

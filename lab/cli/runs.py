@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -44,6 +46,7 @@ from lab.cli.tables import (
     print_visibility,
 )
 from lab.config import get_settings
+from lab.errors import LabError
 from lab.runconfig import STRATEGIES, ConnectionsConfig, RunConfig
 from lab.verdicts import EXIT_INTERRUPTED, worst_exit_code
 
@@ -102,6 +105,16 @@ def run_command(
             help="Settling time after the spawn ramp; the latency criteria judge what "
                  "follows (default 10 s, or a tenth of --run-time if that is shorter).")]
         = None,
+        target: Annotated[str | None, typer.Option(
+            help="Drive an API the lab did not start, at this base URL (any `lab serve`); "
+                 "--db must then be the postgresql:// URL of the database it serves.")]
+        = None,
+        master_bind: Annotated[str | None, typer.Option(
+            help="Listen for Locust workers from other machines at HOST[:PORT] (default "
+                 "port 5557) instead of forking them here; wait for --locust-workers of them "
+                 "(start each with `lab worker --master HOST:PORT`).")] = None,
+        workers_wait: Annotated[str, typer.Option(
+            help="With --master-bind: how long to wait for the workers to join.")] = "2m",
         baseline: BaselineOption = None,
         fail_on: FailOnOption = None,
         repeat: Annotated[int, typer.Option(
@@ -134,7 +147,8 @@ def run_command(
             strict=strict, reports_dir=reports, keep_database=keep_database,
             connection_experiment=experiment, faults=fault or [],
             settle_s=None if settle is None else options.duration_s(settle, "--settle"),
-            before_load=before_load or [])
+            before_load=before_load or [], target=target, master_bind=master_bind,
+            workers_wait_s=options.duration_s(workers_wait, "--workers-wait"))
 
     config = run_action(build)
     run_action(lambda: check_gating(baseline, fail_on))
@@ -213,3 +227,37 @@ def ui(scenario: ScenarioOption = "mixed",
         raise typer.Exit(EXIT_INTERRUPTED) from None
     for result in results:
         console.print(f"{result.folder}: exit {result.exit_code}")
+
+
+@app.command("worker", rich_help_panel="Load runs")
+def worker_command(
+        master: Annotated[str, typer.Option(
+            help="HOST[:PORT] of the run's Locust master (`lab run --master-bind`).")],
+        processes: Annotated[int, typer.Option(
+            min=1, help="Locust worker processes to start on this machine.")] = 1,
+) -> None:
+    """Join a run's load from this machine as Locust worker(s).
+
+    The master sends the scenario, the credentials and the run's options; this
+    machine needs the lab installed, nothing else. Every request recorded here
+    is sent to the master's run folder. Gives up after 5 minutes without a
+    master, and ends with the run.
+    """
+    from lab.processes import worker_command as locust_worker
+
+    host, port = run_action(lambda: master_address_of(master))
+    argv, env = locust_worker(host, port, processes)
+    console.print(f"joining the master at {host}:{port} with {processes} worker process(es)")
+    with tempfile.TemporaryDirectory(prefix="lab-worker-") as where:
+        code = subprocess.call(argv, env=env, cwd=where)
+    raise typer.Exit(code)
+
+
+def master_address_of(text: str) -> tuple[str, int]:
+    """`HOST[:PORT]` checked as `lab run --master-bind` checks it."""
+    from lab.runconfig import master_address
+
+    try:
+        return master_address(text)
+    except ValueError as exc:
+        raise LabError(str(exc).replace("--master-bind", "--master")) from None

@@ -19,6 +19,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from psycopg.conninfo import make_conninfo
 
@@ -36,6 +37,7 @@ from lab.processes import free_port
 from lab.progress import Say
 from lab.runconfig import ConnectionsConfig
 from lab.runfolder import CONNECTIONS_FILE, utc_stamp
+from lab.targets import STARTED, Target
 from lab.tools import PGBOUNCER
 
 PAUSE_BETWEEN_LEVELS_S = 1.0  # let the previous level's backends exit
@@ -61,14 +63,20 @@ class Endpoints:
 
 @contextmanager
 def endpoints(config: ConnectionsConfig, strategy: str, server: PgServer, database: str,
-              pool_size: int, log_dir: Path, say: Say) -> Iterator[Endpoints]:
-    """Start what the chosen paths need (the API, PgBouncer); stop them afterwards."""
+              pool_size: int, log_dir: Path, say: Say,
+              target: Target = STARTED) -> Iterator[Endpoints]:
+    """Start what the chosen paths need (the API, PgBouncer); stop them afterwards. With a
+    target elsewhere, the api path is that target and nothing is started beside the lab."""
     found = Endpoints()
     server_url = server.url(database)
     with ExitStack() as stack:
         if "direct" in config.paths:
             found.direct = server_url
-        if "api" in config.paths:
+        if "api" in config.paths and target.url is not None:
+            parts = urlsplit(target.url)
+            found.api = (str(parts.hostname), parts.port or 80)
+            say(f"  API: the target at {target.url}")
+        elif "api" in config.paths:
             port = free_port()
             env = {**os.environ, "PYTHONUNBUFFERED": "1"}
             stack.enter_context(api_process(server, database, strategy, port, env,
@@ -77,7 +85,11 @@ def endpoints(config: ConnectionsConfig, strategy: str, server: PgServer, databa
             say(f"  API on 127.0.0.1:{port} ({config.api_workers} worker(s), pools of "
                 f"{pool_size} connections in all)")
         if "pgbouncer" in config.paths:
-            if not bouncer_found(config):
+            if target.remote:
+                found.skipped["pgbouncer"] = ("the lab would start PgBouncer on its own machine, "
+                                              "which is not the target's path to its database")
+                say(f"  pgbouncer path not measured: {found.skipped['pgbouncer']}")
+            elif not bouncer_found(config):
                 found.skipped["pgbouncer"] = PGBOUNCER.missing_line()
                 say(f"  pgbouncer path not measured: {found.skipped['pgbouncer']}")
             else:
@@ -184,7 +196,8 @@ def progress_line(r: LevelResult, rounds: int = 1) -> str:
 
 
 def run_experiment(config: ConnectionsConfig, strategy: str, database: RunDatabase,
-                   settings: Settings, folder: Path, say: Say) -> dict[str, Any]:
+                   settings: Settings, folder: Path, say: Say,
+                   target: Target = STARTED) -> dict[str, Any]:
     """Measure every level on `database` (a prepared run database); write connections.json."""
     folder.mkdir(parents=True, exist_ok=True)
     with database.server.connect(database.name) as conn:
@@ -196,7 +209,7 @@ def run_experiment(config: ConnectionsConfig, strategy: str, database: RunDataba
     say(f"connections: levels {', '.join(map(str, config.levels))}; {config.duration_s} s each; "
         f"paced at {config.pace_per_s:g} requests/s per client (offered {offered})")
     with endpoints(config, strategy, database.server, database.name, pool_size, folder,
-                   say) as found:
+                   say, target) as found:
         results = sweep(config, found, workload, database, say)
     per_path = judge_paths(results, list(config.paths), max(config.levels), found.skipped)
     verdict = sc4_verdict(per_path, min(config.levels), max(config.levels))

@@ -10,7 +10,7 @@ attribution read off them.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +122,7 @@ def measurements(config: RunConfig, scenario: Scenario, collected: Collected,
     """What the criteria judge, from the collected evidence; `running`: the users Locust ran
     on average in the measurement window (None: all of them, all the time)."""
     ledger = collected.ledger
-    return measurements_from(
+    measured = measurements_from(
         collected.samples, collected.windows.measurement, measurement.watch.server_samples,
         scenario,
         config.users, collected.stats, sum(c.violations for c in collected.checks),
@@ -131,6 +131,7 @@ def measurements(config: RunConfig, scenario: Scenario, collected: Collected,
         excused_failures(collected.outages), sc4,
         outage_windows(collected.outages, RECOVERY_LIMIT_S), collected.tables[STALLS_FILE],
         running)
+    return replace(measured, unfinished_workers=tuple(collected.merged.unfinished))
 
 
 def capture_run_plans(database: RunDatabase, strategy: str, statements: list[dict[str, Any]],

@@ -139,6 +139,9 @@ def judge(measured: Measurements, scope: list[str],
     problems = thin_windows(measured, scope)
     if measured.unexpected_failures:
         problems.append(f"{measured.unexpected_failures} unexpected failures")
+    if measured.unfinished_workers:
+        problems.append(f"samples of {', '.join(measured.unfinished_workers)} did not all "
+                        "arrive (the Locust process died or was cut off): judged on what did")
     if cpu is not None and cpu >= GENERATOR_CPU_LIMIT_PERCENT:
         problems.append(f"{GENERATOR_SATURATED} {cpu:.0f} % CPU")
     behind, blame = _behind_schedule(measured)

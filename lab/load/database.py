@@ -13,19 +13,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
+
 from lab.config import Settings
+from lab.errors import LabError
 from lab.load.credentials import issue_credentials
 from lab.load.ledger import IdsBefore, ids_before
 from lab.load.observe import postmaster_pid, server_facts
 from lab.load.visibility import Pair, run_pairs
-from lab.migrate import migrate
-from lab.pg.databases import drop_database
+from lab.migrate import migrate, pending
+from lab.pg.databases import check_lab_name, drop_database
 from lab.pg.server import PgServer
-from lab.pg.source import open_server
+from lab.pg.source import choose_source, open_server
 from lab.plans.statements import enable_statements, statements_snapshot
 from lab.progress import Reporter, Say
 from lab.seed.scales import get_scale
 from lab.seed.template import ensure_template, fresh_copy, read_facts
+from lab.targets import STARTED, Target
 
 
 @dataclass
@@ -52,9 +56,13 @@ class RunDatabase:
 
 
 def prepare(server: PgServer, name: str, copy_seconds: float,
-            before_load: tuple[str, ...] = ()) -> RunDatabase:
+            before_load: tuple[str, ...] = (), served: bool = False) -> RunDatabase:
+    """`served`: the database of an API the lab did not start, checked but never migrated."""
     with server.connect(name) as conn:
-        migrate(conn)
+        if served:
+            check_served(conn, name)
+        else:
+            migrate(conn)
         for statement in before_load:     # a what-if experiment, on this copy only
             conn.execute(statement)  # type: ignore[arg-type]
         conn.commit()
@@ -73,12 +81,34 @@ def prepare(server: PgServer, name: str, copy_seconds: float,
                        read_facts(server, name), copy_seconds, written_before, pairs)
 
 
+def check_served(conn: psycopg.Connection, name: str) -> None:
+    """Refuse a target's database that is not a seeded lab database at this lab's schema."""
+    waiting = pending(conn)
+    if waiting:
+        raise LabError(f"database {name} lacks migrations {waiting}: serve it with this lab "
+                       "version's `lab serve`, which migrates before it serves")
+    if conn.execute("SELECT to_regclass('dataset_facts')").fetchone() == (None,):
+        raise LabError(f"database {name} holds no lab dataset: seed it with `lab seed --db "
+                       f"URL --database {name}` before serving it")
+
+
 @contextmanager
 def run_database(db: str | None, scale_name: str, seed: int, keep: bool, settings: Settings,
                  reporter: Reporter, say: Say, step: str = "",
-                 before_load: tuple[str, ...] = ()) -> Iterator[RunDatabase]:
+                 before_load: tuple[str, ...] = (),
+                 target: Target = STARTED) -> Iterator[RunDatabase]:
     """A fresh copy of the seeded dataset (seeded first if needed), changed by `before_load`,
-    dropped afterwards unless `keep` (for plans and debugging)."""
+    dropped afterwards unless `keep` (for plans and debugging); for a target, the database
+    it serves (--db's), prepared in place and kept: the run's writes stay in it."""
+    if target.remote:
+        if choose_source(db, settings).kind != "url":
+            raise LabError("--target needs --db with the postgresql:// URL of the database the "
+                           "target serves (its evidence: statements, plans, the audit)")
+        with open_server(db, settings) as server:
+            name = check_lab_name(server.maintenance_db)
+            say(f"{step}the target's database {server.display_url(name)}, used in place")
+            yield prepare(server, name, 0.0, served=True)
+        return
     scale = get_scale(scale_name)
     name = f"timeline_lab_run_{os.getpid()}"
     with open_server(db, settings) as server:

@@ -8,36 +8,31 @@ rows, the statement statistics right after the load. Judging is later.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
-from lab.api_process import api_process
 from lab.config import Settings
 from lab.errors import LabError
 from lab.load.activity import ActivitySampler
-from lab.load.credentials import write_credentials
 from lab.load.database import RunDatabase
 from lab.load.faults import FaultEvent, FaultInjector
 from lab.load.observe import ServerSampler
 from lab.load.samples import only_test, test_folders
+from lab.load.served import ServedApi, served_api
 from lab.load.visibility import Seen, VisibilityProbe
-from lab.processes import child_process, free_port, headless_options, locust_command
+from lab.load.workers import WORKERS_LOG, WorkerLog
+from lab.processes import child_process, headless_options, locust_command
 from lab.progress import Say
 from lab.records import LocustTotals
 from lab.resources import locustfiles_dir
-from lab.runconfig import RunConfig
+from lab.runconfig import RunConfig, master_address
 from lab.runfolder import (
-    API_LOG,
-    CREDENTIALS_FILE,
     LOCUST_CSV_PREFIX,
     LOCUST_DIR,
     LOCUST_LOG,
@@ -46,44 +41,22 @@ from lab.runfolder import (
     SAMPLES_DIR,
 )
 from lab.scenarios import Scenario
+from lab.targets import STARTED, Target
 
 LOCUST_GRACE_S = 90          # beyond --run-time before Locust is killed
 PROGRESS_INTERVAL_S = 5.0
 RATE_WINDOW_LINES = 4          # live rate over the last ~15 s
 
 
-@dataclass(frozen=True)
-class ServedApi:
-    process: subprocess.Popen[bytes]
-    host: str
-    credentials: Path          # the tokens file Locust reads
-    env: dict[str, str]        # the environment Locust should run with too
-
-
-@contextmanager
-def served_api(database: RunDatabase, config: RunConfig, folder: Path, say: Say,
-               step: str = "") -> Iterator[ServedApi]:
-    """Write the tokens for Locust and serve the run database; remove both afterwards."""
-    credentials = folder / CREDENTIALS_FILE
-    write_credentials(credentials, database.credentials)
-    port = free_port()
-    host = f"http://127.0.0.1:{port}"
-    # Each API worker writes its loop lag and GC pauses beside the samples.
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "LAB_OBSERVE_DIR": str(folder / SAMPLES_DIR)}
-    say(f"{step}API on {host} (strategy {config.strategy}, {config.api_workers} worker(s))")
-    try:
-        with api_process(database.server, database.name, config.strategy, port, env,
-                         config.api_workers, folder / API_LOG) as process:
-            yield ServedApi(process, host, credentials, env)
-    finally:
-        credentials.unlink(missing_ok=True)  # its tokens die with the run database
-
-
 def sampler_for(database: RunDatabase, api: ServedApi, locust_pid: int) -> ServerSampler:
-    processes = {"api": api.process.pid, "locust": locust_pid}
+    """Sample the processes on this machine; an API elsewhere through its /stats."""
+    processes = {"locust": locust_pid}
+    if api.process is not None:
+        processes["api"] = api.process.pid
     if database.postgres_pid:
         processes["postgres"] = database.postgres_pid
-    return ServerSampler(database.server, database.name, api.host, processes)
+    return ServerSampler(database.server, database.name, api.host, processes,
+                         api_remote=api.remote)
 
 
 @dataclass(frozen=True)
@@ -102,7 +75,8 @@ def watch_of(sampler: ServerSampler, activity: ActivitySampler, since_ts: float 
     """The samplers' rows from `since_ts` on (a `lab ui` session holds several tests)."""
     return Watch([s for s in sampler.samples if s["ts"] >= since_ts], list(sampler.errors),
                  [e for e in sampler.events if e["ts"] >= since_ts],
-                 dict(sampler.counters.unavailable) if sampler.counters else {},
+                 {**sampler.not_observed,
+                  **(sampler.counters.unavailable if sampler.counters else {})},
                  [w for w in activity.rows if w[0] >= since_ts], activity.cost.as_dict())
 
 
@@ -123,19 +97,26 @@ class Measurement:
 
 
 def measure(config: RunConfig, scenario: Scenario, database: RunDatabase, folder: Path,
-            settings: Settings, say: Say) -> Measurement:
-    """Run the scenario headless against a fresh API on `database`; see the module docstring."""
+            settings: Settings, say: Say, target: Target = STARTED) -> Measurement:
+    """Run the scenario headless against the API (a fresh one on `database`, or the target);
+    see the module docstring."""
     started = time.time()
-    with served_api(database, config, folder, say, step="[2/5] ") as api:
+    with served_api(target, database, config.strategy, config.api_workers, folder, say,
+                    step="[2/5] ") as api:
         files = [scenario.locustfile]
         if config.shape:
             files.append(locustfiles_dir() / "shapes" / f"{config.shape}.py")
+        master = master_address(config.master_bind) if config.master_bind else None
         argv = locust_command(
             files, api.host, config.users, config.spawn_rate, api.credentials,
             folder / SAMPLES_DIR, config.locust_workers,
             headless_options(config.run_time_s, folder / LOCUST_CSV_PREFIX,
-                             folder / LOCUST_REPORT, folder / LOCUST_STATS))
+                             folder / LOCUST_REPORT, folder / LOCUST_STATS),
+            master, config.workers_wait_s)
         workers = f" + {config.locust_workers} workers" if config.locust_workers else ""
+        if master:
+            workers += (f" joining at {master[0]}:{master[1]} (`lab worker --master "
+                        f"{master[0]}:{master[1]}`; waiting up to {config.workers_wait_s} s)")
         say(f"[3/5] Locust {scenario.name}: {config.users} users at {config.spawn_rate:g}/s "
             f"for {config.run_time_s} s{workers}")
         (folder / LOCUST_DIR).mkdir(exist_ok=True)
@@ -150,14 +131,17 @@ def measure(config: RunConfig, scenario: Scenario, database: RunDatabase, folder
             for thread in (sampler, activity, injector, probe):
                 thread.start()
             try:
-                locust_exit = wait_for_locust(locust, config.run_time_s, folder / SAMPLES_DIR,
-                                              say)
+                locust_exit = wait_for_locust(
+                    locust, config.run_time_s + (config.workers_wait_s if master else 0),
+                    folder / SAMPLES_DIR, say)
             finally:
                 faults = injector.stop()
                 seen = probe.stop()
                 activity.stop()
                 sampler.stop()
         statements_after = database.statements_now()
+        if sampler.api_stats is not None:
+            sampler.api_stats.write_stalls(folder / SAMPLES_DIR)
     return Measurement(only_test(folder / SAMPLES_DIR, folder / LOCUST_LOG), started,
                        watch_of(sampler, activity), argv, locust_exit,
                        database.statements_before, statements_after, faults, seen,
@@ -181,6 +165,7 @@ def wait_for_locust(process: subprocess.Popen[bytes], run_time_s: int, samples: 
     started = time.monotonic()
     deadline = started + run_time_s + LOCUST_GRACE_S
     counted: dict[Path, int] = {}
+    workers = WorkerLog(samples / WORKERS_LOG)
     # Chunks land every 2 s: a rate over the last few progress lines does not alias.
     history: deque[tuple[float, int]] = deque([(started, 0)], maxlen=RATE_WINDOW_LINES)
     while process.poll() is None:
@@ -191,12 +176,16 @@ def wait_for_locust(process: subprocess.Popen[bytes], run_time_s: int, samples: 
             break
         except subprocess.TimeoutExpired:
             pass
+        for line in workers.new_lines():
+            say(line)
         now = time.monotonic()
         rows = _sample_rows(samples, counted)
         then, rows_then = history[0]
         history.append((now, rows))
         say(f"  load {now - started:5.0f} s / {run_time_s} s: {rows:,} requests "
             f"recorded, ~{(rows - rows_then) / (now - then):,.0f} req/s")
+    for line in workers.new_lines():
+        say(line)
     return int(process.returncode)
 
 

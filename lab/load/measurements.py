@@ -67,6 +67,9 @@ class Measurements:
     users: int = 0
     posting_service_p95_ms: float | None = None   # the same posts timed from their send
     generator_loop_lag_p95_ms: float | None = None  # Locust's loop, over the window's seconds
+    # Locust processes whose samples did not all arrive (no .done marker): a worker that died
+    # or was cut off; the run is judged on what arrived, and V counts the loss.
+    unfinished_workers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import psutil
 import psycopg
 
 from lab.errors import first_line
+from lab.load.api_stats import ApiStats
 from lab.load.counters import ServerCounters
 from lab.pg.server import PgServer
 
@@ -31,8 +32,19 @@ REPORTED_SETTINGS = ("server_version", "max_connections", "shared_buffers", "wor
                      "shared_preload_libraries")
 
 
+def server_is_local(conn: psycopg.Connection) -> bool:
+    """True when `conn` reached an address of this machine (or a socket file): only then do
+    the server's process ids name processes here."""
+    if conn.info.host.startswith("/"):
+        return True
+    mine = {a.address for addresses in psutil.net_if_addrs().values() for a in addresses}
+    return conn.info.hostaddr in mine
+
+
 def postmaster_pid(conn: psycopg.Connection) -> int | None:
     """Find the server's main process through our backend's parent; None when not local."""
+    if not server_is_local(conn):
+        return None
     row = conn.execute("SELECT pg_backend_pid()").fetchone()
     assert row is not None
     try:
@@ -78,10 +90,14 @@ class ServerSampler(threading.Thread):
     """Sample the database, the API's pool and process CPU until stopped."""
 
     def __init__(self, server: PgServer, database: str, api_url: str,
-                 processes: dict[str, int], interval_s: float = SAMPLE_INTERVAL_S) -> None:
+                 processes: dict[str, int], interval_s: float = SAMPLE_INTERVAL_S,
+                 api_remote: bool = False) -> None:
         super().__init__(name="server-sampler", daemon=True)
         self.server, self.database, self.api_url = server, database, api_url
         self.groups = {name: ProcessGroup(pid) for name, pid in processes.items()}
+        # An API the lab did not start tells its own CPU, memory and stalls on /stats.
+        self.api_stats = ApiStats() if api_remote else None
+        self.not_observed = not_observed("postgres" in processes, api_remote, api_url)
         self.interval_s = interval_s
         self.samples: list[dict[str, Any]] = []
         self.errors: list[str] = []
@@ -144,9 +160,11 @@ class ServerSampler(threading.Thread):
             row.update({f"db_{k}": int(v) for k, v in zip(DATABASE_COUNTERS, counters,
                                                           strict=True)})
         try:
-            pool = http.get(f"{self.api_url}/stats").json().get("pool", {})
-            row.update({f"pool_{k}": v for k, v in pool.items()})
-        except (httpx.HTTPError, ValueError) as exc:
+            answer = http.get(f"{self.api_url}/stats").json()
+            row.update({f"pool_{k}": v for k, v in answer.get("pool", {}).items()})
+            if self.api_stats is not None:
+                row.update(self.api_stats.read(answer))
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
             row["pool_error"] = type(exc).__name__
         for name, group in self.groups.items():
             cpu, busiest, rss = group.sample()
@@ -156,6 +174,22 @@ class ServerSampler(threading.Thread):
         if self.counters is not None:
             row.update(self.counters.sample(conn, row["ts"]))
         return row
+
+
+def not_observed(postgres_here: bool, api_remote: bool, api_url: str) -> dict[str, str]:
+    """What this machine cannot see of a target elsewhere, said rather than left at zero."""
+    missing = {}
+    if not postgres_here:
+        missing["postgres processes"] = ("PostgreSQL is not on this machine: its processes' "
+                                         "CPU and memory were not sampled")
+    if api_remote:
+        missing["api processes"] = (f"the API at {api_url} is not on this machine: its CPU, "
+                                    "memory, loop lag and GC pauses are what each worker's "
+                                    "/stats told (api_remote_* columns)")
+    if api_remote or not postgres_here:
+        missing["host signals"] = ("CPU and I/O pressure and dirty memory are this machine's "
+                                   "(the load generator's), not the target's")
+    return missing
 
 
 def server_facts(conn: psycopg.Connection) -> dict[str, str]:

@@ -21,6 +21,7 @@ from lab.progress import Reporter, Say
 from lab.runconfig import RunConfig
 from lab.runfolder import new_run_folder
 from lab.scenarios import get_scenario
+from lab.targets import choose_target
 from lab.verdicts import Verdict
 
 
@@ -28,22 +29,24 @@ def run_headless(config: RunConfig, settings: Settings, reporter: Reporter,
                  say: Say) -> RunResult:
     """Run one load test end to end; everything it starts it also stops."""
     scenario = get_scenario(config.scenario)
+    target = choose_target(config.target)     # the API: started here, or at a URL
     check_fault_source(config.faults, choose_source(config.db, settings).kind)
     if config.connection_experiment is not None:
         for line in missing_tools(config.connection_experiment):
             say(line)
     with run_database(config.db, config.scale, config.seed, config.keep_database, settings,
-                      reporter, say, step="[1/5] ", before_load=config.before_load) as database:
+                      reporter, say, step="[1/5] ", before_load=config.before_load,
+                      target=target) as database:
         # Made once the database is there: a run that could not start leaves no folder.
         folder = new_run_folder(config.reports_dir, scenario.name,
                                 config.tag or config.strategy, time.time())
         say(f"run folder {folder}")
-        measurement = measure(config, scenario, database, folder, settings, say)
+        measurement = measure(config, scenario, database, folder, settings, say, target)
         sc4 = None
         if config.connection_experiment is not None:
             say("connection experiment (SC4) on the run database")
             document = run_experiment(config.connection_experiment, config.strategy, database,
-                                      settings, folder, say)
+                                      settings, folder, say, target)
             sc4 = Verdict(**document["sc4"])
         say("[4/5] statements, integrity check, ledger, samples")
         collected = collect(config, database, folder, measurement, settings, say)

@@ -19,9 +19,10 @@ from lab.config import Settings
 from lab.load.activity import ActivitySampler
 from lab.load.collect import collect
 from lab.load.database import RunDatabase, run_database
-from lab.load.measure import Measurement, sampler_for, served_api, watch_of
+from lab.load.measure import Measurement, sampler_for, watch_of
 from lab.load.observe import ServerSampler
 from lab.load.samples import test_folders
+from lab.load.served import served_api
 from lab.pipeline.steps import RunResult, judged, written
 from lab.processes import (
     TYPED_LOAD_KEY,
@@ -34,6 +35,7 @@ from lab.progress import Reporter, Say
 from lab.runconfig import RunConfig
 from lab.runfolder import LOCUST_LOG, SAMPLES_DIR, new_run_folder
 from lab.scenarios import Scenario, get_scenario
+from lab.targets import choose_target
 from lab.verdicts import FAIL
 
 POLL_INTERVAL_S = 1.0
@@ -55,9 +57,11 @@ def serve_ui(config: RunConfig, settings: Settings, reporter: Reporter, say: Say
     scenario = get_scenario(config.scenario)
     session = new_run_folder(config.reports_dir, f"{scenario.name}-ui", "session", time.time())
     results: list[RunResult] = []
+    target = choose_target(config.target)
     with run_database(config.db, config.scale, config.seed, config.keep_database, settings,
-                      reporter, say) as database, \
-            served_api(database, config, session, say) as api:
+                      reporter, say, target=target) as database, \
+            served_api(target, database, config.strategy, config.api_workers, session,
+                       say) as api:
         argv = locust_command([scenario.locustfile], api.host, config.users, config.spawn_rate,
                               api.credentials, session / SAMPLES_DIR, config.locust_workers,
                               web_options(web_port))

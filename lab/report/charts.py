@@ -209,10 +209,11 @@ def cpu_by_process(server: pd.DataFrame, origin: float, cpus: int | None) -> Fig
     """CPU of PostgreSQL, the API and Locust: who was the bottleneck."""
     figure, axes = titled_figure("CPU by process group (100 % = one core)", height=2.8)
     x = server["ts"] - origin
-    for group in ("postgres", "api", "locust"):
+    for group, label in (("postgres", "postgres"), ("api", "api"),
+                         ("api_remote", "api (elsewhere, its /stats)"), ("locust", "locust")):
         column = f"{group}_cpu_percent"
         if column in server:
-            axes.plot(x, server[column], label=group)
+            axes.plot(x, server[column], label=label)
     if cpus:
         axes.axhline(cpus * 100, color="grey", linestyle=":", linewidth=1,
                      label=f"all {cpus} cores")

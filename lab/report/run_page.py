@@ -58,9 +58,12 @@ def identity(summary: Summary) -> list[tuple[str, str]]:
         ("duration", f"{config.run_time_s} s, started {summary.started_at}"),
         ("dataset", f"{config.scale} (seed {config.seed}): "
                     + ", ".join(f"{k} {v:,}" for k, v in summary.dataset.rows.items())),
-        ("API", f"{config.api_workers} uvicorn worker(s); Locust "
-                f"{config.locust_workers or 'single process'}"
-                + (" worker(s)" if config.locust_workers else "")),
+        ("API", (f"{config.target}, not started by the lab: observed through its /stats"
+                 if config.target else f"{config.api_workers} uvicorn worker(s)")
+                + f"; Locust {config.locust_workers or 'single process'}"
+                + (" worker(s)" if config.locust_workers else "")
+                + (f" joining a master at {config.master_bind}" if config.master_bind
+                   else "")),
         ("commit", f"{commit}, lab {env.lab_version}"),
         ("changed before the load", "; ".join(config.before_load) or "nothing"),
         ("API shape", f"pool {env.api.pool_min}-{env.api.pool_max} per worker, timeout "
@@ -74,6 +77,15 @@ def identity(summary: Summary) -> list[tuple[str, str]]:
         ("machine", f"{machine.hostname}: {machine.cpus or '?'} CPUs, {machine.memory_gb} GB, "
                     f"{machine.platform}"),
     ]
+
+
+def samples_by_process(samples: pd.DataFrame) -> str:
+    """Which Locust processes' requests reached the run folder (w<index>_<pid>: a worker,
+    local_<pid>: a single process), and how many each."""
+    if samples.empty:
+        return "none"
+    counts = samples.groupby("worker").size()
+    return " · ".join(f"{worker} {count:,}" for worker, count in counts.items())
 
 
 def failures_by_reason(samples: pd.DataFrame) -> list[dict[str, Any]]:
@@ -205,7 +217,9 @@ def context(folder: RunFolder) -> dict[str, Any]:
     plans = folder.plans
     return {
         "title": f"{summary.scenario.name} · {summary.config.strategy} · {summary.started_at}",
-        "run": folder.name, "summary": summary, "identity": identity(summary),
+        "run": folder.name, "summary": summary,
+        "identity": [*identity(summary), ("samples by Locust process",
+                                          samples_by_process(folder.samples))],
         "verdicts": verdicts,
         "failed": [v for v, verdict in zip(verdicts, summary.criteria, strict=True)
                    if verdict.blocks],

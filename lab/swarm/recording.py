@@ -23,7 +23,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from lab.load.credentials import read_credentials
 from lab.load.samples import SampleRecorder, server_timing
-from lab.swarm import stalls
+from lab.swarm import distributed, stalls
 
 FLUSH_INTERVAL_S = 2.0
 DEFAULT_CREDENTIALS = ".lab/credentials.json"
@@ -45,7 +45,10 @@ def option(environment: Environment, name: str, default: str) -> str:
 
 
 def credentials(environment: Environment) -> dict[str, Any]:
-    """Load the run's credentials once per process, when the first user needs them."""
+    """Load the run's credentials once per process, when the first user needs them (a
+    worker uses the copy its master sent)."""
+    if Process.credentials is None and distributed.Worker.credentials is not None:
+        Process.credentials = distributed.Worker.credentials
     if Process.credentials is None:
         path = option(environment, "lab_credentials",
                       os.environ.get("LAB_CREDENTIALS", DEFAULT_CREDENTIALS))
@@ -74,15 +77,21 @@ def _start_recording(environment: Environment, **_: Any) -> None:
         options.lab_test_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + \
             "-" + uuid.uuid4().hex[:6]
     if isinstance(runner, MasterRunner):
+        path = option(environment, "lab_credentials", "")
+        if path and Path(path).exists():
+            distributed.send_credentials(runner, Path(path).read_text())
         return
     random.seed()  # forked workers would otherwise all draw the same accounts
     Process.credentials = None  # a new test may run against a new database
     samples = option(environment, "lab_samples", "")
-    if not samples:
+    test_id = option(environment, "lab_test_id", "test")
+    shipping = distributed.ships() and isinstance(runner, WorkerRunner)
+    if not samples and not shipping:
         return
     worker = (f"w{runner.worker_index}_{os.getpid()}" if isinstance(runner, WorkerRunner)
               else f"local_{os.getpid()}")
-    folder = Path(samples) / option(environment, "lab_test_id", "test")
+    folder = (distributed.recording_folder(test_id) if shipping
+              else Path(samples) / test_id)
     folder.mkdir(parents=True, exist_ok=True)   # the test has begun: faults count from here
     Process.recorder = SampleRecorder(folder, worker)
 
@@ -91,6 +100,8 @@ def _start_recording(environment: Environment, **_: Any) -> None:
             gevent.sleep(FLUSH_INTERVAL_S)
             if Process.recorder is not None:
                 Process.recorder.flush()
+                if shipping and isinstance(runner, WorkerRunner):
+                    distributed.ship(runner, test_id)
 
     Process.flusher = gevent.spawn(flush_periodically)
     Process.ticker = stalls.watch(folder, worker)
@@ -105,6 +116,9 @@ def _stop_recording(environment: Environment, **_: Any) -> None:
     if Process.recorder is not None:
         Process.recorder.close()
         Process.recorder = None
+        runner = environment.runner
+        if isinstance(runner, WorkerRunner) and distributed.ships():
+            distributed.ship(runner, option(environment, "lab_test_id", "test"), last=True)
 
 
 @events.request.add_listener

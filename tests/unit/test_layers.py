@@ -16,7 +16,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("ground", ("lab", "lab.errors", "lab.progress", "lab.security", "lab.verdicts",
                 "lab.percentiles", "lab.intervals", "lab.fits", "lab.resources", "lab.config",
                 "lab.processes", "lab.queries", "lab.scenarios", "lab.runconfig",
-                "lab.stalls", "lab.tools")),
+                "lab.stalls", "lab.tools", "lab.targets")),
     ("database", ("lab.pg",)),
     ("data and API", ("lab.migrate", "lab.schema_snapshot", "lab.integrity", "lab.caches",
                       "lab.variants",
