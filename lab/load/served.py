@@ -46,9 +46,14 @@ class ServedApi:
         return self.process is None
 
 
-def check_target(url: str, strategy: str, probe_token: str, probe_user: int, say: Say) -> None:
-    """Fail before the load unless the API at `url` answers as the lab's API, serves
-    `strategy`, and accepts a token the lab wrote in the run database."""
+def check_target(target: Target, database: RunDatabase, strategy: str, say: Say) -> None:
+    """Fail before the load unless a target elsewhere answers as the lab's API, serves
+    `strategy`, and accepts a token the lab wrote in the run database (nothing to check for
+    the API the lab starts)."""
+    if target.url is None:
+        return
+    url, probe = target.url, database.credentials["users"][0]
+    say(f"  checking the target {url}: the lab's API, strategy {strategy}, this database")
     try:
         with httpx.Client(base_url=url, timeout=CHECK_TIMEOUT_S) as http:
             health = http.get("/health")
@@ -56,7 +61,7 @@ def check_target(url: str, strategy: str, probe_token: str, probe_user: int, say
                 raise LabError(f"the target {url} answered /health with {health.status_code}: "
                                "it is not ready (is its database up?)")
             stats = http.get("/stats").json()
-            me = http.get("/me", headers={"Authorization": f"Bearer {probe_token}"})
+            me = http.get("/me", headers={"Authorization": f"Bearer {probe['token']}"})
     except httpx.HTTPError as exc:
         raise LabError(f"the target {url} cannot be reached: {first_line(exc)}") from exc
     except ValueError:
@@ -67,7 +72,7 @@ def check_target(url: str, strategy: str, probe_token: str, probe_user: int, say
         raise LabError(f"the target {url} serves home timelines with {stats['strategy']}, the "
                        f"run says {strategy}: run with --strategy {stats['strategy']} (the "
                        "audit and the visibility lag depend on it)")
-    if me.status_code != 200 or me.json().get("id") != probe_user:
+    if me.status_code != 200 or me.json().get("id") != probe["id"]:
         raise LabError(f"the target {url} does not serve the database given with --db: a "
                        f"token the lab wrote there was answered {me.status_code}")
     if stats.get("version") != lab.__version__:
@@ -80,16 +85,15 @@ def check_target(url: str, strategy: str, probe_token: str, probe_user: int, say
 @contextmanager
 def served_api(target: Target, database: RunDatabase, strategy: str, api_workers: int,
                folder: Path, say: Say, step: str = "") -> Iterator[ServedApi]:
-    """Write the tokens for Locust, then serve the run database (or check the target);
-    remove the tokens file afterwards: its tokens die with the run."""
+    """Write the tokens for Locust, then serve the run database (a target elsewhere was
+    checked before: `check_target`); remove the tokens file afterwards: its tokens die with
+    the run."""
     path = folder / CREDENTIALS_FILE
     write_credentials(path, database.credentials)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     try:
         if target.url is not None:
             say(f"{step}API at {target.url} (not started by the lab; strategy {strategy})")
-            probe = database.credentials["users"][0]
-            check_target(target.url, strategy, probe["token"], probe["id"], say)
             yield ServedApi(target.url, None, path, env)
             return
         port = free_port()

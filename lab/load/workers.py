@@ -45,6 +45,8 @@ class WorkerLog:
             if event["event"] == "joined" and worker not in self.joined:
                 self.joined.append(worker)
                 lines.append(f"  worker {worker} joined ({len(self.joined)} so far)")
+            elif event["event"] == "joined":
+                lines.append(f"  worker {worker} joined again")
             else:
                 lines.append(f"  worker {worker} {EVENT_TEXT.get(event['event'], event['event'])}")
         return lines

@@ -157,6 +157,23 @@ class EmbeddedPostgres:
                                f"{_tail(log)}") from exc
             return True
 
+    def initialize(self) -> None:
+        """Initialize the folder and write the configuration without starting a server: for
+        a postmaster run in the foreground elsewhere (`foreground_command`)."""
+        with self._lock():
+            self._ensure_initialized()
+            self._write_config()
+
+    def foreground_command(self) -> list[str]:
+        """The postmaster on this folder in the foreground, as the server's user under root
+        (e.g. after `ip netns exec NAME`, to serve inside a network namespace)."""
+        postgres = [str(self.bin / "postgres"), "-D", str(self.pgdata)]
+        user = self._server_user()
+        if user is None:
+            return postgres
+        return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
+                *postgres]
+
     def stop(self) -> bool:
         """Stop the server and wait until no process is left; return False if not running."""
         with self._lock():

@@ -15,6 +15,7 @@ from lab.load.collect import collect
 from lab.load.database import run_database
 from lab.load.faults import check_fault_source
 from lab.load.measure import measure
+from lab.load.served import check_target
 from lab.pg.source import choose_source
 from lab.pipeline.steps import RunResult, judged, written
 from lab.progress import Reporter, Say
@@ -37,7 +38,9 @@ def run_headless(config: RunConfig, settings: Settings, reporter: Reporter,
     with run_database(config.db, config.scale, config.seed, config.keep_database, settings,
                       reporter, say, step="[1/5] ", before_load=config.before_load,
                       target=target) as database:
-        # Made once the database is there: a run that could not start leaves no folder.
+        check_target(target, database, config.strategy, say)
+        # Made once the database and the API are there: a run that could not start leaves
+        # no folder.
         folder = new_run_folder(config.reports_dir, scenario.name,
                                 config.tag or config.strategy, time.time())
         say(f"run folder {folder}")
