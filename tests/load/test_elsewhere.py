@@ -24,6 +24,8 @@ from lab.runfolder import load_summary
 from tests.load.conftest import RUN
 
 LAB = [sys.executable, "-m", "lab.cli"]
+# Their subject is the lab, not the server: they run once, on the embedded PostgreSQL.
+pytestmark = pytest.mark.scenario_runs
 
 
 @pytest.fixture
