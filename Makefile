@@ -43,6 +43,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check lab tests
 	$(BIN)/mypy lab
 	$(BIN)/actionlint .github/workflows/*.yml
+	$(BIN)/kubernetes-validate --strict --quiet deploy/kubernetes/*.yaml
 
 ## Stop the embedded server and delete local state (.lab/).
 clean-state: $(STAMP)
