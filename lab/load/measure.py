@@ -48,7 +48,8 @@ PROGRESS_INTERVAL_S = 5.0
 RATE_WINDOW_LINES = 4          # live rate over the last ~15 s
 
 
-def sampler_for(database: RunDatabase, api: ServedApi, locust_pid: int) -> ServerSampler:
+def sampler_for(database: RunDatabase, api: ServedApi, locust_pid: int,
+                remote_workers: bool = False) -> ServerSampler:
     """Sample the processes on this machine; an API elsewhere through its /stats."""
     processes = {"locust": locust_pid}
     if api.process is not None:
@@ -56,7 +57,7 @@ def sampler_for(database: RunDatabase, api: ServedApi, locust_pid: int) -> Serve
     if database.postgres_pid:
         processes["postgres"] = database.postgres_pid
     return ServerSampler(database.server, database.name, api.host, processes,
-                         api_remote=api.remote)
+                         api_remote=api.remote, remote_workers=remote_workers)
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def measure(config: RunConfig, scenario: Scenario, database: RunDatabase, folder
         (folder / LOCUST_DIR).mkdir(exist_ok=True)
         with child_process(argv, folder / LOCUST_LOG, api.env, cwd=folder,
                            marker=str(folder)) as locust:
-            sampler = sampler_for(database, api, locust.pid)
+            sampler = sampler_for(database, api, locust.pid, remote_workers=master is not None)
             activity = ActivitySampler(database.server, database.name)
             injector = FaultInjector(config.faults, database.server, database.name, settings,
                                      say, database.credentials["viral_tweet_id"],

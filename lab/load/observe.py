@@ -91,13 +91,14 @@ class ServerSampler(threading.Thread):
 
     def __init__(self, server: PgServer, database: str, api_url: str,
                  processes: dict[str, int], interval_s: float = SAMPLE_INTERVAL_S,
-                 api_remote: bool = False) -> None:
+                 api_remote: bool = False, remote_workers: bool = False) -> None:
         super().__init__(name="server-sampler", daemon=True)
         self.server, self.database, self.api_url = server, database, api_url
         self.groups = {name: ProcessGroup(pid) for name, pid in processes.items()}
         # An API the lab did not start tells its own CPU, memory and stalls on /stats.
         self.api_stats = ApiStats() if api_remote else None
-        self.not_observed = not_observed("postgres" in processes, api_remote, api_url)
+        self.not_observed = not_observed("postgres" in processes, api_remote, api_url,
+                                         remote_workers)
         self.interval_s = interval_s
         self.samples: list[dict[str, Any]] = []
         self.errors: list[str] = []
@@ -176,9 +177,15 @@ class ServerSampler(threading.Thread):
         return row
 
 
-def not_observed(postgres_here: bool, api_remote: bool, api_url: str) -> dict[str, str]:
+def not_observed(postgres_here: bool, api_remote: bool, api_url: str,
+                 remote_workers: bool = False) -> dict[str, str]:
     """What this machine cannot see of a target elsewhere, said rather than left at zero."""
     missing = {}
+    if remote_workers:
+        missing["locust workers"] = ("workers that joined the master (`lab worker`) may run "
+                                     "on other machines: their CPU is not sampled (locust_* "
+                                     "columns are the master's); their loop lag is in their "
+                                     "stall series")
     if not postgres_here:
         missing["postgres processes"] = ("PostgreSQL is not on this machine: its processes' "
                                          "CPU and memory were not sampled")

@@ -85,3 +85,4 @@ def test_what_cannot_be_seen_from_here_is_named() -> None:
     assert set(remote) == {"postgres processes", "api processes", "host signals"}
     assert "http://10.0.0.5:8000" in remote["api processes"]
     assert set(not_observed(False, False, "")) == {"postgres processes", "host signals"}
+    assert set(not_observed(True, False, "", remote_workers=True)) == {"locust workers"}
