@@ -1,4 +1,5 @@
-"""Measure one headless load: serve the run database, run Locust, sample the server, inject faults.
+"""Measure one headless load: serve the run database (or drive the target), run Locust, sample
+the server, inject faults.
 
 Everything started here is stopped here, on success, on failure and on
 Ctrl-C. What comes out (`Measurement`) is raw: samples on disk, server
