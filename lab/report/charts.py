@@ -223,6 +223,20 @@ def cpu_by_process(server: pd.DataFrame, origin: float, cpus: int | None) -> Fig
     return figure
 
 
+def loop_lag(stalls: pd.DataFrame, origin: float) -> Figure:
+    """How late each process's event loop woke, worst per second: every request in a late
+    loop waits that long (API workers, remote ones from their /stats, and Locust processes)."""
+    figure, axes = titled_figure("Event-loop lag by process (worst tick each second)",
+                                 height=2.8)
+    for process, rows in stalls.sort_values("ts").groupby("process"):
+        axes.plot(rows["ts"] - origin, rows["loop_lag_max_ms"], label=str(process),
+                  linewidth=1)
+    axes.set_xlabel("seconds since start")
+    axes.set_ylabel("ms late")
+    axes.legend(fontsize=7, ncol=2)
+    return figure
+
+
 def pool_waits(server: pd.DataFrame, origin: float) -> Figure:
     """Requests waiting for a pooled connection, and the wait added per second."""
     figure, axes = titled_figure("API connection pool: waiting requests", height=2.8)

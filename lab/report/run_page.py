@@ -17,7 +17,15 @@ from lab.report.gates import read_gates
 from lab.report.junit import write_junit
 from lab.report.markdown import write_markdown
 from lab.report.render import write_page
-from lab.runfolder import EVENTS_FILE, JUNIT_FILE, LOCUST_REPORT, REPORT_FILE, RunFolder, Summary
+from lab.runfolder import (
+    EVENTS_FILE,
+    JUNIT_FILE,
+    LOCUST_REPORT,
+    REPORT_FILE,
+    STALLS_FILE,
+    RunFolder,
+    Summary,
+)
 from lab.security import FUZZ_EXAMPLES_PER_OPERATION
 from lab.verdicts import DEFAULT_THRESHOLDS
 
@@ -184,6 +192,9 @@ def run_charts(folder: RunFolder) -> list[dict[str, str]]:
             ("chart-cpu", charts.cpu_by_process(server, origin, cpus)),
             ("chart-pool", charts.pool_waits(server, origin)),
         ]
+    stalls = folder.table(STALLS_FILE)
+    if not stalls.empty:
+        figures.append(("chart-loop-lag", charts.loop_lag(stalls, origin)))
     return [{"anchor": anchor, "title": figure.axes[0].get_title(loc="left"),
              "src": charts.data_uri(figure)} for anchor, figure in figures]
 

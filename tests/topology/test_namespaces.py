@@ -112,3 +112,4 @@ def test_a_seed_run_across_five_hosts(tmp_path: Path) -> None:
     page = (folder / "index.html").read_text()
     assert "Not observed directly from this machine" in page
     assert "samples by Locust process" in page
+    assert 'id="chart-pool"' in page and 'id="chart-loop-lag"' in page
