@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Record(BaseModel):
@@ -266,3 +266,6 @@ class Attribution(Record):
     top_waits: dict[str, float]          # average active sessions by wait event, whole window
     wait_sampling: dict[str, Any]        # what sampling the sessions cost
     unavailable: dict[str, str]          # signals this server or host did not offer
+    # CPU per request of the measurement window, ms, by process group (postgres, api,
+    # api_remote, locust): the sampler's average CPU over the requests sent per second.
+    cpu_ms_per_request: dict[str, float] = Field(default_factory=dict)

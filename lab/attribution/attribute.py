@@ -67,4 +67,4 @@ def attribution(samples: pd.DataFrame, windows: Windows, stats: RequestStats,
               *cold_start(warmup_stats, stats)]
     return Attribution(breakdown=rows, worst_seconds=seconds, causes=causes[:MAX_CAUSES],
                        top_waits=load, wait_sampling=wait_sampling,
-                       unavailable=unavailable)
+                       unavailable=unavailable, cpu_ms_per_request=room.cpu_ms_per_request())

@@ -15,7 +15,7 @@ without idle CPU.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -25,6 +25,14 @@ CPU_BUSY_SHARE = 0.8       # the CPUs this busy on average: the machine is the l
 CPU_WAIT_SHARE = 0.3       # ...or some task waited for a CPU this share of the time
 POOL_BUSY_SHARE = 0.7      # the pool's connections this busy in the database: it is full
 GROUPS = (("postgres", "PostgreSQL"), ("api", "the API"), ("locust", "Locust"))
+REMOTE_API = "api_remote"   # a target's own CPU from its /stats: not this machine's
+CPU_LABELS = {**dict(GROUPS), REMOTE_API: "the API (its /stats)"}
+
+
+def cpu_per_request_text(per_request: dict[str, float]) -> str:
+    """'PostgreSQL 1.02 ms · the API 1.10 ms · Locust 0.95 ms' ('' when nothing sampled)."""
+    return " · ".join(f"{CPU_LABELS.get(group, group)} {ms:,.2f} ms"
+                      for group, ms in per_request.items())
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,18 @@ class Capacity:
     pool_busy: float | None                # connections held, on average
     pool_db: float | None                  # ...of which busy in the database
     pool_size: int                         # pooled connections, all API workers together
+    requests_per_s: float | None = None    # requests sent in the window, per second
+    remote_cpu_percent: dict[str, float] = field(default_factory=dict)   # other machines
+
+    def cpu_ms_per_request(self) -> dict[str, float]:
+        """CPU each group spent per request of the window, in ms: the average share of a
+        core it used over the requests sent per second (this machine's groups and a
+        target's own account)."""
+        if not self.requests_per_s:
+            return {}
+        used = {**self.cpu_percent, **self.remote_cpu_percent}
+        return {group: round(percent / 100 / self.requests_per_s * 1000, 3)
+                for group, percent in used.items()}
 
     @property
     def cpu_busy_share(self) -> float | None:
@@ -60,11 +80,12 @@ def capacity(measured: pd.DataFrame, server: pd.DataFrame, window: Window, cpus:
     """The averages over the window, from the samples sent in it and the 2 s server rows."""
     rows = (server[(server["ts"] >= window.start_ts) & (server["ts"] <= window.end_ts)]
             if not server.empty else server)
-    cpu = {}
-    for group, _ in GROUPS:
+    cpu: dict[str, float] = {}
+    remote: dict[str, float] = {}
+    for group in [g for g, _ in GROUPS] + [REMOTE_API]:
         column = f"{group}_cpu_percent"
         if column in rows and rows[column].notna().any():
-            cpu[group] = float(rows[column].mean())
+            (remote if group == REMOTE_API else cpu)[group] = float(rows[column].mean())
     waited = None
     if "pressure_cpu_some_us" in rows:
         spans = rows[["ts", "pressure_cpu_some_us"]].dropna().sort_values("ts")
@@ -80,7 +101,8 @@ def capacity(measured: pd.DataFrame, server: pd.DataFrame, window: Window, cpus:
             held = float((timed["server_app_us"] - timed["server_pool_us"]).sum()) / 1e6 \
                 / window.seconds
             db = float(timed["server_db_us"].sum()) / 1e6 / window.seconds
-    return Capacity(cpus, cpu, waited, held, db, pool_size)
+    rate = len(measured) / window.seconds if window.seconds > 0 else None
+    return Capacity(cpus, cpu, waited, held, db, pool_size, rate, remote)
 
 
 def capacity_causes(room: Capacity) -> list[Cause]:

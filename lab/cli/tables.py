@@ -7,6 +7,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from lab.attribution.capacity import cpu_per_request_text
 from lab.cli.output import console
 from lab.errors import first_line
 from lab.integrity import CheckResult
@@ -47,7 +48,11 @@ def print_visibility(lag: VisibilityLag | None) -> None:
 
 
 def print_causes(attribution: Attribution) -> None:
-    """What the run's evidence points at, one line each (the report has the numbers behind)."""
+    """What the run's evidence points at, one line each (the report has the numbers behind),
+    after the CPU each process group spent per request."""
+    if attribution.cpu_ms_per_request:
+        console.print(f"CPU per request: {cpu_per_request_text(attribution.cpu_ms_per_request)}",
+                      highlight=False)
     if not attribution.causes:
         return
     console.print("[bold]where the time goes[/]")

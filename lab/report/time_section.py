@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from lab.attribution.capacity import cpu_per_request_text
 from lab.attribution.decompose import POWER_NAME
 from lab.attribution.seconds import MIN_REQUESTS
 from lab.attribution.waits import load_per_second, lock_waits
@@ -60,6 +61,7 @@ def context(folder: RunFolder, warmup: charts.Warmup,
         "min_requests": MIN_REQUESTS,
         "top_waits": attribution.top_waits, "locks": locks,
         "sampling": attribution.wait_sampling, "unavailable": attribution.unavailable,
+        "cpu_per_request": cpu_per_request_text(attribution.cpu_ms_per_request),
         "charts": [{"anchor": a, "title": title, "src": charts.data_uri(figure)}
                    for a, title, figure in figures],
     }

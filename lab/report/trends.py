@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from lab.attribution.capacity import CPU_LABELS
 from lab.errors import LabError
 from lab.report import charts
 from lab.report.growth_page import study_rows
@@ -152,6 +153,14 @@ def trend_charts(group: list[RunFolder], flagged: list[Regression],
     images.append(charts.data_uri(charts.metric_lines(
         "Throughput, run by run", throughput, "requests/s", flagged=marked,
         bands=bands({"all requests": "throughput req/s"}))))
+    # Runs written before CPU per request was kept have none: their points are gaps.
+    per_request = [run.summary.attribution.cpu_ms_per_request for run in group]
+    cpu = {CPU_LABELS.get(g, g): [(label, spent.get(g)) for label, spent
+                                  in zip(labels, per_request, strict=True)]
+           for g in sorted({g for spent in per_request for g in spent})}
+    if cpu:
+        images.append(charts.data_uri(charts.metric_lines(
+            "CPU per request by process group, run by run", cpu, "ms of CPU")))
     return images
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pandas as pd
 import pytest
 
-from lab.attribution.capacity import capacity, capacity_causes
+from lab.attribution.capacity import capacity, capacity_causes, cpu_per_request_text
 from lab.attribution.causes import (
     Busy,
     Setup,
@@ -184,3 +184,17 @@ def test_a_machine_with_room_and_a_quiet_pool_get_no_capacity_finding() -> None:
     unseen = capacity(light.assign(server_db_us=None), pd.DataFrame(), window, 2, 4)
     assert unseen.cpu_busy_share is None and unseen.pool_busy is None
     assert capacity_causes(unseen) == []
+
+
+def test_cpu_per_request_is_each_group_s_share_of_a_core_over_the_request_rate() -> None:
+    window = Window(start_ts=0.0, end_ts=10.0, seconds=10.0)
+    sent = requests([("a", 5_000, 3_000, 100, 2_000)] * 1000)      # 100 requests/s
+    rows = server_rows((90.0, 60.0, 30.0), 10_000).assign(api_remote_cpu_percent=20.0)
+    room = capacity(sent, rows, window, 2, 4)
+    # 90 % of a core at 100 requests/s is 9 ms of CPU per request.
+    assert room.cpu_ms_per_request() == {"postgres": 9.0, "api": 6.0, "locust": 3.0,
+                                         "api_remote": 2.0}
+    # A target's own CPU is not this machine's: it does not count toward its busy share.
+    assert room.cpu_busy_share == pytest.approx(0.9)
+    assert cpu_per_request_text(room.cpu_ms_per_request()).startswith("PostgreSQL 9.00 ms")
+    assert capacity(sent.iloc[:0], rows, window, 2, 4).cpu_ms_per_request() == {}
