@@ -200,6 +200,7 @@ class RunConfig(Frozen):
     # the workers are forked here and join over loopback.
     master_bind: str | None = None
     workers_wait_s: int = Field(DEFAULT_WORKERS_WAIT_S, ge=1)
+    profile: bool = False               # py-spy the API workers and Locust (lab.load.profiling)
 
     @property
     def ramp_s(self) -> float:

@@ -115,6 +115,10 @@ def run_command(
                  "(start each with `lab worker --master HOST:PORT`).")] = None,
         workers_wait: Annotated[str, typer.Option(
             help="With --master-bind: how long to wait for the workers to join.")] = "2m",
+        profile: Annotated[bool, typer.Option(
+            help="Sample the API workers and the Locust processes with py-spy over the "
+                 "measurement window: flame graphs and the functions by own time on the "
+                 "page, with what the profiling cost.")] = False,
         baseline: BaselineOption = None,
         fail_on: FailOnOption = None,
         repeat: Annotated[int, typer.Option(
@@ -148,7 +152,7 @@ def run_command(
             connection_experiment=experiment, faults=fault or [],
             settle_s=None if settle is None else options.duration_s(settle, "--settle"),
             before_load=before_load or [], target=target, master_bind=master_bind,
-            workers_wait_s=options.duration_s(workers_wait, "--workers-wait"))
+            workers_wait_s=options.duration_s(workers_wait, "--workers-wait"), profile=profile)
 
     config = run_action(build)
     run_action(lambda: check_gating(baseline, fail_on))

@@ -24,6 +24,7 @@ from lab.load.activity import ActivitySampler
 from lab.load.database import RunDatabase
 from lab.load.faults import FaultEvent, FaultInjector
 from lab.load.observe import ServerSampler
+from lab.load.profiling import profiler_for
 from lab.load.samples import only_test, test_folders
 from lab.load.served import ServedApi, served_api
 from lab.load.visibility import Seen, VisibilityProbe
@@ -39,6 +40,7 @@ from lab.runfolder import (
     LOCUST_LOG,
     LOCUST_REPORT,
     LOCUST_STATS,
+    PROFILES_DIR,
     SAMPLES_DIR,
 )
 from lab.scenarios import Scenario
@@ -130,13 +132,20 @@ def measure(config: RunConfig, scenario: Scenario, database: RunDatabase, folder
                                      say, database.credentials["viral_tweet_id"],
                                      lambda: bool(test_folders(folder / SAMPLES_DIR)))
             probe = VisibilityProbe(api.host, database.visibility_pairs)
-            for thread in (sampler, activity, injector, probe):
-                thread.start()
+            profiler = profiler_for(
+                api.process.pid if api.process else None, locust.pid, folder / PROFILES_DIR,
+                lambda: bool(test_folders(folder / SAMPLES_DIR)), config.warmup_s,
+                config.run_time_s, master is not None) if config.profile else None
+            for thread in (sampler, activity, injector, probe, profiler):
+                if thread is not None:
+                    thread.start()
             try:
                 locust_exit = wait_for_locust(
                     locust, config.run_time_s + (config.workers_wait_s if master else 0),
                     folder / SAMPLES_DIR, say)
             finally:
+                if profiler is not None:
+                    profiler.stop()
                 faults = injector.stop()
                 seen = probe.stop()
                 activity.stop()

@@ -13,6 +13,7 @@ from lab.plans.statements import label_statements
 from lab.records import FaultOutcome
 from lab.report import charts, time_section
 from lab.report.connections_page import section_context
+from lab.report.flames import profiles_context
 from lab.report.gates import read_gates
 from lab.report.junit import write_junit
 from lab.report.markdown import write_markdown
@@ -246,6 +247,7 @@ def context(folder: RunFolder) -> dict[str, Any]:
                                      outage_spans(summary.faults, folder.origin_ts)),
         "connections": None if experiment is None else section_context(experiment),
         "locust_report": LOCUST_REPORT if folder.has(LOCUST_REPORT) else None,
+        "profiles": profiles_context(folder.path),
     }
 
 

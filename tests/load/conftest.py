@@ -2,7 +2,7 @@
 
 Each is `lab run` for real: tiny dataset, 20 users, about 18 s, the smoke
 scenario (every request name, SC1 and SC3 measured even in a short run). One
-passes (lenient thresholds, one Locust process), one fails (an impossible SC3,
+passes (lenient thresholds, one Locust process, profiled with py-spy), one fails (an impossible SC3,
 master + 2 workers). Tests read their folders and must not change them.
 """
 
@@ -50,7 +50,8 @@ def lab_run(server: PgServer, reports: Path, *args: str, db: str | None = None,
 def passing_run(pg_server: PgServer, seeded_template: str,
                 tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
     return lab_run(pg_server, tmp_path_factory.mktemp("reports"), "--scenario", "smoke",
-                   "--threshold", "SC1=60000", "--threshold", "SC3=60000", "--tag", "lenient")
+                   "--threshold", "SC1=60000", "--threshold", "SC3=60000", "--tag", "lenient",
+                   "--profile")
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pandas as pd
 import psutil
@@ -60,6 +61,28 @@ def no_leftovers(server: PgServer) -> None:
     mine = [p for p in psutil.Process().children(recursive=True)
             if "locust" in " ".join(p.cmdline()) or "lab.cli" in " ".join(p.cmdline())]
     assert mine == []
+
+
+@pytest.mark.timeout(400)
+def test_a_profiled_run_shows_where_the_cpu_goes(passing_run: TinyRun) -> None:
+    folder = passing_run.folder
+    record = json.loads((folder / "profiles" / "profiles.json").read_text())
+    assert record["problems"] == [], record
+    groups = {meta["group"] for meta in record["processes"].values()}
+    assert groups == {"api", "locust"}, record
+    page = (folder / "index.html").read_text()
+    assert 'id="profiles"' in page
+    for name, meta in record["processes"].items():
+        assert meta["written"] and meta["profiler_cpu_s"] >= 0, meta
+        svg = folder / "profiles" / f"{name}.svg"
+        root = ElementTree.fromstring(svg.read_text())        # a well-formed SVG
+        assert root.tag.endswith("svg") and len(root) > 2
+        assert f'src="profiles/{name}.svg"' in page
+    # The API's own time lands in its code or its libraries, named as py-spy names frames.
+    assert "share of samples" in page and "(/" in page
+    assert "CPU per request" in page
+    cpu = passing_run.summary.attribution.cpu_ms_per_request
+    assert {"api", "locust"} <= set(cpu) and all(ms > 0 for ms in cpu.values()), cpu
 
 
 @pytest.mark.timeout(400)
