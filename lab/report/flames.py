@@ -9,6 +9,7 @@ alone, so `lab report` can redraw them.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -117,12 +118,14 @@ def profiles_context(folder: Path) -> dict[str, Any] | None:
         samples = sum(count for _, count in stacks)
         if not samples:
             continue
-        svg = where / f"{name}.svg"
-        svg.write_text(flame_svg(stacks, f"{name}: {samples:,} samples at "
-                                         f"{record['rate_hz']} Hz"))
+        drawn = flame_svg(stacks, f"{name}: {samples:,} samples at {record['rate_hz']} Hz")
+        (where / f"{name}.svg").write_text(drawn)     # beside the stacks, for a closer look
         cost = meta["profiler_cpu_s"] / meta["seconds"] if meta.get("seconds") else None
         processes.append({"name": name, "group": meta["group"], "samples": samples,
-                          "seconds": meta["seconds"], "svg": f"{PROFILES_DIR}/{svg.name}",
+                          "seconds": meta["seconds"],
+                          # inline, as every chart: the page stays a single file
+                          "svg": "data:image/svg+xml;base64,"
+                                 + base64.b64encode(drawn.encode()).decode(),
                           "own": own_time(stacks), "profiler_cpu_share": cost})
     return {"rate_hz": record["rate_hz"], "processes": processes,
             "problems": record.get("problems", [])}

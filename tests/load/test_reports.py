@@ -26,7 +26,7 @@ SECTIONS = ["verdict", "requests", "charts", "time", "database", "plans", "findi
             "integrity"]
 CHARTS = ["chart-rps", "chart-latency", "chart-users", "chart-cdf", "chart-buckets",
           "chart-throughput", "chart-connections", "chart-cpu", "chart-pool",
-          "chart-time-parts", "chart-waits"]
+          "chart-time-parts", "chart-waits", "chart-loop-lag"]
 CHROMIUM = Path("/usr/bin/chromium")
 
 
@@ -157,7 +157,10 @@ def test_the_page_renders_in_a_browser(passing_run: TinyRun, tmp_path: Path) -> 
         finally:
             browser.close()
     assert errors == []
-    assert len(widths) == len(CHARTS) and all(w > 0 for w in widths)
+    html = (passing_run.folder / "index.html").read_text()
+    flames = html.count('class="flame"')     # the profiled run's flame graphs, inline SVG
+    assert flames >= 2
+    assert len(widths) == len(CHARTS) + flames and all(w > 0 for w in widths)
     assert (tmp_path / "report.png").stat().st_size > 10_000
 
 
