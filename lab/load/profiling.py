@@ -97,24 +97,26 @@ class Profiler(threading.Thread):
                                            stderr=subprocess.PIPE)
                 meta: dict[str, Any] = {"group": group, "pid": pid, "started": time.time()}
                 running[name] = (process, psutil.Process(process.pid), meta)
-        for name, (process, handle, meta) in running.items():
-            cpu = 0.0
-            while process.poll() is None:
-                try:
+        cpu = dict.fromkeys(running, 0.0)
+        stopping = False
+        while any(process.poll() is None for process, _, _ in running.values()):
+            for name, (process, handle, _) in running.items():
+                try:     # read while it lives: an exited process's CPU is gone
                     times = handle.cpu_times()
-                    cpu = times.user + times.system
+                    cpu[name] = times.user + times.system
                 except psutil.Error:
                     pass
-                if self._stop_event.wait(0.5):
+                if stopping and process.poll() is None:
                     process.send_signal(signal.SIGINT)     # py-spy writes what it has
-                    try:
-                        process.wait(timeout=10)
-                    except subprocess.TimeoutExpired:
-                        process.kill()
+            if stopping:
+                time.sleep(0.1)
+            elif self._stop_event.wait(0.5):
+                stopping = True
+        for name, (process, _, meta) in running.items():
             error = process.stderr.read().decode(errors="replace") if process.stderr else ""
-            seconds = time.time() - float(meta["started"])
-            meta.update(seconds=round(seconds, 1), profiler_cpu_s=round(cpu, 2),
-                        file=f"{name}.txt", written=(self.folder / f"{name}.txt").exists())
+            meta.update(seconds=round(time.time() - float(meta["started"]), 1),
+                        profiler_cpu_s=round(cpu[name], 2), file=f"{name}.txt",
+                        written=(self.folder / f"{name}.txt").exists())
             if not meta["written"]:
                 self.problems.append(f"{name}: py-spy wrote nothing ({error.strip()[-200:]})")
             self.results[name] = meta

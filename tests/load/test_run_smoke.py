@@ -9,6 +9,7 @@ follows the thresholds.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -84,8 +85,9 @@ def test_a_profiled_run_shows_where_the_cpu_goes(passing_run: TinyRun) -> None:
         assert f'alt="flame graph of {name}"' in page
         drawn.add(meta["group"])
     assert drawn == {"api", "locust"}
-    # The API's own time lands in its code or its libraries, named as py-spy names frames.
-    assert "share of samples" in page and "(/" in page
+    # Own time is named as py-spy names frames: function (file:line).
+    assert "share of samples" in page
+    assert re.search(r"<code>[\w.<>]+ \([\w/.-]+\.py:\d+\)</code>", page)
     assert "CPU per request" in page
     cpu = passing_run.summary.attribution.cpu_ms_per_request
     assert {"api", "locust"} <= set(cpu) and all(ms > 0 for ms in cpu.values()), cpu
