@@ -35,10 +35,10 @@ def py_spy() -> str | None:
     return str(beside) if beside.exists() else shutil.which("py-spy")
 
 
-def python_processes(root: int) -> dict[str, int]:
-    """`root` and its descendants that run Python, named by role and pid (the processes that
-    handle requests: a uvicorn supervisor's workers, Locust's master and workers)."""
-    found: dict[str, int] = {}
+def python_processes(root: int) -> list[int]:
+    """The pids of `root` and its descendants that run Python (the processes that handle
+    requests: a uvicorn supervisor's workers, Locust's master and workers)."""
+    found: list[int] = []
     try:
         tree = [psutil.Process(root), *psutil.Process(root).children(recursive=True)]
     except psutil.Error:
@@ -46,7 +46,7 @@ def python_processes(root: int) -> dict[str, int]:
     for process in tree:
         try:
             if "python" in Path(process.exe()).name:
-                found[str(process.pid)] = process.pid
+                found.append(process.pid)
         except psutil.Error:
             continue
     return found
@@ -88,7 +88,7 @@ class Profiler(threading.Thread):
         self.folder.mkdir(parents=True, exist_ok=True)
         running: dict[str, tuple[subprocess.Popen[bytes], psutil.Process, dict[str, Any]]] = {}
         for group, root in self.groups.items():
-            for pid in python_processes(root).values():
+            for pid in python_processes(root):
                 name = f"{group}-{pid}"
                 argv = [binary, "record", "--format", "raw", "--rate", str(RATE_HZ),
                         "--duration", str(max(1, round(self.duration_s))), "--nonblocking",

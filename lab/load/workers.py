@@ -51,9 +51,3 @@ class WorkerLog:
                 lines.append(f"  worker {worker} {EVENT_TEXT.get(event['event'], event['event'])}")
         return lines
 
-
-def read_worker_events(samples: Path) -> list[dict[str, Any]]:
-    """Every event of a finished run (empty without distributed workers)."""
-    log = WorkerLog(samples / WORKERS_LOG)
-    log.new_lines()
-    return log.events
