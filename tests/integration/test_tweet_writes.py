@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import psycopg
 import pytest
 
+from lab.pg.server import PgServer
 from tests.integration.conftest import call, uid
 
 
@@ -129,3 +133,31 @@ def test_undo_retweet(conn: psycopg.Connection) -> None:
     assert call(conn, "undo_retweet", bob, tweet) == "True"    # ... or the original's
     assert call(conn, "undo_retweet", bob, tweet) == "False"
     assert counts(conn, tweet)[1] == 0 and tweet_count(conn, bob) == 0
+
+
+def test_a_delete_racing_a_follow_of_its_author_leaves_no_timeline_entry(
+        conn: psycopg.Connection, pg_server: PgServer, fresh_db: str) -> None:
+    """The follow's backfill puts the tweet in the new follower's timeline while the delete
+    runs: the delete must wait for the follow and take the entry with it (0015)."""
+    alice, bob = uid(conn, "alice"), uid(conn, "bob")
+    push = "SELECT set_config('lab.timeline_strategy', 'push', false)"
+    conn.execute(push)
+    tweet, _ = post(conn, alice)
+    with pg_server.connect(fresh_db) as follower, \
+            pg_server.connect(fresh_db, autocommit=True) as deleter:
+        follower.execute(push)
+        deleter.execute(push)
+        follower.execute("SELECT timeline_after_follow(%s, %s, follow(%s, %s))",
+                         (bob, alice, bob, alice))       # backfilled, not yet committed
+        done = threading.Thread(target=deleter.execute, args=(
+            "SELECT delete_tweet(%s, %s)", (alice, tweet)))
+        done.start()
+        time.sleep(0.5)
+        assert done.is_alive(), "the delete must wait for the follow of its author"
+        follower.commit()
+        done.join(timeout=30)
+    left = conn.execute("SELECT count(*) FROM home_timeline WHERE tweet_id = %s",
+                        (tweet,)).fetchone()
+    assert left == (0,)
+    assert conn.execute("SELECT 1 FROM following WHERE follower_id = %s AND followee_id = %s",
+                        (bob, alice)).fetchone() == (1,)
