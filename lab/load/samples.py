@@ -110,13 +110,19 @@ class SampleRecorder:
         if len(rows["name"]) >= self.flush_rows:
             self.flush()
 
-    def flush(self) -> None:
-        """Write what is buffered as the next chunk (atomically: temp file, then rename)."""
-        count = len(self.rows["name"])
+    def take(self) -> dict[str, list[object]]:
+        """Hand over what is buffered and start a new buffer (cheap: no conversion)."""
+        rows, self.rows = self.rows, {n: [] for n in SCHEMA.names}
+        return rows
+
+    def write(self, rows: dict[str, list[object]]) -> None:
+        """Write taken rows as the next chunk (atomically: temp file, then rename). The
+        conversion and the file are the costly part: a caller may run this off its loop,
+        one write at a time."""
+        count = len(rows["name"])
         if not count:
             return
-        table = pa.table(self.rows, schema=SCHEMA)
-        self.rows = {n: [] for n in SCHEMA.names}
+        table = pa.table(rows, schema=SCHEMA)
         self.folder.mkdir(parents=True, exist_ok=True)
         chunk = self.folder / f"{self.worker}-{self.chunks:05d}.parquet"
         temporary = chunk.with_suffix(".tmp")
@@ -124,6 +130,10 @@ class SampleRecorder:
         os.replace(temporary, chunk)
         self.chunks += 1
         self.written += count
+
+    def flush(self) -> None:
+        """Write what is buffered as the next chunk, here and now."""
+        self.write(self.take())
 
     def close(self) -> None:
         """Flush and leave the marker saying this process finished with `written` rows."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.event
 from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
@@ -35,6 +36,7 @@ class Process:
     credentials: dict[str, Any] | None = None
     recorder: SampleRecorder | None = None
     flusher: gevent.Greenlet | None = None
+    stopping: gevent.event.Event | None = None
     ticker: gevent.Greenlet | None = None
 
 
@@ -95,13 +97,16 @@ def _start_recording(environment: Environment, **_: Any) -> None:
     folder.mkdir(parents=True, exist_ok=True)   # the test has begun: faults count from here
     Process.recorder = SampleRecorder(folder, worker)
 
+    recorder = Process.recorder
+    stopping = Process.stopping = gevent.event.Event()
+
     def flush_periodically() -> None:
-        while True:
-            gevent.sleep(FLUSH_INTERVAL_S)
-            if Process.recorder is not None:
-                Process.recorder.flush()
-                if shipping and isinstance(runner, WorkerRunner):
-                    distributed.ship(runner, test_id)
+        # The Parquet conversion and write run on a thread of the hub's pool: on the loop
+        # they stalled every user of this process for the length of each write.
+        while not stopping.wait(FLUSH_INTERVAL_S):
+            gevent.get_hub().threadpool.apply(recorder.write, (recorder.take(),))
+            if shipping and isinstance(runner, WorkerRunner):
+                distributed.ship(runner, test_id)
 
     Process.flusher = gevent.spawn(flush_periodically)
     Process.ticker = stalls.watch(folder, worker)
@@ -109,10 +114,13 @@ def _start_recording(environment: Environment, **_: Any) -> None:
 
 @events.test_stop.add_listener
 def _stop_recording(environment: Environment, **_: Any) -> None:
-    for greenlet in (Process.flusher, Process.ticker):
-        if greenlet is not None:
-            greenlet.kill()
-    Process.flusher = Process.ticker = None
+    if Process.stopping is not None:
+        Process.stopping.set()      # a write in progress finishes before the last one
+    if Process.flusher is not None:
+        Process.flusher.join()
+    if Process.ticker is not None:
+        Process.ticker.kill()
+    Process.flusher = Process.ticker = Process.stopping = None
     if Process.recorder is not None:
         Process.recorder.close()
         Process.recorder = None
