@@ -80,10 +80,12 @@ def run_command(
         compare_strategies: Annotated[bool, typer.Option(
             help="Run once per timeline strategy (pull, push, hybrid) on identical fresh "
                  "copies and write the comparison page.")] = False,
-        connections: Annotated[bool, typer.Option(
+        connections: Annotated[bool | None, typer.Option(
             help="After the load, run the connection experiment (SC4, as `lab connections` "
-                 "with its defaults) on the run database; its section joins the report.")]
-        = False,
+                 "with its defaults) on the run database; its section joins the report. "
+                 "--no-connections skips the check a scenario declares (the seed's) and "
+                 "leaves SC4 out of scope. Default: the scenario's.")]
+        = None,
         connection_levels: Annotated[str, typer.Option(
             help="With --connections: concurrent clients per level.")]
         = "10,50,100,250,500,1000",
@@ -149,7 +151,8 @@ def run_command(
             strategy=strategy, db=db, api_workers=api_workers, locust_workers=locust_workers,
             tag=tag, shape=shape, thresholds=options.thresholds(threshold or []),
             strict=strict, reports_dir=reports, keep_database=keep_database,
-            connection_experiment=experiment, faults=fault or [],
+            connection_experiment=experiment, connection_check=connections is not False,
+            faults=fault or [],
             settle_s=None if settle is None else options.duration_s(settle, "--settle"),
             before_load=before_load or [], target=target, master_bind=master_bind,
             workers_wait_s=options.duration_s(workers_wait, "--workers-wait"), profile=profile)

@@ -97,3 +97,6 @@ def test_the_seed_scenario_brings_its_connection_check_and_100_tweets_per_second
     own = RunConfig.build(scenario="seed", connection_experiment={"levels": (2, 4)})
     assert own.connection_experiment is not None and own.connection_experiment.levels == (2, 4)
     assert RunConfig.build(scenario="mixed").connection_experiment is None
+    # `lab run --no-connections` skips the seed's check (SC4 then out of scope).
+    skipped = RunConfig.build(scenario="seed", connection_check=False)
+    assert skipped.connection_experiment is None and not skipped.connection_check
