@@ -28,16 +28,19 @@ from lab.api_process import api_process
 from lab.errors import LabError
 from lab.generators import pgbench_sql
 from lab.httpload import SEQUENCE_MARK, render_get, render_request, run_http_load
+from lab.load.profiling import Profiler, python_processes
 from lab.migrate import migrate
 from lab.percentiles import percentile
 from lab.pg.server import PgServer
 from lab.queries import first_page
+from lab.runfolder import PROFILES_DIR
 from lab.security import token_hash
 
 PAGE = 50
 POSTERS = 500
 PROFILES = 4096           # distinct profile requests the generator cycles through
 HTTP_TIMEOUT_S = 10
+WARMUP_S = 0.5
 
 
 @dataclass
@@ -52,6 +55,7 @@ class Measure:
     p50_ms: float
     p99_ms: float
     errors: int
+    api_cpu_ms: float | None = None    # the API's CPU per 2xx answer, inside the window
 
 
 def pgbench_script(name: str, user_id: int) -> str:
@@ -69,13 +73,36 @@ def run_pgbench(server: PgServer, database: str, script: str, clients: int,
     return run.tps, run.latency_us / 1000, run.failed
 
 
-def http_measure(port: int, connections: int, seconds: int,
-                 requests: list[bytes]) -> tuple[float, float, float, int]:
-    """Drive the API; return (2xx answers/s, p50 ms, p99 ms, non-2xx answers + socket errors)."""
-    run = run_http_load("127.0.0.1", port, requests, connections, seconds,
-                        timeout_s=HTTP_TIMEOUT_S)
-    return (run.per_s, *percentiles_ms(run.latency_us / 1000),
-            run.non_2xx + sum(run.errors.values()))
+@dataclass(frozen=True)
+class Api:
+    """The API process a bench drives: whose CPU is counted, and where its profiles go
+    (None: not profiled)."""
+
+    port: int
+    pid: int
+    profiles: Path | None = None
+
+    def measure(self, label: str, connections: int, seconds: int, requests: list[bytes]
+                ) -> tuple[float, float, float, int, float | None]:
+        """Drive the API; return (2xx answers/s, p50 ms, p99 ms, non-2xx answers + socket
+        errors, the API's CPU ms per 2xx answer). With profiles, py-spy records the API
+        over the same load, into a folder of its own named `label`."""
+        profiler = None
+        if self.profiles is not None:
+            profiler = Profiler({"api": self.pid}, self.profiles / label / PROFILES_DIR,
+                                lambda: True, WARMUP_S, max(1.0, seconds - 1))
+            profiler.start()
+        try:
+            run = run_http_load("127.0.0.1", self.port, requests, connections, seconds,
+                                timeout_s=HTTP_TIMEOUT_S, warmup_s=WARMUP_S,
+                                watch_pids=tuple(python_processes(self.pid)))
+        finally:
+            if profiler is not None:
+                profiler.stop()
+        cpu_ms = (run.watched_cpu_s * 1000 / run.ok
+                  if run.watched_cpu_s is not None and run.ok else None)
+        return (run.per_s, *percentiles_ms(run.latency_us / 1000),
+                run.non_2xx + sum(run.errors.values()), cpu_ms)
 
 
 def percentiles_ms(latency_ms: np.ndarray) -> tuple[float, float]:
@@ -132,8 +159,10 @@ def prepare_tokens(server: PgServer, database: str) -> tuple[int, list[str], int
 
 def bench_api(server: PgServer, database: str, strategies: list[str], seconds: int,
               connections: int, moderate: int, port: int,
-              progress: Callable[[Measure], None]) -> list[Measure]:
-    """Run the whole comparison; return every measure."""
+              progress: Callable[[Measure], None],
+              profiles: Path | None = None) -> list[Measure]:
+    """Run the whole comparison; return every measure. With `profiles`, each HTTP load's
+    API process is recorded by py-spy into a folder of its own there."""
     with server.connect(database) as conn:
         migrate(conn)  # pgbench runs before `lab serve` would migrate
     reader, tokens, max_user = prepare_tokens(server, database)
@@ -142,10 +171,14 @@ def bench_api(server: PgServer, database: str, strategies: list[str], seconds: i
     measures: list[Measure] = []
 
     def record(name: str, tool: str, strategy: str, clients: int, per_s: float, p50: float,
-               p99: float, errors: int) -> None:
-        measure = Measure(name, tool, strategy, clients, per_s, p50, p99, errors)
+               p99: float, errors: int, api_cpu_ms: float | None = None) -> None:
+        measure = Measure(name, tool, strategy, clients, per_s, p50, p99, errors, api_cpu_ms)
         measures.append(measure)
         progress(measure)
+
+    def http(api: Api, name: str, strategy: str, clients: int) -> None:
+        record(name, "http", strategy, clients,
+               *api.measure(f"{name}-{strategy}-c{clients}", clients, seconds, sends[name]))
 
     def pg(name: str, strategy: str, statement: str) -> None:
         tps, lat, failed = run_pgbench(server, database,
@@ -155,12 +188,11 @@ def bench_api(server: PgServer, database: str, strategies: list[str], seconds: i
     for strategy in strategies:
         statement = f"home_timeline_{strategy}"
         pg("home_timeline", strategy, statement)
-        with api_process(server, database, strategy, port, env):
+        with api_process(server, database, strategy, port, env) as process:
+            api = Api(port, process.pid, profiles)
             for clients in (connections * 2, moderate):
-                record("home_timeline", "http", strategy, clients,
-                       *http_measure(port, clients, seconds, sends["home_timeline"]))
-            record("post_tweet", "http", strategy, moderate,
-                   *http_measure(port, moderate, seconds, sends["post_tweet"]))
+                http(api, "home_timeline", strategy, clients)
+            http(api, "post_tweet", strategy, moderate)
             stats = httpx.get(f"http://127.0.0.1:{port}/stats", timeout=10).json()
             if stats["fanout_mode"] == "queue":
                 # Background delivery: tweets/s delivered, last and worst wait in the queue.
@@ -168,11 +200,9 @@ def bench_api(server: PgServer, database: str, strategies: list[str], seconds: i
                 record("fanout_delivery", "worker", strategy, 1, lag["tweets"] / seconds,
                        lag["last_lag_ms"], lag["max_lag_ms"], int(lag["errors"]))
             if strategy == strategies[0]:
-                record("register_user", "http", strategy, moderate,
-                       *http_measure(port, moderate, seconds, sends["register_user"]))
+                http(api, "register_user", strategy, moderate)
                 for clients in (connections * 2, moderate):
-                    record("profile", "http", strategy, clients,
-                           *http_measure(port, clients, seconds, sends["profile"]))
+                    http(api, "profile", strategy, clients)
         if strategy == strategies[0]:
             script = (f"\\set user_id random(1, {max_user})\n"
                       + pgbench_sql("profile", {"user_id": ":user_id"}))
@@ -183,9 +213,13 @@ def bench_api(server: PgServer, database: str, strategies: list[str], seconds: i
     return measures
 
 
-def write_results(measures: list[Measure], folder: Path) -> Path:
+def results_path(folder: Path) -> Path:
+    """Where this bench's measures go (its profiles, if any, in the folder of that name)."""
+    return folder / f"bench-api-{time.strftime('%Y%m%d-%H%M%S')}.json"
+
+
+def write_results(measures: list[Measure], path: Path) -> Path:
     """Save the measures as JSON under reports/ for later comparison."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"bench-api-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps([asdict(m) for m in measures], indent=2))
     return path

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import psutil
 
 from lab.errors import LabError
 
@@ -68,6 +69,7 @@ class HttpLoadRun:
     connected: int                      # connections that were open when the window began
     cpu_s: float                        # the generator's own CPU over its whole life
     window_cpu_s: float                 # ...and inside the window
+    watched_cpu_s: float | None = None  # the watched processes' CPU inside the window
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -89,8 +91,12 @@ class HttpLoadRun:
 
 
 def run_http_load(host: str, port: int, requests: list[bytes], connections: int,
-                  seconds: float, timeout_s: float = 10.0, warmup_s: float = 0.5) -> HttpLoadRun:
+                  seconds: float, timeout_s: float = 10.0, warmup_s: float = 0.5,
+                  watch_pids: tuple[int, ...] = ()) -> HttpLoadRun:
     """Drive `connections` closed-loop clients at host:port for `seconds` (after `warmup_s`).
+
+    `watch_pids`: processes of this machine (the server's) whose CPU inside the same
+    window is reported too, so CPU per answer divides like by like.
 
     Each connection cycles through `requests` from its own starting point. Raises
     LabError when the generator itself fails; a server that refuses or errs is counted.
@@ -102,7 +108,7 @@ def run_http_load(host: str, port: int, requests: list[bytes], connections: int,
         spec = {"host": host, "port": port, "connections": connections, "seconds": seconds,
                 "timeout_s": timeout_s, "warmup_s": warmup_s,
                 "requests": [r.decode("latin-1") for r in requests],
-                "latencies": str(latencies)}
+                "latencies": str(latencies), "watch_pids": list(watch_pids)}
         spec_path = Path(folder) / "spec.json"
         spec_path.write_text(json.dumps(spec))
         done = subprocess.run([sys.executable, "-m", "lab.httpload", str(spec_path)],
@@ -116,7 +122,8 @@ def run_http_load(host: str, port: int, requests: list[bytes], connections: int,
     return HttpLoadRun(seconds=report["seconds"], latency_us=latency,
                        statuses=report["statuses"], errors=report["errors"],
                        connected=report["connected"], cpu_s=report["cpu_s"],
-                       window_cpu_s=report["window_cpu_s"])
+                       window_cpu_s=report["window_cpu_s"],
+                       watched_cpu_s=report.get("watched_cpu_s"))
 
 
 class _Shared:
@@ -248,6 +255,14 @@ def _cpu_s() -> float:
     return time.process_time()
 
 
+def _watched_cpu_s(pids: list[int]) -> float | None:
+    """The CPU seconds used so far by `pids` (None when one of them is gone)."""
+    try:
+        return sum(sum(psutil.Process(pid).cpu_times()[:2]) for pid in pids)
+    except psutil.Error:
+        return None
+
+
 async def _run(spec: dict[str, Any]) -> dict[str, Any]:
     shared = _Shared(spec)
     connections = int(spec["connections"])
@@ -257,6 +272,8 @@ async def _run(spec: dict[str, Any]) -> dict[str, Any]:
     await asyncio.gather(*(_connect(shared, i * step, gate) for i in range(connections)))
     await asyncio.sleep(float(spec["warmup_s"]))
     connected = len(shared.live)
+    watched = [int(pid) for pid in spec.get("watch_pids", [])]
+    watched_start = _watched_cpu_s(watched)
     cpu_start = _cpu_s()
     start = time.perf_counter_ns()
     shared.window_start_ns = start
@@ -264,6 +281,7 @@ async def _run(spec: dict[str, Any]) -> dict[str, Any]:
     await asyncio.sleep(float(spec["seconds"]))
     shared.window_end_ns = min(shared.window_end_ns, time.perf_counter_ns())
     window_cpu = _cpu_s() - cpu_start
+    watched_end = _watched_cpu_s(watched)
     shared.stopping = True
     watcher.cancel()
     for conn in list(shared.live):
@@ -273,7 +291,9 @@ async def _run(spec: dict[str, Any]) -> dict[str, Any]:
                                         .tobytes())
     return {"seconds": (shared.window_end_ns - start) / 1e9, "statuses": dict(shared.statuses),
             "errors": dict(shared.errors), "connected": connected, "cpu_s": _cpu_s(),
-            "window_cpu_s": window_cpu}
+            "window_cpu_s": window_cpu,
+            "watched_cpu_s": (watched_end - watched_start if watched and watched_end is not None
+                              and watched_start is not None else None)}
 
 
 def main(argv: list[str]) -> int:

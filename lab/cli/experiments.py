@@ -27,6 +27,7 @@ from lab.cli.output import (
     timed_say,
 )
 from lab.cli.tables import (
+    print_bench_profiles,
     print_bench_summary,
     print_connection_table,
     print_naive_comparison,
@@ -109,25 +110,34 @@ def bench_api(strategies: Annotated[str, typer.Option(help="Comma-separated stra
               moderate: Annotated[int, typer.Option(
                   min=1, help="HTTP connections for the latency targets.")] = 2,
               port: Annotated[int, typer.Option(help="Port for the API processes.")] = 8790,
+              profile: Annotated[bool, typer.Option(
+                  help="Sample the API with py-spy during each HTTP load: a flame graph and "
+                       "the functions by own time per load, in a folder beside the results."
+                  )] = False,
               database: DatabaseOption = None, db: DbOption = None) -> None:
     """pgbench on the exact SQL vs HTTP on the endpoint, per strategy, in one run."""
-    from lab.bench import Measure, write_results
+    from lab.bench import Measure, results_path, write_results
     from lab.bench import bench_api as run_bench
     from lab.pg.source import open_server
 
     def show(m: Measure) -> None:
+        cpu = f"  API CPU {m.api_cpu_ms:.3f} ms/answer" if m.api_cpu_ms is not None else ""
         console.print(f"  {m.name:14} {m.strategy:7} {m.tool:8} c={m.connections:<3} "
                       f"{m.per_s:9.1f}/s  p50 {m.p50_ms:7.2f} ms  p99 {m.p99_ms:7.2f} ms"
-                      f"{'  errors ' + str(m.errors) if m.errors else ''}")
+                      f"{cpu}{'  errors ' + str(m.errors) if m.errors else ''}")
 
     def action() -> None:
         settings = get_settings()
         chosen = [check_strategy(name) for name in options.words(strategies)]
+        path = results_path(Path("reports"))
+        profiles = path.with_suffix("") if profile else None
         with open_server(db, settings) as server:
             measures = run_bench(server, database or settings.db_name, chosen, seconds,
-                                 connections, moderate, port, show)
+                                 connections, moderate, port, show, profiles)
         print_bench_summary(measures, connections * 2, moderate)
-        console.print(f"results: {write_results(measures, Path('reports'))}")
+        if profiles is not None:
+            print_bench_profiles(profiles)
+        console.print(f"results: {write_results(measures, path)}")
     run_action(action)
 
 

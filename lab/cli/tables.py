@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
@@ -13,6 +14,8 @@ from lab.errors import first_line
 from lab.integrity import CheckResult
 from lab.intervals import HIGHER
 from lab.records import Attribution, GroupStats, RequestStats, VisibilityLag
+from lab.report.flames import profiles_context
+from lab.runfolder import PROFILES_DIR
 from lab.seed.load import LOADED_TABLES
 from lab.verdicts import NOT_IN_SCOPE, Verdict
 
@@ -217,7 +220,8 @@ def print_integrity(results: list[CheckResult], strategy: str) -> None:
 def print_bench_summary(measures: list[Any], saturated: int, moderate: int) -> None:
     table = Table(title="HTTP vs pgbench (same SQL)")
     for column in ("operation", "strategy", "pgbench /s", "HTTP /s", "HTTP/pgbench",
-                   f"HTTP p50 ms (c={moderate})", f"HTTP p99 ms (c={moderate})", "p99 < 20 ms"):
+                   "API CPU ms/answer", f"HTTP p50 ms (c={moderate})",
+                   f"HTTP p99 ms (c={moderate})", "p99 < 20 ms"):
         table.add_column(column)
     by_key = {(m.name, m.strategy, m.tool, m.connections): m for m in measures}
     for m in measures:
@@ -227,7 +231,21 @@ def print_bench_summary(measures: list[Any], saturated: int, moderate: int) -> N
                    and x.strategy == m.strategy), None)
         busy = by_key.get((m.name, m.strategy, "http", saturated))
         ratio = f"{busy.per_s / pg.per_s:.2f}" if pg and busy else "-"
+        top = busy or m      # CPU per answer at the saturating load when there was one
         table.add_row(m.name, m.strategy, f"{pg.per_s:,.0f}" if pg else "-",
-                      f"{busy.per_s:,.0f}" if busy else f"{m.per_s:,.0f}", ratio,
+                      f"{top.per_s:,.0f}", ratio,
+                      "-" if top.api_cpu_ms is None else f"{top.api_cpu_ms:.3f}",
                       f"{m.p50_ms:.2f}", f"{m.p99_ms:.2f}", "yes" if m.p99_ms < 20 else "no")
     console.print(table)
+
+
+def print_bench_profiles(folder: Path, top: int = 5) -> None:
+    """Each profiled load's flame graph (written beside its stacks) and where its API spent
+    the CPU, innermost functions first."""
+    for load in sorted(p for p in folder.iterdir() if p.is_dir()):
+        context = profiles_context(load)
+        for process in (context or {}).get("processes", []):
+            console.print(f"[bold]{load.name}[/]: {process['samples']:,} samples; "
+                          f"flame graph {load / PROFILES_DIR / (process['name'] + '.svg')}")
+            for frame, share in process["own"][:top]:
+                console.print(f"  {share:6.1%}  {frame}")

@@ -6,8 +6,12 @@ that every measure exists, is positive and came without failed requests.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from lab.bench import Measure, bench_api, pgbench_script
 from lab.pg.server import PgServer
+from lab.runfolder import PROFILES_DIR, PROFILES_FILE
 from tests.conftest import copy_of, free_port
 
 
@@ -17,11 +21,12 @@ def test_every_timeline_statement_becomes_a_pgbench_script() -> None:
         assert "%(" not in script and "42::bigint" in script
 
 
-def test_bench_api_smoke(pg_server: PgServer, seeded_template: str) -> None:
+def test_bench_api_smoke(pg_server: PgServer, seeded_template: str, tmp_path: Path) -> None:
     with copy_of(pg_server, seeded_template, "bench") as database:
         seen: list[Measure] = []
-        measures = bench_api(pg_server, database, ["push"], seconds=1, connections=2,
-                             moderate=1, port=free_port(), progress=seen.append)
+        measures = bench_api(pg_server, database, ["push"], seconds=2, connections=2,
+                             moderate=1, port=free_port(), progress=seen.append,
+                             profiles=tmp_path)
     assert seen == measures
     names = {(m.name, m.tool) for m in measures}
     assert names == {("home_timeline", "pgbench"), ("home_timeline", "http"),
@@ -30,3 +35,12 @@ def test_bench_api_smoke(pg_server: PgServer, seeded_template: str) -> None:
     for m in measures:
         assert m.per_s > 0 and m.p50_ms > 0, m
         assert m.errors == 0, m
+        # Every HTTP load says what the API spent per answer, and was profiled.
+        assert (m.api_cpu_ms is not None and m.api_cpu_ms > 0) == (m.tool == "http"), m
+    loads = sorted(p.name for p in tmp_path.iterdir())
+    assert loads == sorted(f"{m.name}-push-c{m.connections}" for m in measures
+                           if m.tool == "http")
+    for load in loads:
+        recorded = json.loads((tmp_path / load / PROFILES_DIR / PROFILES_FILE).read_text())
+        assert recorded["problems"] == [] and recorded["processes"], load
+        assert all(meta["written"] for meta in recorded["processes"].values()), load

@@ -8,6 +8,7 @@ must carry a number of its own with a correct Content-Length.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -67,7 +68,9 @@ def server() -> Iterator[int]:
 
 def test_every_answer_in_the_window_is_counted_by_status_and_timed(server: int) -> None:
     requests = [render_get("127.0.0.1", server, "/ok"), render_get("127.0.0.1", server, "/busy")]
-    run = run_http_load("127.0.0.1", server, requests, connections=3, seconds=1.0)
+    # The server runs in this process: its CPU inside the window is watched too.
+    run = run_http_load("127.0.0.1", server, requests, connections=3, seconds=1.0,
+                        watch_pids=(os.getpid(),))
     assert run.connected == 3 and run.errors == {}
     assert run.statuses["2xx"] > 10 and run.statuses["5xx"] > 10
     # Each connection alternates, so the two kinds differ by at most one per connection.
@@ -76,6 +79,7 @@ def test_every_answer_in_the_window_is_counted_by_status_and_timed(server: int) 
     assert run.non_2xx == run.statuses["5xx"]
     assert (run.latency_us > 0).all() and run.per_s == pytest.approx(run.ok / run.seconds)
     assert run.cpu_s >= run.window_cpu_s > 0
+    assert run.watched_cpu_s is not None and run.watched_cpu_s > 0
 
 
 def test_numbered_requests_each_carry_their_own_number(server: int) -> None:
