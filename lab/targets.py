@@ -25,6 +25,9 @@ class Target:
 
 
 STARTED = Target()     # the API `lab run` starts on its fresh copy
+# The sampler's columns for a target's own CPU and memory (`<prefix>_cpu_percent`), as its
+# /stats tells them: another host's, never part of this machine's CPUs.
+REMOTE_API = "api_remote"
 
 
 def choose_target(option: str | None) -> Target:

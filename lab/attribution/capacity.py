@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from lab.records import Cause, Window
+from lab.targets import REMOTE_API
 
 CPU_BUSY_SHARE = 0.8       # the CPUs this busy on average: the machine is the limit
 CPU_WAIT_SHARE = 0.3       # ...or some task waited for a CPU this share of the time
 POOL_BUSY_SHARE = 0.7      # the pool's connections this busy in the database: it is full
 GROUPS = (("postgres", "PostgreSQL"), ("api", "the API"), ("locust", "Locust"))
-REMOTE_API = "api_remote"   # a target's own CPU from its /stats: not this machine's
 CPU_LABELS = {**dict(GROUPS), REMOTE_API: "the API (its /stats)"}
 
 

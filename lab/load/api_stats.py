@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from lab.stalls import PREFIX
+from lab.targets import REMOTE_API
 
-REMOTE_CPU = "api_remote_cpu_percent"    # on another host: not part of this machine's CPUs
-REMOTE_RSS = "api_remote_rss_mb"
+REMOTE_CPU = f"{REMOTE_API}_cpu_percent"
+REMOTE_RSS = f"{REMOTE_API}_rss_mb"
 STALLS_NAME = f"{PREFIX}api-remote.jsonl"
 
 

@@ -126,15 +126,19 @@ def measure(config: RunConfig, scenario: Scenario, database: RunDatabase, folder
         (folder / LOCUST_DIR).mkdir(exist_ok=True)
         with child_process(argv, folder / LOCUST_LOG, api.env, cwd=folder,
                            marker=str(folder)) as locust:
+            def load_began() -> bool:
+                """The load has begun: its first test folder exists."""
+                return bool(test_folders(folder / SAMPLES_DIR))
+
             sampler = sampler_for(database, api, locust.pid, remote_workers=master is not None)
             activity = ActivitySampler(database.server, database.name)
             injector = FaultInjector(config.faults, database.server, database.name, settings,
                                      say, database.credentials["viral_tweet_id"],
-                                     lambda: bool(test_folders(folder / SAMPLES_DIR)))
+                                     load_began)
             probe = VisibilityProbe(api.host, database.visibility_pairs)
             profiler = profiler_for(
                 api.process.pid if api.process else None, locust.pid, folder / PROFILES_DIR,
-                lambda: bool(test_folders(folder / SAMPLES_DIR)), config.warmup_s,
+                load_began, config.warmup_s,
                 config.run_time_s, master is not None) if config.profile else None
             for thread in (sampler, activity, injector, probe, profiler):
                 if thread is not None:

@@ -19,6 +19,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from lab.percentiles import per_group, percentile  # noqa: E402
+from lab.targets import REMOTE_API  # noqa: E402
 from lab.verdicts import POWER_BUCKET  # noqa: E402
 
 WIDTH_IN, HEIGHT_IN = 9.0, 3.4
@@ -210,7 +211,7 @@ def cpu_by_process(server: pd.DataFrame, origin: float, cpus: int | None) -> Fig
     figure, axes = titled_figure("CPU by process group (100 % = one core)", height=2.8)
     x = server["ts"] - origin
     for group, label in (("postgres", "postgres"), ("api", "api"),
-                         ("api_remote", "api (elsewhere, its /stats)"), ("locust", "locust")):
+                         (REMOTE_API, "api (elsewhere, its /stats)"), ("locust", "locust")):
         column = f"{group}_cpu_percent"
         if column in server:
             axes.plot(x, server[column], label=label)
