@@ -47,6 +47,12 @@ Pool = Annotated[AsyncConnectionPool, Depends(get_pool)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
+def token_not_valid() -> ApiError:
+    """The 401 for a token that authenticates nobody (unknown, expired or revoked)."""
+    return ApiError(401, "unauthorized", "the bearer token is not valid (unknown, expired or "
+                    "revoked)", headers={"WWW-Authenticate": "Bearer"})
+
+
 async def optional_user(request: Request, pool: Pool, credentials: Credentials) -> int | None:
     """Return the caller's user id, None when anonymous; 401 for a bad, expired or revoked
     token. Positive answers are remembered for a while per worker (lab.api.tokens)."""
@@ -58,8 +64,7 @@ async def optional_user(request: Request, pool: Pool, credentials: Credentials) 
     if user_id is None:
         row = await fetch_row(pool, "authenticate", {"token_hash": digest})
         if row is None:
-            raise ApiError(401, "unauthorized", "the bearer token is not valid (unknown, "
-                           "expired or revoked)", headers={"WWW-Authenticate": "Bearer"})
+            raise token_not_valid()
         user_id, expires_at = row
         cache.put(digest, user_id, expires_at)
     return int(user_id)

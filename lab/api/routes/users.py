@@ -9,8 +9,7 @@ import psycopg
 from fastapi import APIRouter, Path, Request, Response
 
 from lab.api.db import fetch_value, in_transaction
-from lab.api.deps import Credentials, Me, Pool, UserPath
-from lab.api.errors import ApiError
+from lab.api.deps import Credentials, Me, Pool, UserPath, token_not_valid
 from lab.api.models import ProfileUpdate, RegisterIn, RegisterOut, TokenOut, UserOut
 from lab.api.routes import RawJSON, documented, raw_json
 from lab.queries import query
@@ -42,8 +41,7 @@ async def rotate_token(request: Request, pool: Pool, user_id: Me,
         "token_ttl_s": request.app.state.settings.token_ttl_s})
     request.app.state.token_cache.discard(old)
     if expires_at is None:                # revoked or expired since it was checked
-        raise ApiError(401, "unauthorized", "the bearer token is not valid (unknown, expired "
-                       "or revoked)", headers={"WWW-Authenticate": "Bearer"})
+        raise token_not_valid()
     return RawJSON(json.dumps({"token": token, "expires_at": expires_at.isoformat()}).encode(),
                    status_code=201)
 
