@@ -73,6 +73,18 @@ def follow_bucket(following: int | None) -> str | None:
     return "100-999" if following >= 100 else "0-99"
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Rows taken from a recorder's buffer, and the number of the chunk they become."""
+
+    number: int
+    rows: dict[str, list[object]]
+
+    @property
+    def count(self) -> int:
+        return len(self.rows["name"])
+
+
 @dataclass
 class SampleRecorder:
     """Collect one process's requests and write them as numbered Parquet chunks."""
@@ -110,26 +122,28 @@ class SampleRecorder:
         if len(rows["name"]) >= self.flush_rows:
             self.flush()
 
-    def take(self) -> dict[str, list[object]]:
-        """Hand over what is buffered and start a new buffer (cheap: no conversion)."""
-        rows, self.rows = self.rows, {n: [] for n in SCHEMA.names}
-        return rows
+    def take(self) -> Batch:
+        """Hand over what is buffered as the next chunk, numbered and counted here, and start
+        a new buffer (cheap: no conversion). Numbering at the hand-over keeps two writes in
+        flight (one off the loop, one from a full buffer) from sharing a chunk's name."""
+        batch = Batch(self.chunks, self.rows)
+        self.rows = {n: [] for n in SCHEMA.names}
+        if batch.count:
+            self.chunks += 1
+            self.written += batch.count
+        return batch
 
-    def write(self, rows: dict[str, list[object]]) -> None:
-        """Write taken rows as the next chunk (atomically: temp file, then rename). The
-        conversion and the file are the costly part: a caller may run this off its loop,
-        one write at a time."""
-        count = len(rows["name"])
-        if not count:
+    def write(self, batch: Batch) -> None:
+        """Write a taken batch as its chunk (atomically: temp file, then rename). The
+        conversion and the file are the costly part: a caller may run this off its loop."""
+        if not batch.count:
             return
-        table = pa.table(rows, schema=SCHEMA)
+        table = pa.table(batch.rows, schema=SCHEMA)
         self.folder.mkdir(parents=True, exist_ok=True)
-        chunk = self.folder / f"{self.worker}-{self.chunks:05d}.parquet"
+        chunk = self.folder / f"{self.worker}-{batch.number:05d}.parquet"
         temporary = chunk.with_suffix(".tmp")
         pq.write_table(table, temporary)
         os.replace(temporary, chunk)
-        self.chunks += 1
-        self.written += count
 
     def flush(self) -> None:
         """Write what is buffered as the next chunk, here and now."""

@@ -95,9 +95,7 @@ def _start_recording(environment: Environment, **_: Any) -> None:
     folder = (distributed.recording_folder(test_id) if shipping
               else Path(samples) / test_id)
     folder.mkdir(parents=True, exist_ok=True)   # the test has begun: faults count from here
-    Process.recorder = SampleRecorder(folder, worker)
-
-    recorder = Process.recorder
+    recorder = Process.recorder = SampleRecorder(folder, worker)
     stopping = Process.stopping = gevent.event.Event()
 
     def flush_periodically() -> None:

@@ -31,6 +31,26 @@ def test_chunks_from_several_processes_merge_in_time_order(tmp_path: Path) -> No
     assert set(table.column("latency_us").to_pylist()) == {1500, 2}
 
 
+def test_a_batch_written_late_keeps_its_own_chunk(tmp_path: Path) -> None:
+    # The flusher takes a batch and writes it off the loop; meanwhile a full buffer is
+    # written from the loop. Numbered when taken, neither overwrites the other.
+    recorder = SampleRecorder(tmp_path, "local_1", flush_rows=3)
+    record(recorder, 1.0)
+    late = recorder.take()
+    for i in range(3):
+        record(recorder, 2.0 + i)       # the third fills the buffer: written at once
+    recorder.write(late)
+    recorder.close()
+    assert sorted(p.name for p in tmp_path.glob("*.parquet")) == [
+        "local_1-00000.parquet", "local_1-00001.parquet"]
+    # The number was the late batch's from the moment it was taken.
+    first = pq.read_table(tmp_path / "local_1-00000.parquet").column("start_ts").to_pylist()
+    assert first == [1.0]
+    assert (tmp_path / "local_1.done").read_text() == "4"
+    result = merge_samples(tmp_path, tmp_path / "merged.parquet")
+    assert result.rows == 4 and result.unfinished == []
+
+
 def test_a_process_that_never_finished_is_reported(tmp_path: Path) -> None:
     crashed = SampleRecorder(tmp_path, "w0_9", flush_rows=1)
     record(crashed, 1.0)  # flushed, but no close(): no .done marker
