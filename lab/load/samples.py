@@ -5,7 +5,8 @@ each request (start, latency in microseconds, status, bytes, failure, who
 sent it) so percentiles are exact and requests can be split by the caller's
 follow count. Each process writes its own chunk files (a crash loses at
 most one unflushed chunk, never the file) and a `.done` marker with its
-row count when it stops cleanly; the merge checks both.
+row count when it stops cleanly; the merge names a process that left chunks
+but no marker (its count is kept for a reader, not compared).
 """
 
 from __future__ import annotations
