@@ -1,9 +1,9 @@
 """`lab ui`: the same set-up as `lab run`, then Locust's web UI; every stopped test becomes a run.
 
-The lab process watches Locust's own /stats/requests. When a test goes from
-running to stopped it waits for every Locust process to finish writing its
-samples, then collects, judges, writes and renders that test exactly as
-`lab run` does. The session is bounded (`max_session_s`) and stops
+The lab process watches Locust's own /stats/requests. When a test seen
+running is seen stopped (whatever states came between) it waits for every
+Locust process to finish writing its samples, then collects, judges, writes
+and renders that test exactly as `lab run` does. The session is bounded (`max_session_s`) and stops
 everything it started on exit, Ctrl-C included.
 """
 
@@ -44,6 +44,32 @@ WEB_STARTUP_TIMEOUT_S = 60.0
 ACTIVE_STATES = {"spawning", "running"}
 
 
+STARTED, STOPPED = "started", "stopped"
+
+
+class TestStates:
+    """Tell a test's start and its end apart in the runner states the UI is polled for.
+
+    A stop passes through Locust's "cleanup" (or a master's "stopping") while the users
+    finish; a poll that lands there must not lose the test, so a test ends when "stopped"
+    follows any active state seen since it started, whatever came between."""
+
+    __test__ = False    # not a pytest class
+
+    def __init__(self) -> None:
+        self.active = False
+
+    def see(self, state: str) -> str | None:
+        """STARTED, STOPPED or None for this poll's state."""
+        if state in ACTIVE_STATES and not self.active:
+            self.active = True
+            return STARTED
+        if state == "stopped" and self.active:
+            self.active = False
+            return STOPPED
+        return None
+
+
 def wait_for_markers(test: Path, workers: int) -> None:
     """Wait until every Locust process wrote its .done marker (they flush on stop)."""
     deadline = time.monotonic() + DONE_MARKERS_TIMEOUT_S
@@ -79,7 +105,7 @@ def serve_ui(config: RunConfig, settings: Settings, reporter: Reporter, say: Say
             activity.start()
             try:
                 deadline = time.monotonic() + max_session_s
-                state, test_started, typed = "ready", time.time(), config
+                watch, test_started, typed = TestStates(), time.time(), config
                 before: dict[int, dict[str, Any]] = {}
                 while time.monotonic() < deadline and locust.poll() is None:
                     time.sleep(POLL_INTERVAL_S)
@@ -87,19 +113,19 @@ def serve_ui(config: RunConfig, settings: Settings, reporter: Reporter, say: Say
                         now = httpx.get(f"{web}/stats/requests", timeout=5).json()
                     except (httpx.HTTPError, ValueError):
                         continue
-                    new_state = now.get("state", state)
-                    if new_state in ACTIVE_STATES and state not in ACTIVE_STATES:
+                    state = now.get("state", "")
+                    change = watch.see(state)
+                    if change == STARTED:
                         test_started, before = time.time(), database.statements_now()
-                        say(f"test started ({new_state})")
-                    if new_state in ACTIVE_STATES:
+                        say(f"test started ({state})")
+                    if state in ACTIVE_STATES:
                         typed = as_typed(config, now.get(TYPED_LOAD_KEY))
-                    if state in ACTIVE_STATES and new_state == "stopped":
+                    if change == STOPPED:
                         result = _finish(typed, scenario, database, session,
                                          (sampler, activity), argv, before, test_started,
                                          settings, say)
                         if result is not None:
                             results.append(result)
-                    state = new_state
             finally:
                 activity.stop()
                 sampler.stop()
