@@ -44,7 +44,7 @@ WEB_STARTUP_TIMEOUT_S = 60.0
 ACTIVE_STATES = {"spawning", "running"}
 
 
-STARTED, STOPPED = "started", "stopped"
+TEST_STARTED, TEST_STOPPED = "test started", "test stopped"
 
 
 class TestStates:
@@ -60,13 +60,13 @@ class TestStates:
         self.active = False
 
     def see(self, state: str) -> str | None:
-        """STARTED, STOPPED or None for this poll's state."""
+        """TEST_STARTED, TEST_STOPPED or None for this poll's state."""
         if state in ACTIVE_STATES and not self.active:
             self.active = True
-            return STARTED
+            return TEST_STARTED
         if state == "stopped" and self.active:
             self.active = False
-            return STOPPED
+            return TEST_STOPPED
         return None
 
 
@@ -115,12 +115,12 @@ def serve_ui(config: RunConfig, settings: Settings, reporter: Reporter, say: Say
                         continue
                     state = now.get("state", "")
                     change = watch.see(state)
-                    if change == STARTED:
+                    if change == TEST_STARTED:
                         test_started, before = time.time(), database.statements_now()
                         say(f"test started ({state})")
                     if state in ACTIVE_STATES:
                         typed = as_typed(config, now.get(TYPED_LOAD_KEY))
-                    if change == STOPPED:
+                    if change == TEST_STOPPED:
                         result = _finish(typed, scenario, database, session,
                                          (sampler, activity), argv, before, test_started,
                                          settings, say)

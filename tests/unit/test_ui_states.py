@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lab.pipeline.ui import STARTED, STOPPED, TestStates
+from lab.pipeline.ui import TEST_STARTED, TEST_STOPPED, TestStates
 
 
 def changes(states: list[str]) -> list[str | None]:
@@ -13,12 +13,12 @@ def changes(states: list[str]) -> list[str | None]:
 def test_a_stop_seen_through_cleanup_still_ends_the_test() -> None:
     # A poll can land while the users finish (Locust's "cleanup"): CI once lost a test so.
     assert changes(["ready", "spawning", "running", "cleanup", "stopped"]) == \
-        [None, STARTED, None, None, STOPPED]
+        [None, TEST_STARTED, None, None, TEST_STOPPED]
 
 
 def test_a_master_s_stopping_and_a_second_test_each_count() -> None:
     assert changes(["spawning", "stopping", "stopped", "stopped", "running", "stopped"]) == \
-        [STARTED, None, STOPPED, None, STARTED, STOPPED]
+        [TEST_STARTED, None, TEST_STOPPED, None, TEST_STARTED, TEST_STOPPED]
 
 
 def test_stopped_without_a_test_seen_is_nothing() -> None:
