@@ -3,8 +3,8 @@
 The lab process watches Locust's own /stats/requests. When a test seen
 running is seen stopped (whatever states came between) it waits for every
 Locust process to finish writing its samples, then collects, judges, writes
-and renders that test exactly as `lab run` does. The session is bounded (`max_session_s`) and stops
-everything it started on exit, Ctrl-C included.
+and renders that test exactly as `lab run` does. The session is bounded
+(`max_session_s`) and stops everything it started on exit, Ctrl-C included.
 """
 
 from __future__ import annotations
