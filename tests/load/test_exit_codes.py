@@ -76,12 +76,15 @@ def test_an_interrupted_run_stops_everything_and_exits_130(pg_server: PgServer,
                                                            tmp_path: Path,
                                                            signum: int) -> None:
     reports = tmp_path / "reports"
+    # Started with SIGINT ignored, as a script's `cmd &` starts it: the lab must still stop on
+    # it, and so must the children it stops with SIGINT (CI once ran under such a job).
     process = subprocess.Popen(
         [sys.executable, "-m", "lab.cli", "run", "--scenario", "smoke", "--scale", "tiny",
          "--users", "20", "--spawn-rate", "20", "--run-time", "120s", "--db", pg_server.url(),
          "--reports", str(reports)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"})
+        env={**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     database = f"timeline_lab_run_{process.pid}"
     assert process.stdout is not None
     seen = []
