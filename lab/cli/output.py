@@ -96,20 +96,12 @@ def progress_bars() -> Iterator[Reporter]:
 @contextmanager
 def stop_on_sigterm() -> Iterator[None]:
     """Treat SIGTERM (a CI timeout, `kill`, a container stopping) like Ctrl-C: the work
-    unwinds and stops everything it started, instead of leaving it behind.
-
-    SIGINT is made Ctrl-C again too when it arrives ignored, as it does in a job a
-    script started with `&`: the lab stops its own children with SIGINT, and children
-    that inherited the ignore would outlive every request to stop and be killed instead."""
+    unwinds and stops everything it started, instead of leaving it behind."""
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, interrupt)
-    previous_int = signal.getsignal(signal.SIGINT)
-    if previous_int == signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, previous_int)
