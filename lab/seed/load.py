@@ -93,11 +93,12 @@ def users_rows(data: Dataset) -> Iterator[list[Column]]:
 
 def _edge_rows(first: np.ndarray, second: np.ndarray, created: np.ndarray,
                order: np.ndarray | None = None) -> Iterator[list[Column]]:
-    if order is not None:
-        first, second, created = first[order], second[order], created[order]
+    # Reordered a chunk at a time: reordering whole columns would hold a second copy
+    # of the graph (a gigabyte at a million users) while the first is still needed.
     for part in _chunks(len(first)):
-        yield [Fixed(first[part] + 1, "int8"), Fixed(second[part] + 1, "int8"),
-               Fixed(created[part], "timestamptz")]
+        rows = part if order is None else order[part]
+        yield [Fixed(first[rows] + 1, "int8"), Fixed(second[rows] + 1, "int8"),
+               Fixed(created[rows], "timestamptz")]
 
 
 def following_rows(data: Dataset) -> Iterator[list[Column]]:
@@ -158,6 +159,24 @@ TABLES: list[tuple[str, tuple[str, ...], ChunkSource]] = [
     ("likes", ("user_id", "tweet_id", "created_at"), likes_rows),
     ("home_timeline", ("user_id", "created_at", "tweet_id"), home_timeline_rows),
 ]
+
+
+# Arrays no table copied later needs (home_timeline reads only the tweets' authors and
+# times, and the edges): released once their table is in, they do not add to the peak
+# memory of building the home timelines, the seeder's largest step.
+RELEASED_AFTER: dict[str, tuple[tuple[str, str], ...]] = {
+    "tweets": tuple(("tweets", name) for name in (
+        "kind", "reply_to", "original", "body", "like_count", "retweet_count", "quote_count",
+        "reply_count")),
+    "likes": (("likes", "user"), ("likes", "tweet"), ("likes", "created_at")),
+}
+
+
+def release(data: Dataset, table: str) -> None:
+    """Drop the arrays only `table` needed (the dataset is the load's to consume)."""
+    for group, name in RELEASED_AFTER.get(table, ()):
+        rows = getattr(data, group)
+        setattr(rows, name, getattr(rows, name)[:0].copy())
 
 
 def expected_rows(data: Dataset, table: str) -> int | None:
@@ -252,7 +271,9 @@ def copy_table(conn: psycopg.Connection, table: str, columns: tuple[str, ...],
 
 
 def load_dataset(conn: psycopg.Connection, data: Dataset, reporter: Reporter) -> LoadResult:
-    """Fill a freshly migrated database with `data`, rebuild its indexes, analyze it."""
+    """Fill a freshly migrated database with `data`, rebuild its indexes, analyze it.
+
+    The per-row arrays of `data` are released as their tables are copied."""
     conn.autocommit = True
     ddl = capture_ddl(conn, LOADED_TABLES)
     with conn.transaction():
@@ -265,6 +286,7 @@ def load_dataset(conn: psycopg.Connection, data: Dataset, reporter: Reporter) ->
         phase_started = time.perf_counter()
         reporter.phase(f"copy {table}", expected_rows(data, table))
         rows[table] = copy_table(conn, table, columns, source(data), reporter)
+        release(data, table)
         reporter.done(f"copy {table}", time.perf_counter() - phase_started)
     copy_seconds = time.perf_counter() - started
 
