@@ -30,6 +30,7 @@ def seed(scale: Annotated[str, typer.Option(help="tiny, small, medium or large."
                   "beside a real follow graph's and write its report page.")] = True,
          reports: ReportsOption = Path("reports")) -> None:
     """Seed a social graph (once per scale/seed/schema) and give DATABASE a fresh copy of it."""
+    from lab.pg.databases import drop_database
     from lab.pg.source import open_server
     from lab.seed.scales import get_scale
     from lab.seed.template import ensure_template, fresh_copy, read_facts
@@ -39,12 +40,16 @@ def seed(scale: Annotated[str, typer.Option(help="tiny, small, medium or large."
         chosen = get_scale(scale)
         name = database or settings.db_name
         with open_server(db, settings) as server:
+            # The copy is replaced whatever happens next; dropped first, its disk is free
+            # for a template being built (at a million users, a copy is some 30 GB).
+            drop_database(server, name)
             with progress_bars() as reporter:
                 result = ensure_template(server, chosen, seed_value, reporter, rebuild=rebuild)
             if result.built and result.load:
                 console.print(f"seeded template {result.template}: "
                               f"{result.load.total_rows:,} rows in {result.seconds:.1f} s "
-                              f"({result.rows_per_s:,.0f} rows/s)")
+                              f"({result.rows_per_s:,.0f} rows/s), peak memory "
+                              f"{result.peak_memory_bytes / 2**30:.2f} GiB")
             else:
                 console.print(f"reusing template {result.template}")
             copy_seconds = fresh_copy(server, result.template, name)

@@ -7,12 +7,14 @@ seconds instead of a new seed in minutes. Hashing the source rather than a
 hand-bumped version means an edited generator can never be served stale rows.
 A template is built under a temporary name and renamed only when complete, so
 an interrupted seed never leaves a half-filled template to be reused; the
-templates it supersedes are dropped.
+templates it supersedes are dropped before it starts, to free their disk.
 """
 
 from __future__ import annotations
 
 import hashlib
+import resource
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import psutil
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from lab.migrate import migrate, schema_checksum
 from lab.pg.databases import (
@@ -34,9 +38,10 @@ from lab.pg.server import PgServer
 from lab.progress import Reporter
 from lab.seed.generate import PG_EPOCH_UNIX_S, US_PER_S, Dataset, generate
 from lab.seed.load import LoadResult, load_dataset, write_facts
-from lab.seed.scales import Scale, check_memory
+from lab.seed.scales import Scale, check_disk, check_memory
 
 SPECIAL_ACCOUNTS_LISTED = 50
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 SEEDER_DIR = Path(__file__).resolve().parent
@@ -74,6 +79,7 @@ class SeedResult:
     built: bool
     generate_seconds: float = 0.0
     load: LoadResult | None = None
+    peak_memory_bytes: int = 0
 
     @property
     def seconds(self) -> float:
@@ -102,8 +108,15 @@ def ensure_template(server: PgServer, scale: Scale, seed: int, reporter: Reporte
 def _build_template(server: PgServer, scale: Scale, seed: int, name: str,
                     reporter: Reporter) -> SeedResult:
     check_memory(scale, psutil.virtual_memory().available)
+    # Templates of other keys hold rows this seeder no longer makes: nothing will use them
+    # again, and at a million users each holds a large share of the disk the new one needs.
+    for stale in list_lab_databases(server):
+        if stale.startswith(template_prefix(scale, seed)):
+            drop_database(server, stale)
+    free = data_directory_free_bytes(server)
+    if free is not None:
+        check_disk(scale, free)
     building = f"{name}_new"
-    drop_database(server, building)
     create_database(server, building)
     try:
         started = time.perf_counter()
@@ -114,15 +127,46 @@ def _build_template(server: PgServer, scale: Scale, seed: int, name: str,
         with server.connect(building) as conn:
             migrate(conn)
             result = load_dataset(conn, data, reporter)
-            write_facts(conn, dataset_facts(data, result, generate_seconds))
+            peak = peak_memory_bytes()
+            write_facts(conn, dataset_facts(data, result, generate_seconds, peak))
     except BaseException:
         drop_database(server, building)
         raise
-    for stale in list_lab_databases(server):
-        if stale.startswith(template_prefix(scale, seed)) and stale != building:
-            drop_database(server, stale)
     rename_database(server, building, name)
-    return SeedResult(template=name, built=True, generate_seconds=generate_seconds, load=result)
+    return SeedResult(template=name, built=True, generate_seconds=generate_seconds, load=result,
+                      peak_memory_bytes=peak)
+
+
+def peak_memory_bytes() -> int:
+    """The largest resident memory this process has had.
+
+    Linux's VmHWM, not getrusage's maxrss: that one carries the parent's resident size
+    at fork through exec, so a seeder started by a big process reported the parent's."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+
+def data_directory_free_bytes(server: PgServer) -> int | None:
+    """Free bytes on the filesystem of a local server's data directory; None when the
+    server is on another host or does not say where its data lives (not a superuser)."""
+    host = str(conninfo_to_dict(server.url()).get("host") or "localhost")
+    if not (host.startswith("/") or host in LOCAL_HOSTS):
+        return None
+    try:
+        with server.connect() as conn:
+            row = conn.execute("SHOW data_directory").fetchone()
+    except psycopg.Error:
+        return None
+    path = Path(str(row[0])) if row else None
+    try:
+        return shutil.disk_usage(path).free if path else None
+    except OSError:
+        return None
 
 
 def fresh_copy(server: PgServer, template: str, name: str) -> float:
@@ -137,7 +181,8 @@ def _timestamp(us_since_2000: int) -> str:
     return moment.isoformat()
 
 
-def dataset_facts(data: Dataset, load: LoadResult, generate_seconds: float) -> dict[str, Any]:
+def dataset_facts(data: Dataset, load: LoadResult, generate_seconds: float,
+                  peak_bytes: int) -> dict[str, Any]:
     """Return the facts later scenarios and reports read from dataset_facts."""
     users = data.users
     following = users.following_count
@@ -166,7 +211,8 @@ def dataset_facts(data: Dataset, load: LoadResult, generate_seconds: float) -> d
                     "copy_s": round(load.copy_seconds, 2),
                     "build_s": round(load.build_seconds, 2),
                     "analyze_s": round(load.analyze_seconds, 2),
-                    "rows_per_s": round(load.total_rows / seconds) if seconds else None},
+                    "rows_per_s": round(load.total_rows / seconds) if seconds else None,
+                    "peak_memory_mb": round(peak_bytes / 2**20)},
     }
 
 

@@ -203,3 +203,31 @@ def test_migration_0004_gives_older_seeds_their_floors(pg_server: PgServer,
                      "FROM dataset_facts WHERE key = 'timeline_cap'")
         after = conn.execute("SELECT * FROM home_timeline_floors ORDER BY 1").fetchall()
     assert after == before and len(before) > 100
+
+
+SEED_PROCESS = """
+import sys
+from lab.pg.server import PgServer
+from lab.progress import Reporter
+from lab.pg.databases import drop_database
+from lab.seed.scales import get_scale
+from lab.seed.template import ensure_template
+server = PgServer("url", sys.argv[1])
+result = ensure_template(server, get_scale("small"), int(sys.argv[2]), Reporter(), rebuild=True)
+drop_database(server, result.template)
+print(result.peak_memory_bytes)
+"""
+
+
+def test_seeding_small_stays_within_the_memory_estimate(pg_server: PgServer) -> None:
+    """A whole seed (generation, load, home timelines) in a process of its own: the
+    guard's estimate must hold, and not by a factor that would refuse what fits."""
+    import subprocess
+    import sys
+
+    small = get_scale("small")
+    out = subprocess.run([sys.executable, "-c", SEED_PROCESS, pg_server.conninfo, "4242"],
+                         check=True, capture_output=True, text=True, timeout=600).stdout
+    peak = int(out.split()[-1])
+    assert 0 < peak <= small.generator_memory_bytes, (peak, small.generator_memory_bytes)
+    assert small.generator_memory_bytes < 2 * peak, (peak, small.generator_memory_bytes)

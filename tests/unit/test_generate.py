@@ -134,18 +134,8 @@ def test_home_timeline_is_the_newest_cap_tweets_of_followees_and_self(data: Data
         assert got.get(user, []) == expected, f"user {user}"
 
 
-def test_memory_guard_refuses_what_cannot_fit() -> None:
-    from lab.errors import LabError
-    from lab.seed.scales import check_memory
-
-    large = get_scale("large")
-    with pytest.raises(LabError, match="seeding 'large' needs about 2[0-9] GiB"):
-        check_memory(large, 8 * 2**30)
-    check_memory(TINY, 8 * 2**30)  # tiny fits anywhere
-
-
-def test_the_memory_guards_row_estimate_tracks_what_the_generator_makes(data: Dataset) -> None:
-    """nominal_rows sizes the memory guard: held against the rows tiny really generates
+def test_the_disk_guards_row_estimate_tracks_what_the_seeder_loads(data: Dataset) -> None:
+    """nominal_rows sizes the disk guard: held against the rows tiny really generates
     (edges mirrored, the home timelines as built), it must be within a fifth."""
     timelines = sum(len(users) for users, _ in home_timeline_chunks(data))
     generated = (data.users.count + 2 * len(data.edges.follower) + len(data.tweets.author)
