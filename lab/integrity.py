@@ -16,6 +16,7 @@ import psycopg
 # delete. Under pull the cache is never read, so it is left to go stale (an
 # unfollow keeps the old entries) and its checks do not apply.
 CACHE_STRATEGIES = ("push", "hybrid")
+AUDIT_WORK_MEM = "1GB"
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,10 @@ def run_checks(conn: psycopg.Connection, strategy: str = "push") -> list[CheckRe
     results = []
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        # One read-only session after the load: its hash joins over whole tables (the
+        # mirrors, home_timeline against tweets) get memory instead of temp files, which
+        # at a million users grew past 15 GB for one check and filled the disk.
+        conn.execute(f"SET LOCAL work_mem = '{AUDIT_WORK_MEM}'")
         since = conn.execute("SELECT complete_since FROM timeline_caches").fetchone()
         for check in CHECKS:
             if check.cache and strategy not in CACHE_STRATEGIES:
