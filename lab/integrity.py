@@ -164,7 +164,7 @@ def run_checks(conn: psycopg.Connection, strategy: str = "push") -> list[CheckRe
                 continue
             started = time.perf_counter()
             params = {"since": since[0] if since else None} if check.since else None
-            row = conn.execute(check.sql, params).fetchone()  # type: ignore[arg-type]
+            row = conn.execute(check.sql, params).fetchone()
             assert row is not None
             results.append(CheckResult(check.name, int(row[0]), time.perf_counter() - started))
     return results

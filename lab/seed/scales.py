@@ -94,15 +94,15 @@ def check_memory(scale: Scale, available_bytes: int) -> None:
             "scale or a bigger machine")
 
 
-def check_disk(scale: Scale, free_bytes: int, copies: int = 2) -> None:
-    """Refuse a scale whose template and copies would not fit on the server's disk."""
-    needed = scale.disk_bytes * copies
+def check_disk(scale: Scale, free_bytes: int) -> None:
+    """Refuse a scale whose template and one copy would not fit on the server's disk."""
+    needed = 2 * scale.disk_bytes
     if needed > free_bytes:
         raise LabError(
             f"seeding {scale.name!r} needs about {needed / 2**30:.0f} GiB of disk (the template "
-            f"and {copies - 1} copy of about {scale.disk_bytes / 2**30:.0f} GiB each) and the "
-            f"server's data directory has {free_bytes / 2**30:.0f} GiB free; drop old "
-            "databases (templates are named timeline_lab_tpl_*) or choose a smaller scale")
+            f"and a copy of about {scale.disk_bytes / 2**30:.0f} GiB each) and the server's "
+            f"data directory has {free_bytes / 2**30:.0f} GiB free; drop old databases "
+            "(templates are named timeline_lab_tpl_*) or choose a smaller scale")
 
 
 def get_scale(name: str) -> Scale:
