@@ -20,10 +20,13 @@ def data() -> Dataset:
 
 
 def fingerprint(data: Dataset) -> str:
+    """A hash of every generated array and the special accounts, by value (as int64: a
+    column held narrower for memory is the same data)."""
     digest = hashlib.sha256()
-    for group in (data.users, data.edges, data.requests, data.tweets, data.likes):
-        for array in vars(group).values():
-            digest.update(np.ascontiguousarray(array).tobytes())
+    groups = (data.users, data.edges, data.requests, data.tweets, data.likes)
+    arrays = [array for group in groups for array in vars(group).values()]
+    for array in [*arrays, data.power_readers, data.popular_accounts]:
+        digest.update(np.ascontiguousarray(array).astype(np.int64).tobytes())
     return digest.hexdigest()
 
 
