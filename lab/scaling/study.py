@@ -22,6 +22,7 @@ import httpx
 import psycopg
 
 from lab.api_process import api_process
+from lab.caches import prepare_caches
 from lab.config import Settings
 from lab.fits import loglog_fit
 from lab.growth import SCALING_FILE, write_document
@@ -41,6 +42,7 @@ from lab.queries import first_page, query
 from lab.runconfig import DEFAULT_SEED
 from lab.runfolder import API_LOG, utc_stamp
 from lab.scaling.database_time import database_ms, evict_buffers
+from lab.scaling.footprint import footprint, footprint_fits, footprint_text
 from lab.scaling.http_time import post_and_watch, timeline_ms, warm_up
 from lab.verdicts import DEFAULT_THRESHOLDS
 
@@ -69,8 +71,11 @@ def curve(label: str, points: list[dict[str, Any]], key: str = "ms") -> dict[str
 
 
 @contextmanager
-def serving(database: RunDatabase, strategy: str, fanout: str, folder: Path
-            ) -> Iterator[httpx.Client]:
+def serving(conn: psycopg.Connection, database: RunDatabase, strategy: str, fanout: str,
+            settings: Settings, folder: Path, say: Say) -> Iterator[httpx.Client]:
+    """An API serving `strategy`; caches another strategy left stale are rebuilt here
+    first, with progress, rather than inside the server's start (which /health waits on)."""
+    prepare_caches(conn, strategy, settings.timeline_cap, say)
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "LAB_FANOUT": fanout}
     with api_process(database.server, database.name, strategy, port, env, 1,
@@ -95,7 +100,7 @@ def timeline_curves(conn: psycopg.Connection, database: RunDatabase, config: Sca
                                               _page(r), session)} for r in readers[kind]]
         curves.append(curve(f"{strategy} · database", points))
         if config.http:
-            with serving(database, strategy, "inline", folder) as client:
+            with serving(conn, database, strategy, "inline", settings, folder, say) as client:
                 warm_up(client, readers[kind][0])
                 curves.append(curve(f"{strategy} · HTTP", [
                     {"x": r.size, "ms": timeline_ms(client, r)} for r in readers[kind]]))
@@ -126,7 +131,7 @@ def posting_curves(conn: psycopg.Connection, database: RunDatabase, config: Scal
         curves.append(curve(f"{strategy} {fanout} · database", points))
         if not config.http:
             continue
-        with serving(database, strategy, fanout, folder) as client:
+        with serving(conn, database, strategy, fanout, settings, folder, say) as client:
             warm_up(client, watchers[authors[0].user_id], authors[0])
             seen = [{"x": a.size, "strategy": strategy, "fanout": fanout,
                      **post_and_watch(client, a, watchers[a.user_id], f"{strategy}-{fanout}")}
@@ -148,8 +153,10 @@ def posting_curves(conn: psycopg.Connection, database: RunDatabase, config: Scal
 
 
 def size_curves(config: ScalingConfig, settings: Settings, reporter: Reporter,
-                db: str | None, say: Say) -> tuple[dict[str, Any], list[str]]:
+                db: str | None, say: Say
+                ) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
     points: dict[str, list[dict[str, Any]]] = {}
+    footprints: list[dict[str, Any]] = []
     notes: list[str] = []
     for size in config.sizes:
         say(f"dataset size {size}: a fresh copy, its power reader, the buffer cache evicted")
@@ -162,6 +169,9 @@ def size_curves(config: ScalingConfig, settings: Settings, reporter: Reporter,
                                (SIZE_READER_FOLLOWS, SIZE_READER_FOLLOWS)).fetchone()
             tweets = conn.execute("SELECT count(*) FROM tweets").fetchone()
             assert row is not None and tweets is not None
+            footprints.append(footprint(conn, database.facts, {
+                **settings.timeline_session("push"), "lab.fanout": "inline"}))
+            say(f"  {size}: {footprint_text(footprints[-1])}")
             for label, name, params, session in (
                     ("the seed's query", "home_timeline_seed",
                      {"user_id": row[0], "limit": PAGE}, {}),
@@ -181,7 +191,8 @@ def size_curves(config: ScalingConfig, settings: Settings, reporter: Reporter,
     return ({"id": "dataset_size", "title": "Home timeline against dataset size "
              "(a reader following nearest 1000 accounts at each)",
              "x_label": "tweets in the dataset (log)", "threshold_ms": DEFAULT_THRESHOLDS["SC3"],
-             "curves": [curve(label, series) for label, series in points.items()]}, notes)
+             "curves": [curve(label, series) for label, series in points.items()]},
+            footprints, notes)
 
 
 def run_scaling(config: ScalingConfig, folder: Path, db: str | None, settings: Settings,
@@ -194,12 +205,13 @@ def run_scaling(config: ScalingConfig, folder: Path, db: str | None, settings: S
             database.server.connect(database.name, autocommit=True) as conn:
         timeline = timeline_curves(conn, database, config, settings, folder, say)
         posting, lag, visibility = posting_curves(conn, database, config, settings, folder, say)
-    sizes, notes = size_curves(config, settings, reporter, db, say)
+    sizes, footprints, notes = size_curves(config, settings, reporter, db, say)
     document = {"kind": "scaling", "started_at": started, "finished_at": utc_stamp(),
                 "config": {"scale": config.scale, "scales": ",".join(config.sizes),
                            "strategies": list(config.strategies), "follows": list(config.follows),
                            "http": config.http, "page": PAGE},
                 "groups": [timeline, posting, lag, sizes], "visibility": visibility,
+                "footprint": {"sizes": footprints, "fits": footprint_fits(footprints)},
                 "notes": notes}
     write_document(folder, SCALING_FILE, document)
     return document

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -101,7 +102,27 @@ def test_scaling_draws_every_curve_with_its_fit_and_the_visibility_lag(
     # Cold, or a note that says why not.
     assert "push · cold" in sizes or any("cold" in note for note in document["notes"]), (
         sizes, document["notes"])
+    [size] = document["footprint"]["sizes"]
+    with psycopg.connect(pg_server.url(seeded_template)) as conn:
+        facts: dict[str, Any] = dict(
+            conn.execute("SELECT key, value FROM dataset_facts").fetchall())
+        # Counted from the rows, not from the counters the study reads.
+        deliveries = conn.execute("SELECT (SELECT count(*) FROM tweets AS t JOIN followers AS f "
+                                  "ON f.followee_id = t.user_id)::float8 / count(*) + 1 "
+                                  "FROM tweets").fetchone()
+    assert deliveries is not None
+    assert size["loaded_rows"] == sum(facts["rows"].values())
+    # The study's copy is prepared for a run first (its visibility pairs follow each other:
+    # a few dozen edges more than the template holds).
+    assert size["fanout_rows_per_post"] == pytest.approx(deliveries[0], rel=1e-3)
+    tables = sum(v for k, v in size["bytes"].items() if k != "database")
+    assert 0 < tables < size["bytes"]["database"]
+    wal = size["wal_per_post"]
+    assert wal["posts"] == 20 and wal["first_mean"] > 0 and wal["again_mean"] > 0
+    fits = {f["label"]: f for f in document["footprint"]["fits"]}
+    assert "database bytes against loaded rows" in fits
     page = (folder / "index.html").read_text()
     assert "Fitted exponents" in page and page.count("data:image/png") >= 3
+    assert "Footprint of each size" in page
     assert folder.name in (tmp_path / "index.html").read_text()
     assert "exponent" in done.stdout

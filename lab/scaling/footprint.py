@@ -1,0 +1,146 @@
+"""What one seeded dataset costs to hold and to write to: its size on disk, table by
+table, the rows one post fans out to and the WAL one post writes.
+
+These are the quantities the on-paper estimates past this machine are made of
+(docs/scaling-out.md): each is measured at every size of `lab scaling --sizes`, and
+fitted against the number of users like the time curves.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from typing import Any
+
+import psycopg
+
+from lab.fits import loglog_fit
+from lab.plans.capture import set_session
+from lab.queries import query
+
+# Table groups whose on-disk size (heap, indexes, TOAST) is reported on their own.
+TABLES = ("home_timeline", "tweets", "following", "followers", "likes", "users")
+WAL_POSTS = 20
+WAL_SAMPLE_SEED = 7
+
+
+def database_sizes(conn: psycopg.Connection) -> dict[str, int]:
+    """{database, <table>...}: bytes on disk, indexes and TOAST included."""
+    row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    assert row is not None
+    sizes = {"database": int(row[0])}
+    for table in TABLES:
+        found = conn.execute("SELECT pg_total_relation_size(to_regclass(%s))",
+                             (table,)).fetchone()
+        sizes[table] = int(found[0]) if found and found[0] is not None else 0
+    return sizes
+
+
+def fanout_rows_per_post(conn: psycopg.Connection) -> float:
+    """Cache rows one post writes under push, on average over the seeded tweets: each
+    tweet's author's followers (the author's own entry included), so prolific authors
+    weigh as often as they post."""
+    row = conn.execute("SELECT sum((followers_count + 1)::numeric * tweet_count) "
+                       "/ nullif(sum(tweet_count), 0) FROM users").fetchone()
+    return float(row[0]) if row and row[0] is not None else 0.0
+
+
+def wal_per_post(conn: psycopg.Connection, session: dict[str, str],
+                 posts: int = WAL_POSTS) -> dict[str, Any]:
+    """WAL bytes of `posts` posts under push with inline fan-out, each by the author of a
+    seeded tweet drawn at random (so authors come as often as they post), each posted
+    twice in transactions rolled back.
+
+    The first post is the first write to its pages since the copy's checkpoint, so its
+    WAL carries full-page images (`first`); the second writes the same pages again
+    (`again`: the rows alone). A server's steady state lies between the two, nearer
+    `first` when the caches outgrow what a checkpoint interval touches. Means are what a
+    posting rate multiplies; the commit record (tens of bytes) is left out."""
+    row = conn.execute("SELECT min(id), max(id) FROM tweets").fetchone()
+    if not row or row[0] is None:
+        return {"first_mean": None, "again_mean": None, "posts": 0}
+    draw = random.Random(WAL_SAMPLE_SEED)
+    authors: list[tuple[int, int]] = []
+    while len(authors) < posts:
+        found = conn.execute("SELECT t.user_id, u.followers_count FROM tweets AS t "
+                             "JOIN users AS u ON u.id = t.user_id WHERE t.id >= %s "
+                             "ORDER BY t.id LIMIT 1", (draw.randint(row[0], row[1]),)).fetchone()
+        if found:
+            authors.append((int(found[0]), int(found[1])))
+    set_session(conn, session)
+    first = [_post_wal(conn, author) for author, _ in authors]
+    again = [_post_wal(conn, author) for author, _ in authors]
+    return {"first_mean": round(statistics.fmean(first)), "first_max": max(first),
+            "again_mean": round(statistics.fmean(again)), "again_max": max(again),
+            "posts": len(authors),
+            "authors_followers_mean": round(statistics.fmean(f for _, f in authors), 1)}
+
+
+def _post_wal(conn: psycopg.Connection, author: int) -> int:
+    """WAL bytes one post by `author` writes, in a transaction rolled back."""
+    with conn.transaction(force_rollback=True):
+        before = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()
+        conn.execute(query("post_tweet"), {  # type: ignore[arg-type]
+            "user_id": author, "body": "scaling: WAL of one post",
+            "reply_to_tweet_id": None, "original_tweet_id": None})
+        after = conn.execute("SELECT pg_current_wal_insert_lsn() - %s::pg_lsn",
+                             (before[0] if before else None,)).fetchone()
+    return int(after[0]) if after else 0
+
+
+def footprint(conn: psycopg.Connection, facts: dict[str, Any],
+              session: dict[str, str]) -> dict[str, Any]:
+    """One size's footprint: its rows (from the seed's facts), bytes, fan-out and WAL."""
+    rows = facts.get("rows", {})
+    seeding = facts.get("seeding", {})
+    users = conn.execute("SELECT count(*) FROM users").fetchone()
+    return {"scale": facts.get("scale"), "users": int(users[0]) if users else 0,
+            "rows": rows, "loaded_rows": sum(int(v) for v in rows.values()),
+            "bytes": database_sizes(conn), "fanout_rows_per_post": fanout_rows_per_post(conn),
+            "wal_per_post": wal_per_post(conn, session),
+            "seed_peak_memory_mb": seeding.get("peak_memory_mb"),
+            "seed_s": _seed_seconds(seeding)}
+
+
+def _seed_seconds(seeding: dict[str, Any]) -> float | None:
+    parts = [seeding.get(k) for k in ("generate_s", "copy_s", "build_s", "analyze_s")]
+    numbers = [float(p) for p in parts if isinstance(p, int | float)]
+    return round(sum(numbers), 1) if len(numbers) == len(parts) else None
+
+
+# Fitted against the users (x) of each size: name -> how to read it off a footprint.
+FITTED = {
+    "loaded rows": lambda f: f["loaded_rows"],
+    "database bytes": lambda f: f["bytes"]["database"],
+    "home_timeline bytes": lambda f: f["bytes"].get("home_timeline"),
+    "cache rows per post": lambda f: f["fanout_rows_per_post"],
+    "WAL bytes per post, first write since a checkpoint": lambda f: f["wal_per_post"].get(
+        "first_mean"),
+    "WAL bytes per post, pages written before": lambda f: f["wal_per_post"].get("again_mean"),
+}
+
+
+def footprint_fits(footprints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each quantity against users, log-log fitted; and the bytes against the loaded rows
+    (exponent 1: a row costs the same at every size)."""
+    fits = [{"label": f"{label} against users", "points": [
+        {"x": f["users"], "y": read(f), "scale": f["scale"]} for f in footprints],
+        "fit": loglog_fit([f["users"] for f in footprints], [read(f) or 0 for f in footprints])}
+        for label, read in FITTED.items()]
+    fits.append({"label": "database bytes against loaded rows", "points": [
+        {"x": f["loaded_rows"], "y": f["bytes"]["database"], "scale": f["scale"]}
+        for f in footprints], "fit": loglog_fit([f["loaded_rows"] for f in footprints],
+                                                [f["bytes"]["database"] for f in footprints])})
+    return fits
+
+
+def footprint_text(entry: dict[str, Any]) -> str:
+    """One line for the progress output."""
+    wal = entry["wal_per_post"]
+    text = (f"{entry['users']:,} users, {entry['loaded_rows']:,} rows, "
+            f"{entry['bytes']['database'] / 2**30:.2f} GiB, "
+            f"{entry['fanout_rows_per_post']:.0f} cache rows per post")
+    if wal.get("first_mean") is None:
+        return text
+    return (f"{text}; WAL per post {wal['first_mean'] / 1024:.1f} KiB on first write since "
+            f"a checkpoint, {wal['again_mean'] / 1024:.1f} KiB after")
