@@ -28,8 +28,18 @@ from lab.pg.source import choose_source, open_server
 from lab.plans.statements import enable_statements, statements_snapshot
 from lab.progress import Reporter, Say
 from lab.seed.scales import get_scale
-from lab.seed.template import ensure_template, fresh_copy, read_facts
+from lab.seed.template import (
+    data_directory_free_bytes,
+    ensure_template,
+    fresh_copy,
+    read_facts,
+)
 from lab.targets import STARTED, Target
+
+# Room a run needs besides its copy, as a share of the copy: the naive comparison's tables
+# (users, tweets, one copy of the edges, likes: 9.6 of the 30.9 GB at a million users, 31 %)
+# and the integrity audit's temp files (7 GB at most there, 23 %) come one after the other.
+RUN_ROOM_SHARE = 0.35
 
 
 @dataclass
@@ -114,9 +124,34 @@ def run_database(db: str | None, scale_name: str, seed: int, keep: bool, setting
     with open_server(db, settings) as server:
         say(f"{step}dataset {scale.name}: template, fresh copy {name}")
         template = ensure_template(server, scale, seed, reporter)
+        check_copy_room(server, template.template)
         copy_seconds = fresh_copy(server, template.template, name)
         try:
             yield prepare(server, name, copy_seconds, before_load)
         finally:
             if not keep:
                 drop_database(server, name)
+
+
+
+def check_copy_room(server: PgServer, template: str) -> None:
+    """Refuse, before copying, a run whose copy and steps would fill the server's disk
+    (a full disk stops PostgreSQL mid-run); skipped where the free space is unknown."""
+    free = data_directory_free_bytes(server)
+    if free is None:
+        return
+    with server.connect(autocommit=True) as conn:
+        row = conn.execute("SELECT pg_database_size(%s)", (template,)).fetchone()
+    check_room(template, int(row[0]) if row else 0, free)
+
+
+def check_room(template: str, size: int, free: int) -> None:
+    """Raise when a copy of `size` bytes and the run's room beside it exceed `free`."""
+    needed = size * (1 + RUN_ROOM_SHARE)
+    if needed > free:
+        raise LabError(
+            f"a run on {template} needs about {needed / 2**30:.0f} GiB of disk (a copy of "
+            f"{size / 2**30:.1f} GiB and {RUN_ROOM_SHARE:.0%} more for the naive comparison's "
+            f"tables and the audit's temp files) and the server's data directory has "
+            f"{free / 2**30:.0f} GiB free; drop old databases (templates are named "
+            "timeline_lab_tpl_*, run copies timeline_lab_run_*) or choose a smaller scale")

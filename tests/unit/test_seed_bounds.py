@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from lab.errors import LabError
+from lab.load.database import check_room
 from lab.seed.generate import generate
 from lab.seed.scales import check_disk, check_memory, get_scale
 from lab.seed.timeline import home_timeline_chunks
@@ -53,3 +54,12 @@ def test_large_fits_this_class_of_machine() -> None:
     large = get_scale("large")
     check_memory(large, 16 * 2**30)
     check_disk(large, 75 * 2**30)
+
+
+def test_a_run_refuses_a_copy_and_steps_the_disk_cannot_hold() -> None:
+    """A million users' 30.9 GB template: its copy and the naive tables beside it need
+    about 42 GB; a fresh 80 GB disk has about 49 GB left once the template is built."""
+    size = int(30.9e9)
+    with pytest.raises(LabError, match=r"needs about 39 GiB of disk .* 35% more .* 30 GiB free"):
+        check_room("timeline_lab_tpl_large", size, 30 * 2**30)
+    check_room("timeline_lab_tpl_large", size, 49 * 10**9)
