@@ -12,6 +12,7 @@ rows inserted over time.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -150,8 +151,19 @@ def _users(scale: Scale, rng: np.random.Generator) -> Users:
     )
 
 
+def power(base: np.ndarray, exponent: float) -> np.ndarray:
+    """base ** exponent, elementwise, the same on every CPU.
+
+    numpy's own power picks a SIMD implementation by CPU (AVX-512 machines get one of its
+    own), and those differ in the last bit: enough to move a weighted draw across a
+    boundary, so the same seed made other rows on another machine. The C library's pow
+    is one function everywhere; integer powers are written as products instead."""
+    return np.fromiter((math.pow(value, exponent) for value in base.tolist()),
+                       dtype=np.float64, count=len(base))
+
+
 def _follow_weights(rank: np.ndarray) -> np.ndarray:
-    zipf = (rank + 1.0) ** -ZIPF_EXPONENT
+    zipf = power(rank + 1.0, -ZIPF_EXPONENT)
     weights = POPULARITY_SHARE * zipf / zipf.sum() + (1 - POPULARITY_SHARE) / len(rank)
     return weights / weights.sum()
 
@@ -162,7 +174,7 @@ def _edges(scale: Scale, rng: np.random.Generator, users: Users, weights: np.nda
     # Follow-backs add about `reciprocity` edges per linked pair: draw fewer first.
     mean = scale.follow_edges / n / (1 + scale.reciprocity)
     sigma = 1.1
-    drawn = rng.lognormal(np.log(mean) - sigma**2 / 2, sigma, size=n)
+    drawn = rng.lognormal(math.log(mean) - sigma**2 / 2, sigma, size=n)
     out_degree = np.clip(np.rint(drawn), 1, n - 1).astype(np.int64)
     out_degree[power_readers] = 0  # chosen separately below
     follower = np.repeat(np.arange(n, dtype=np.int64), out_degree)
@@ -300,7 +312,7 @@ class AuthorIndex:
         """Pick a tweet of each author older than `before`, biased to the newest; -1 if none."""
         key = self.authors * self.n_tweets + self.ids
         older = np.searchsorted(key, authors * self.n_tweets + before) - self.start[authors]
-        offset = np.floor(older * u**3).astype(np.int64)
+        offset = np.floor(older * (u * u * u)).astype(np.int64)
         picked = self.ids[np.clip(self.start[authors] + older - 1 - offset, 0, len(self.ids) - 1)]
         return np.where(older > 0, picked, -1)
 
@@ -311,7 +323,7 @@ class AuthorIndex:
 
 def _tweets(scale: Scale, rng: np.random.Generator, users: Users) -> Tweets:
     n, t = users.count, scale.tweets
-    activity = rng.lognormal(0.0, 1.2, size=n) * (users.popularity_rank + 1.0) ** -0.25
+    activity = rng.lognormal(0.0, 1.2, size=n) * power(users.popularity_rank + 1.0, -0.25)
     author = rng.choice(n, size=t, p=activity / activity.sum())
     created = END_US - scale.days * DAY_US + np.sort(rng.integers(0, scale.days * DAY_US, size=t))
     kind = np.searchsorted(np.cumsum(KIND_SHARES)[:-1], rng.random(t), side="right")
@@ -363,5 +375,7 @@ def _likes(scale: Scale, rng: np.random.Generator, users: Users, tweets: Tweets)
     key = _unique(user * t + tweet)  # one like per (user, tweet)
     user, tweet = key // t, key % t
     posted = tweets.created_at[tweet]
-    created = posted + ((END_US - posted) * rng.random(len(key)) ** 4).astype(np.int64)
+    late = rng.random(len(key))
+    late *= late
+    created = posted + ((END_US - posted) * (late * late)).astype(np.int64)
     return Likes(user, tweet, created)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from lab.seed.copy_binary import text_field
@@ -27,7 +29,7 @@ def body_pool(size: int, seed: int) -> list[bytes]:
     """Return `size` encoded tweet bodies of 1 to 280 characters, skewed short like real ones."""
     rng = np.random.default_rng([seed, 7])
     words = np.array(WORDS)
-    lengths = np.clip(rng.lognormal(np.log(60), 0.7, size=size), 5, 280).astype(int)
+    lengths = np.clip(rng.lognormal(math.log(60), 0.7, size=size), 5, 280).astype(int)
     pool = []
     for target in lengths.tolist():
         picked = words[rng.integers(0, len(words), size=target // 3 + 1)]
