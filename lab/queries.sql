@@ -26,21 +26,27 @@ LIMIT %(limit)s::integer;
 -- name: home_timeline_pull
 -- Fan-out on read (timeline_pull_ids: the newest `limit` tweets per followee,
 -- merged), only what the user may see (home_timeline_ids), as the page JSON.
-SELECT page_json(%(user_id)s::bigint, h.ids, %(limit)s::integer), h.resume_ts, h.resume_id
+SELECT page_json(%(user_id)s::bigint, h.ids, %(limit)s::integer), h.resume_ts, h.resume_id,
+       NULL::text AS cache
 FROM home_timeline_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz, %(before_id)s::bigint,
                        %(limit)s::integer, 'pull') AS h;
 
 -- name: home_timeline_push
--- Fan-out on write: the user's cache above its floor, pulled below it.
-SELECT page_json(%(user_id)s::bigint, h.ids, %(limit)s::integer), h.resume_ts, h.resume_id
-FROM home_timeline_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz, %(before_id)s::bigint,
-                       %(limit)s::integer, 'push') AS h;
+-- Fan-out on write: the user's cache above its floor, pulled below it; a closed cache
+-- (a reader not active lately) is opened first, or read by pull when too many are being
+-- opened, and `cache` says which (a cold read).
+SELECT page_json(%(user_id)s::bigint, h.ids, %(limit)s::integer), h.resume_ts, h.resume_id,
+       h.cache
+FROM open_home_timeline_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz,
+                            %(before_id)s::bigint, %(limit)s::integer, 'push') AS h;
 
 -- name: home_timeline_hybrid
--- The cache merged with the tweets of followed celebrities (never fanned out).
-SELECT page_json(%(user_id)s::bigint, h.ids, %(limit)s::integer), h.resume_ts, h.resume_id
-FROM home_timeline_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz, %(before_id)s::bigint,
-                       %(limit)s::integer, 'hybrid') AS h;
+-- The cache merged with the tweets of followed celebrities (never fanned out); a closed
+-- cache is opened first, as for push.
+SELECT page_json(%(user_id)s::bigint, h.ids, %(limit)s::integer), h.resume_ts, h.resume_id,
+       h.cache
+FROM open_home_timeline_ids(%(user_id)s::bigint, %(before_ts)s::timestamptz,
+                            %(before_id)s::bigint, %(limit)s::integer, 'hybrid') AS h;
 
 -- name: user_tweets
 -- A user's own tweets, newest first (the seed's timeline index), for a viewer

@@ -71,8 +71,8 @@ def statements_delta(before: dict[int, dict[str, Any]], after: dict[int, dict[st
 # otherwise: the request, the route and the statement share it).
 REQUESTS_BY_STATEMENT = {
     "home_timeline_pull": ["home_timeline", "home_timeline_next_page"],
-    "home_timeline_push": ["home_timeline", "home_timeline_next_page"],
-    "home_timeline_hybrid": ["home_timeline", "home_timeline_next_page"],
+    "home_timeline_push": ["home_timeline", "home_timeline_next_page", "home_timeline_cold"],
+    "home_timeline_hybrid": ["home_timeline", "home_timeline_next_page", "home_timeline_cold"],
     "post_tweet": ["post_tweet", "reply", "quote", "retweet"],
     "follow": ["follow", "follow_popular"],
     "decide_follow_request": ["approve_follow_request"],

@@ -35,7 +35,7 @@ from lab.seed.copy_binary import (
 )
 from lab.seed.generate import BODY_POOL_SIZE, Dataset
 from lab.seed.text import bio, body_pool, display_name
-from lab.seed.timeline import home_timeline_chunks
+from lab.seed.timeline import home_timeline_chunks, open_caches
 
 CHUNK_ROWS = 250_000
 LOADED_TABLES = ("users", "following", "followers", "follow_requests", "tweets", "likes",
@@ -300,7 +300,11 @@ def load_dataset(conn: psycopg.Connection, data: Dataset, reporter: Reporter) ->
     reporter.phase("home timeline floors")
     floors = conn.execute("SELECT set_home_timeline_floors(%s)",
                           (data.scale.timeline_cap,)).fetchone()
-    rows["home_timeline_floors"] = int(floors[0]) if floors else 0
+    closed = np.flatnonzero(~open_caches(data)) + 1
+    conn.execute("INSERT INTO home_timeline_floors (user_id, floor_created_at, floor_tweet_id) "
+                 "SELECT u, closed_floor(), 9223372036854775807 FROM unnest(%s::bigint[]) AS u",
+                 (closed.tolist(),))
+    rows["home_timeline_floors"] = (int(floors[0]) if floors else 0) + len(closed)
     conn.execute("SELECT mark_caches_complete('push')")     # built as fan-out on write would
     reporter.done("home timeline floors", time.perf_counter() - phase_started)
     for table in ("users", "tweets"):

@@ -40,6 +40,9 @@ class Scale:
     popular_followers_min: int = 1000
     # Newest entries kept per user in home_timeline (fan-out on write).
     timeline_cap: int = 200
+    # The share of users whose cache is kept (readers active lately); the others' caches
+    # are closed and opened by their first read (schema/migrations/0016).
+    open_caches: float = 1.0
     days: int = 30
     # The share of linked pairs that follow each other (follow-backs by ordinary accounts).
     reciprocity: float = PUBLISHED_RECIPROCITY
@@ -74,12 +77,12 @@ SCALES: dict[str, Scale] = {
         Scale("small", users=20_000, follow_edges=1_000_000, tweets=1_000_000, likes=1_000_000,
               power_readers=40, popular_accounts=30),
         Scale("medium", users=100_000, follow_edges=10_000_000, tweets=10_000_000,
-              likes=5_000_000, power_readers=100, popular_accounts=50),
+              likes=5_000_000, power_readers=100, popular_accounts=50, open_caches=0.25),
         # A million users at the density Kwak et al. measured (1.47 B edges among 41.7 M
         # users: 35 per user), about two-thirds of a tweet per user a day and a like per
         # tweet: seeded in one 24 GB machine's memory, template and copy on its disk.
         Scale("large", users=1_000_000, follow_edges=35_000_000, tweets=20_000_000,
-              likes=20_000_000, power_readers=500, popular_accounts=200),
+              likes=20_000_000, power_readers=500, popular_accounts=200, open_caches=0.25),
     )
 }
 

@@ -21,11 +21,23 @@ BUCKETS = 60
 # the merge's memory stays the same at every scale.
 EDGES_PER_BLOCK = 200_000
 CANDIDATES_PER_BLOCK = 2_000_000
+OPEN_CACHES_STREAM = 30   # the random stream choosing the kept caches (issue 30)
+
+
+def open_caches(data: Dataset) -> np.ndarray:
+    """Which users' caches are kept (a bool per user index): the scale's share of them, at
+    random from a stream of their own, so the other arrays do not change with it."""
+    share = data.scale.open_caches
+    if share >= 1:
+        return np.ones(data.users.count, dtype=bool)
+    return np.random.default_rng([data.seed, OPEN_CACHES_STREAM]).random(data.users.count) < share
 
 
 def home_timeline_chunks(data: Dataset) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (user index, tweet index) arrays, newest first per user, users ascending."""
+    """Yield (user index, tweet index) arrays, newest first per user, users ascending;
+    only users whose cache is kept (open_caches) get rows."""
     n, t = data.users.count, len(data.tweets.author)
+    kept = open_caches(data)
     cap = data.scale.timeline_cap
     author = data.tweets.author
     bucket = ((data.tweets.created_at - data.start_us) * BUCKETS
@@ -38,6 +50,7 @@ def home_timeline_chunks(data: Dataset) -> Iterator[tuple[np.ndarray, np.ndarray
     source, reader_start = _sources(data.edges.follower, data.edges.followee, n)
     sources_of = np.diff(reader_start)
     first_bucket, candidates = _windows(newer, source, reader_start, cap)
+    candidates[~kept] = 0
     candidate_start = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(candidates, out=candidate_start[1:])
 
@@ -45,6 +58,7 @@ def home_timeline_chunks(data: Dataset) -> Iterator[tuple[np.ndarray, np.ndarray
         block_source = source[reader_start[lo]:reader_start[hi]]
         block_reader = np.repeat(np.arange(lo, hi, dtype=np.int64), sources_of[lo:hi])
         take = newer[block_source, first_bucket[block_reader]].astype(np.int64)
+        take[~kept[block_reader]] = 0
         total = int(take.sum())
         if total == 0:
             continue

@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 from locust import FastHttpUser
 
+from lab.api.headers import TIMELINE_CACHE
 from lab.load.samples import follow_bucket
 from lab.swarm.recording import credentials
 
@@ -37,6 +38,9 @@ ACCOUNTS = {"power_reader": "power_readers", "socialite": "socialite",
 # The storm scenario crowds everyone onto a few accounts, so requests collide on rows.
 HOT_ACCOUNTS = 12
 HOT_OWNERS = 3
+# A home-timeline read of the reader's closed cache (opened by it, or read by pull): its
+# own request name, so a cold read's cost is reported beside the warm reads SC3 judges.
+COLD_READ = "home_timeline_cold"
 
 
 ACTIONS: dict[str, Callable[[LabUser], None]] = {}
@@ -158,6 +162,8 @@ class LabUser(FastHttpUser):
                     return None
                 if status == 201:
                     response.request_meta["context"]["created_id"] = created_id(data)
+                if response.headers.get(TIMELINE_CACHE) in ("opened", "closed"):
+                    response.request_meta["name"] = COLD_READ
                 response.success()
                 return data
             if status in allowed:

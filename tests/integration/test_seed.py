@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import psycopg
 import pytest
 
+from lab.integrity import run_checks
 from lab.migrate import migrate
 from lab.pg.databases import database_exists
 from lab.pg.server import PgServer
@@ -16,6 +20,7 @@ from lab.seed.generate import generate
 from lab.seed.load import load_dataset
 from lab.seed.scales import get_scale
 from lab.seed.template import ensure_template, fresh_copy, read_facts
+from lab.seed.timeline import open_caches
 from tests.conftest import TEST_SEED, unique_name
 
 TABLE_ORDER = {
@@ -109,6 +114,46 @@ def test_home_timeline_equals_the_pull_timeline(pg_server: PgServer, seeded_db: 
             "SELECT id FROM timeline_cached_ids(%(user_id)s, %(before_ts)s, %(before_id)s, "
             "%(limit)s, false)", {**first_page(cap + 50), "user_id": user})]
         assert through_floor == pulled, f"user {user}"
+
+
+def test_a_share_of_open_caches_closes_the_others_and_their_first_read_opens_them(
+        pg_server: PgServer, fresh_db: str) -> None:
+    """Seeded with 30 % of caches kept: the closed ones hold nothing and read by pull; the
+    first push read opens one to what the seeder would have built; the audit stays clean."""
+    scale = replace(get_scale("tiny"), open_caches=0.3)
+    data = generate(scale, TEST_SEED)
+    kept = open_caches(data)
+    with pg_server.connect(fresh_db) as conn:
+        migrate(conn)
+        load_dataset(conn, generate(scale, TEST_SEED), Reporter())
+        holders = {row[0] for row in conn.execute("SELECT DISTINCT user_id FROM home_timeline")}
+        closed = {row[0] for row in conn.execute(
+            "SELECT user_id FROM home_timeline_floors WHERE floor_created_at = 'infinity'")}
+        assert holders == {int(u) + 1 for u in np.flatnonzero(kept)}
+        assert closed == {int(u) + 1 for u in np.flatnonzero(~kept)}
+        assert 0.25 < len(holders) / scale.users < 0.35
+        conn.execute("SELECT set_config('lab.timeline_strategy', 'push', false)")
+        conn.execute("SELECT set_config('lab.timeline_cap', %s, false)",
+                     (str(scale.timeline_cap),))
+        assert [r.violations for r in run_checks(conn, "push") if r.violations] == []
+        reader = min(closed)
+        pulled = [row[0] for row in conn.execute(
+            query("home_timeline_seed"), {"user_id": reader, "limit": 50})]
+        params = {**first_page(50), "user_id": reader, "limit": 50}
+        first = conn.execute("SELECT ids, cache FROM open_home_timeline_ids(%(user_id)s, "
+                             "%(before_ts)s, %(before_id)s, %(limit)s, 'push')", params).fetchone()
+        again = conn.execute("SELECT ids, cache FROM open_home_timeline_ids(%(user_id)s, "
+                             "%(before_ts)s, %(before_id)s, %(limit)s, 'push')", params).fetchone()
+        conn.commit()
+        assert first is not None and again is not None
+        assert first[1] == "opened" and again[1] is None
+        assert first[0] == again[0] == pulled
+        cached = [row[0] for row in conn.execute(
+            "SELECT tweet_id FROM home_timeline WHERE user_id = %s "
+            "ORDER BY created_at DESC, tweet_id DESC", (reader,))]
+        assert cached == [row[0] for row in conn.execute(
+            query("home_timeline_seed"), {"user_id": reader, "limit": scale.timeline_cap})]
+        assert [r.violations for r in run_checks(conn, "push") if r.violations] == []
 
 
 def test_indexes_and_constraints_are_restored(seeded: psycopg.Connection) -> None:
