@@ -36,13 +36,30 @@ def database_sizes(conn: psycopg.Connection) -> dict[str, int]:
     return sizes
 
 
-def fanout_rows_per_post(conn: psycopg.Connection) -> float:
-    """Cache rows one post writes under push, on average over the seeded tweets: each
-    tweet's author's followers (the author's own entry included), so prolific authors
-    weigh as often as they post."""
-    row = conn.execute("SELECT sum((followers_count + 1)::numeric * tweet_count) "
-                       "/ nullif(sum(tweet_count), 0) FROM users").fetchone()
-    return float(row[0]) if row and row[0] is not None else 0.0
+def fanout_rows_per_post(conn: psycopg.Connection) -> dict[str, float]:
+    """Cache rows one post writes under push, on average over the seeded tweets (so
+    authors weigh as often as they post): `open`, to the followers whose cache is open
+    and the author's own if theirs is, as fan-out writes them; `every`, as it would with
+    every cache kept (each follower and the author)."""
+    row = conn.execute("""
+        WITH open_followers AS (
+            SELECT f.followee_id, count(*) AS n FROM followers AS f
+            WHERE NOT EXISTS (SELECT 1 FROM home_timeline_floors AS fl
+                              WHERE fl.user_id = f.follower_id
+                                AND fl.floor_created_at = closed_floor())
+            GROUP BY f.followee_id)
+        SELECT sum((coalesce(o.n, 0) + CASE WHEN fl.user_id IS NULL THEN 1 ELSE 0 END)
+                   * u.tweet_count::numeric) / nullif(sum(u.tweet_count), 0),
+               sum((u.followers_count + 1) * u.tweet_count::numeric)
+                   / nullif(sum(u.tweet_count), 0)
+        FROM users AS u
+        LEFT JOIN open_followers AS o ON o.followee_id = u.id
+        LEFT JOIN home_timeline_floors AS fl
+               ON fl.user_id = u.id AND fl.floor_created_at = closed_floor()
+        WHERE u.tweet_count > 0""").fetchone()
+    if not row or row[0] is None:
+        return {"open": 0.0, "every": 0.0}
+    return {"open": float(row[0]), "every": float(row[1])}
 
 
 def wal_per_post(conn: psycopg.Connection, session: dict[str, str],
@@ -113,7 +130,8 @@ FITTED = {
     "loaded rows": lambda f: f["loaded_rows"],
     "database bytes": lambda f: f["bytes"]["database"],
     "home_timeline bytes": lambda f: f["bytes"].get("home_timeline"),
-    "cache rows per post": lambda f: f["fanout_rows_per_post"],
+    "cache rows per post": lambda f: f["fanout_rows_per_post"]["open"],
+    "cache rows per post, every cache kept": lambda f: f["fanout_rows_per_post"]["every"],
     "WAL bytes per post, first write since a checkpoint": lambda f: f["wal_per_post"].get(
         "first_mean"),
     "WAL bytes per post, pages written before": lambda f: f["wal_per_post"].get("again_mean"),
@@ -139,7 +157,8 @@ def footprint_text(entry: dict[str, Any]) -> str:
     wal = entry["wal_per_post"]
     text = (f"{entry['users']:,} users, {entry['loaded_rows']:,} rows, "
             f"{entry['bytes']['database'] / 2**30:.2f} GiB, "
-            f"{entry['fanout_rows_per_post']:.0f} cache rows per post")
+            f"{entry['fanout_rows_per_post']['open']:.0f} cache rows per post "
+            f"({entry['fanout_rows_per_post']['every']:.0f} with every cache)")
     if wal.get("first_mean") is None:
         return text
     return (f"{text}; WAL per post {wal['first_mean'] / 1024:.1f} KiB on first write since "

@@ -163,9 +163,13 @@ def size_curves(config: ScalingConfig, settings: Settings, reporter: Reporter,
         with run_database(db, size, DEFAULT_SEED, False, settings, reporter, say) as database, \
                 database.server.connect(database.name, autocommit=True) as conn:
             # The same reader at every size: following nearest SIZE_READER_FOLLOWS (the
-            # seed's case), so that only the data around it grows.
-            row = conn.execute("SELECT id, following_count FROM users WHERE following_count "
-                               ">= %s ORDER BY following_count - %s, id LIMIT 1",
+            # seed's case), so that only the data around it grows; one whose cache is open,
+            # so that push reads a cache (a closed one would be opened by every run).
+            row = conn.execute("SELECT id, following_count FROM users AS u "
+                               "WHERE following_count >= %s AND NOT EXISTS ("
+                               " SELECT 1 FROM home_timeline_floors AS fl WHERE fl.user_id = u.id"
+                               " AND fl.floor_created_at = closed_floor()) "
+                               "ORDER BY following_count - %s, id LIMIT 1",
                                (SIZE_READER_FOLLOWS, SIZE_READER_FOLLOWS)).fetchone()
             tweets = conn.execute("SELECT count(*) FROM tweets").fetchone()
             assert row is not None and tweets is not None

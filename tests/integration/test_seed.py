@@ -15,6 +15,7 @@ from lab.pg.server import PgServer
 from lab.progress import Reporter
 from lab.queries import first_page, query
 from lab.resources import schema_dir
+from lab.scaling.footprint import fanout_rows_per_post
 from lab.schema_snapshot import snapshot
 from lab.seed.generate import generate
 from lab.seed.load import load_dataset
@@ -136,6 +137,15 @@ def test_a_share_of_open_caches_closes_the_others_and_their_first_read_opens_the
         conn.execute("SELECT set_config('lab.timeline_cap', %s, false)",
                      (str(scale.timeline_cap),))
         assert [r.violations for r in run_checks(conn, "push") if r.violations] == []
+        # What a post fans out to, counted from the rows: open followers, own if open.
+        counted = conn.execute("""
+            SELECT ((SELECT count(*) FROM tweets AS t JOIN followers AS f
+                     ON f.followee_id = t.user_id WHERE f.follower_id <> ALL (%(closed)s))
+                    + (SELECT count(*) FROM tweets WHERE user_id <> ALL (%(closed)s)))::float8
+                   / (SELECT count(*) FROM tweets)""", {"closed": sorted(closed)}).fetchone()
+        assert counted is not None
+        assert fanout_rows_per_post(conn)["open"] == pytest.approx(counted[0], rel=1e-9)
+        assert fanout_rows_per_post(conn)["every"] > 3 * counted[0]
         reader = min(closed)
         pulled = [row[0] for row in conn.execute(
             query("home_timeline_seed"), {"user_id": reader, "limit": 50})]
