@@ -133,7 +133,6 @@ def run_database(db: str | None, scale_name: str, seed: int, keep: bool, setting
                 drop_database(server, name)
 
 
-
 def check_copy_room(server: PgServer, template: str) -> None:
     """Refuse, before copying, a run whose copy and steps would fill the server's disk
     (a full disk stops PostgreSQL mid-run); skipped where the free space is unknown."""

@@ -25,15 +25,14 @@ WAL_SAMPLE_SEED = 7
 
 
 def database_sizes(conn: psycopg.Connection) -> dict[str, int]:
-    """{database, <table>...}: bytes on disk, indexes and TOAST included."""
-    row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    """{database, <table>...}: bytes on disk, indexes and TOAST included (0 for a table
+    this schema lacks)."""
+    row = conn.execute(
+        "SELECT pg_database_size(current_database()), array_agg(coalesce("
+        "pg_total_relation_size(to_regclass(t)), 0) ORDER BY n) "
+        "FROM unnest(%s::text[]) WITH ORDINALITY AS x (t, n)", (list(TABLES),)).fetchone()
     assert row is not None
-    sizes = {"database": int(row[0])}
-    for table in TABLES:
-        found = conn.execute("SELECT pg_total_relation_size(to_regclass(%s))",
-                             (table,)).fetchone()
-        sizes[table] = int(found[0]) if found and found[0] is not None else 0
-    return sizes
+    return {"database": int(row[0]), **{t: int(b) for t, b in zip(TABLES, row[1], strict=True)}}
 
 
 def fanout_rows_per_post(conn: psycopg.Connection) -> dict[str, float]:
@@ -44,18 +43,16 @@ def fanout_rows_per_post(conn: psycopg.Connection) -> dict[str, float]:
     row = conn.execute("""
         WITH open_followers AS (
             SELECT f.followee_id, count(*) AS n FROM followers AS f
-            WHERE NOT EXISTS (SELECT 1 FROM home_timeline_floors AS fl
-                              WHERE fl.user_id = f.follower_id
-                                AND fl.floor_created_at = closed_floor())
+            WHERE NOT EXISTS (SELECT 1 FROM closed_caches AS c
+                              WHERE c.user_id = f.follower_id)
             GROUP BY f.followee_id)
-        SELECT sum((coalesce(o.n, 0) + CASE WHEN fl.user_id IS NULL THEN 1 ELSE 0 END)
+        SELECT sum((coalesce(o.n, 0) + CASE WHEN c.user_id IS NULL THEN 1 ELSE 0 END)
                    * u.tweet_count::numeric) / nullif(sum(u.tweet_count), 0),
                sum((u.followers_count + 1) * u.tweet_count::numeric)
                    / nullif(sum(u.tweet_count), 0)
         FROM users AS u
         LEFT JOIN open_followers AS o ON o.followee_id = u.id
-        LEFT JOIN home_timeline_floors AS fl
-               ON fl.user_id = u.id AND fl.floor_created_at = closed_floor()
+        LEFT JOIN closed_caches AS c ON c.user_id = u.id
         WHERE u.tweet_count > 0""").fetchone()
     if not row or row[0] is None:
         return {"open": 0.0, "every": 0.0}
@@ -125,31 +122,30 @@ def _seed_seconds(seeding: dict[str, Any]) -> float | None:
     return round(sum(numbers), 1) if len(numbers) == len(parts) else None
 
 
-# Fitted against the users (x) of each size: name -> how to read it off a footprint.
+# Fitted quantities: name -> (the x it is fitted against, how to read it off a footprint).
+# Against users, how each grows with the network; the bytes also against the loaded rows
+# (exponent 1: a row costs the same at every size).
 FITTED = {
-    "loaded rows": lambda f: f["loaded_rows"],
-    "database bytes": lambda f: f["bytes"]["database"],
-    "home_timeline bytes": lambda f: f["bytes"].get("home_timeline"),
-    "cache rows per post": lambda f: f["fanout_rows_per_post"]["open"],
-    "cache rows per post, every cache kept": lambda f: f["fanout_rows_per_post"]["every"],
-    "WAL bytes per post, first write since a checkpoint": lambda f: f["wal_per_post"].get(
-        "first_mean"),
-    "WAL bytes per post, pages written before": lambda f: f["wal_per_post"].get("again_mean"),
+    "loaded rows against users": ("users", lambda f: f["loaded_rows"]),
+    "database bytes against users": ("users", lambda f: f["bytes"]["database"]),
+    "home_timeline bytes against users": ("users", lambda f: f["bytes"].get("home_timeline")),
+    "cache rows per post against users": ("users", lambda f: f["fanout_rows_per_post"]["open"]),
+    "cache rows per post, every cache kept, against users": (
+        "users", lambda f: f["fanout_rows_per_post"]["every"]),
+    "WAL bytes per post, first write since a checkpoint, against users": (
+        "users", lambda f: f["wal_per_post"].get("first_mean")),
+    "WAL bytes per post, pages written before, against users": (
+        "users", lambda f: f["wal_per_post"].get("again_mean")),
+    "database bytes against loaded rows": ("loaded_rows", lambda f: f["bytes"]["database"]),
 }
 
 
 def footprint_fits(footprints: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each quantity against users, log-log fitted; and the bytes against the loaded rows
-    (exponent 1: a row costs the same at every size)."""
-    fits = [{"label": f"{label} against users", "points": [
-        {"x": f["users"], "y": read(f), "scale": f["scale"]} for f in footprints],
-        "fit": loglog_fit([f["users"] for f in footprints], [read(f) or 0 for f in footprints])}
-        for label, read in FITTED.items()]
-    fits.append({"label": "database bytes against loaded rows", "points": [
-        {"x": f["loaded_rows"], "y": f["bytes"]["database"], "scale": f["scale"]}
-        for f in footprints], "fit": loglog_fit([f["loaded_rows"] for f in footprints],
-                                                [f["bytes"]["database"] for f in footprints])})
-    return fits
+    """Each quantity of FITTED, log-log fitted against its x."""
+    return [{"label": label,
+             "points": [{"x": f[x], "y": read(f), "scale": f["scale"]} for f in footprints],
+             "fit": loglog_fit([f[x] for f in footprints], [read(f) or 0 for f in footprints])}
+            for label, (x, read) in FITTED.items()]
 
 
 def footprint_text(entry: dict[str, Any]) -> str:

@@ -167,8 +167,7 @@ def size_curves(config: ScalingConfig, settings: Settings, reporter: Reporter,
             # so that push reads a cache (a closed one would be opened by every run).
             row = conn.execute("SELECT id, following_count FROM users AS u "
                                "WHERE following_count >= %s AND NOT EXISTS ("
-                               " SELECT 1 FROM home_timeline_floors AS fl WHERE fl.user_id = u.id"
-                               " AND fl.floor_created_at = closed_floor()) "
+                               " SELECT 1 FROM closed_caches AS c WHERE c.user_id = u.id) "
                                "ORDER BY following_count - %s, id LIMIT 1",
                                (SIZE_READER_FOLLOWS, SIZE_READER_FOLLOWS)).fetchone()
             tweets = conn.execute("SELECT count(*) FROM tweets").fetchone()

@@ -35,6 +35,7 @@ CELEBRITY_RANKS = 100        # the most popular accounts stay public
 KIND_SHARES = (0.70, 0.15, 0.10, 0.05)  # original, reply, retweet, quote
 ORIGINAL, REPLY, RETWEET, QUOTE = 0, 1, 2, 3
 BODY_POOL_SIZE = 4096       # tweet texts are drawn from this many generated bodies
+OPEN_CACHES_STREAM = 30     # the random stream choosing the kept caches
 
 
 @dataclass
@@ -99,6 +100,7 @@ class Dataset:
     likes: Likes
     power_readers: np.ndarray
     popular_accounts: np.ndarray
+    open_caches: np.ndarray   # bool per user index: the seeder builds this reader's cache
 
     @property
     def start_us(self) -> int:
@@ -121,7 +123,15 @@ def generate(scale: Scale, seed: int) -> Dataset:
     tweets.like_count = _counts(likes.tweet, len(tweets.author))
     users.tweet_count = np.bincount(tweets.author, minlength=users.count)
     return Dataset(scale, seed, users, edges, requests, tweets, likes,
-                   np.sort(power_readers), popular)
+                   np.sort(power_readers), popular, _open_caches(scale, seed))
+
+
+def _open_caches(scale: Scale, seed: int) -> np.ndarray:
+    """Which users' caches are kept: the scale's share of them, at random from a stream
+    of their own, so the other arrays do not change with it (issue 30)."""
+    if scale.open_caches >= 1:
+        return np.ones(scale.users, dtype=bool)
+    return np.random.default_rng([seed, OPEN_CACHES_STREAM]).random(scale.users) < scale.open_caches
 
 
 # -- users and the follower graph -------------------------------------------

@@ -35,7 +35,7 @@ from lab.seed.copy_binary import (
 )
 from lab.seed.generate import BODY_POOL_SIZE, Dataset
 from lab.seed.text import bio, body_pool, display_name
-from lab.seed.timeline import home_timeline_chunks, open_caches
+from lab.seed.timeline import home_timeline_chunks
 
 CHUNK_ROWS = 250_000
 LOADED_TABLES = ("users", "following", "followers", "follow_requests", "tweets", "likes",
@@ -300,7 +300,7 @@ def load_dataset(conn: psycopg.Connection, data: Dataset, reporter: Reporter) ->
     reporter.phase("home timeline floors")
     floors = conn.execute("SELECT set_home_timeline_floors(%s)",
                           (data.scale.timeline_cap,)).fetchone()
-    closed = np.flatnonzero(~open_caches(data)) + 1
+    closed = np.flatnonzero(~data.open_caches) + 1
     conn.execute("INSERT INTO home_timeline_floors (user_id, floor_created_at, floor_tweet_id) "
                  "SELECT u, closed_floor(), 9223372036854775807 FROM unnest(%s::bigint[]) AS u",
                  (closed.tolist(),))

@@ -54,9 +54,10 @@ class Scale:
 
     @property
     def nominal_rows(self) -> int:
-        """Rows the load writes, roughly: edges twice (mirrored), home timelines at cap."""
-        return (self.users * (1 + self.timeline_cap) + 2 * self.follow_edges + self.tweets
-                + self.likes)
+        """Rows the load writes, roughly: edges twice (mirrored), the kept home timelines
+        at cap."""
+        caches = round(self.users * self.open_caches) * self.timeline_cap
+        return self.users + caches + 2 * self.follow_edges + self.tweets + self.likes
 
     @property
     def generator_memory_bytes(self) -> int:

@@ -39,7 +39,6 @@ from lab.progress import Reporter
 from lab.seed.generate import PG_EPOCH_UNIX_S, US_PER_S, Dataset, generate
 from lab.seed.load import LoadResult, load_dataset, write_facts
 from lab.seed.scales import Scale, check_disk, check_memory
-from lab.seed.timeline import open_caches
 
 SPECIAL_ACCOUNTS_LISTED = 50
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -200,7 +199,7 @@ def dataset_facts(data: Dataset, load: LoadResult, generate_seconds: float,
         "schema_checksum": schema_checksum(),
         "timeline_cap": data.scale.timeline_cap,
         "caches": {"open_share": data.scale.open_caches,
-                   "closed": int((~open_caches(data)).sum())},
+                   "closed": int((~data.open_caches).sum())},
         "time_range": {"start": _timestamp(data.start_us),
                        "end": _timestamp(data.start_us + data.scale.days * 86_400 * US_PER_S)},
         "rows": load.rows,

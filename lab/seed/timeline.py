@@ -21,23 +21,13 @@ BUCKETS = 60
 # the merge's memory stays the same at every scale.
 EDGES_PER_BLOCK = 200_000
 CANDIDATES_PER_BLOCK = 2_000_000
-OPEN_CACHES_STREAM = 30   # the random stream choosing the kept caches (issue 30)
-
-
-def open_caches(data: Dataset) -> np.ndarray:
-    """Which users' caches are kept (a bool per user index): the scale's share of them, at
-    random from a stream of their own, so the other arrays do not change with it."""
-    share = data.scale.open_caches
-    if share >= 1:
-        return np.ones(data.users.count, dtype=bool)
-    return np.random.default_rng([data.seed, OPEN_CACHES_STREAM]).random(data.users.count) < share
 
 
 def home_timeline_chunks(data: Dataset) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (user index, tweet index) arrays, newest first per user, users ascending;
-    only users whose cache is kept (open_caches) get rows."""
+    only users whose cache is kept (Dataset.open_caches) get rows."""
     n, t = data.users.count, len(data.tweets.author)
-    kept = open_caches(data)
+    kept = data.open_caches
     cap = data.scale.timeline_cap
     author = data.tweets.author
     bucket = ((data.tweets.created_at - data.start_us) * BUCKETS

@@ -21,6 +21,13 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT 'infinity'::timestamptz $$;
 COMMENT ON FUNCTION closed_floor() IS
     'The floor of a closed cache: every entry is below it, so it holds none and is read by pull.';
 
+-- A view, not a function, so that every use is inlined: the fan-out's and the lab's
+-- bulk queries keep their anti-joins.
+CREATE VIEW closed_caches AS
+SELECT user_id FROM home_timeline_floors WHERE floor_created_at = closed_floor();
+COMMENT ON VIEW closed_caches IS
+    'Readers whose cache is closed (read by pull until their first push or hybrid read).';
+
 CREATE FUNCTION close_home_timeline(p_user bigint) RETURNS boolean
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -51,10 +58,6 @@ DECLARE
     v_added integer;
     v_oldest record;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM home_timeline_floors
-                   WHERE user_id = p_user AND floor_created_at = closed_floor()) THEN
-        RETURN false;
-    END IF;
     -- Until the set locked is the set followed (a follow may commit in between, once).
     v_followees := ARRAY(SELECT followee_id FROM following WHERE follower_id = p_user
                          ORDER BY followee_id);
@@ -65,7 +68,8 @@ BEGIN
         EXIT WHEN v_again = v_followees;
         v_followees := v_again;
     END LOOP;
-    -- Two first reads at once: the second finds the cache open and leaves it.
+    -- Checked under the floor's row lock (callers look first, without it): two first
+    -- reads at once, the second finds the cache open and leaves it.
     SELECT floor_created_at INTO v_floor FROM home_timeline_floors
     WHERE user_id = p_user FOR UPDATE;
     IF v_floor IS DISTINCT FROM closed_floor() THEN
@@ -109,8 +113,7 @@ BEGIN
     -- correct either way) and left for a later read: a thousand readers returning at once
     -- (a load's start) must not each hold a connection while building theirs (measured:
     -- unbounded, they emptied the API's pools and 113 requests got 503 in one second).
-    IF EXISTS (SELECT 1 FROM home_timeline_floors
-               WHERE user_id = p_user AND floor_created_at = closed_floor()) THEN
+    IF EXISTS (SELECT 1 FROM closed_caches WHERE user_id = p_user) THEN
         cache := 'closed';
         FOR v_slot IN 1 .. open_slots() LOOP
             IF pg_try_advisory_xact_lock(hashtext('open_home_timeline'), v_slot) THEN
@@ -172,8 +175,7 @@ BEGIN
     INSERT INTO home_timeline (user_id, created_at, tweet_id)
     SELECT t.user_id, t.created_at, t.id FROM tweets AS t
     WHERE t.id = p_tweet
-      AND NOT EXISTS (SELECT 1 FROM home_timeline_floors AS fl
-                      WHERE fl.user_id = t.user_id AND fl.floor_created_at = closed_floor())
+      AND NOT EXISTS (SELECT 1 FROM closed_caches AS c WHERE c.user_id = t.user_id)
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS v_own = ROW_COUNT;
     IF current_setting('lab.fanout', true) = 'queue' THEN

@@ -21,7 +21,6 @@ from lab.seed.generate import generate
 from lab.seed.load import load_dataset
 from lab.seed.scales import get_scale
 from lab.seed.template import ensure_template, fresh_copy, read_facts
-from lab.seed.timeline import open_caches
 from tests.conftest import TEST_SEED, unique_name
 
 TABLE_ORDER = {
@@ -123,10 +122,10 @@ def test_a_share_of_open_caches_closes_the_others_and_their_first_read_opens_the
     first push read opens one to what the seeder would have built; the audit stays clean."""
     scale = replace(get_scale("tiny"), open_caches=0.3)
     data = generate(scale, TEST_SEED)
-    kept = open_caches(data)
+    kept = data.open_caches
     with pg_server.connect(fresh_db) as conn:
         migrate(conn)
-        load_dataset(conn, generate(scale, TEST_SEED), Reporter())
+        load_dataset(conn, data, Reporter())
         holders = {row[0] for row in conn.execute("SELECT DISTINCT user_id FROM home_timeline")}
         closed = {row[0] for row in conn.execute(
             "SELECT user_id FROM home_timeline_floors WHERE floor_created_at = 'infinity'")}
