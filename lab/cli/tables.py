@@ -213,7 +213,7 @@ def print_integrity(results: list[CheckResult], strategy: str) -> None:
             continue
         table.add_row(r.name, Text(str(r.violations),
                                    style="green" if r.violations == 0 else "bold red"),
-                      f"{r.seconds:.2f}")
+                      "with the above" if r.shared else f"{r.seconds:.2f}")
     console.print(table)
 
 

@@ -35,6 +35,27 @@ def test_a_broken_mirror_and_a_drifted_counter_are_each_reported(
     assert found["users.followers_count differs from followers rows"] == 1
 
 
+def test_a_followers_row_without_its_following_row_is_reported_in_that_direction(
+        pg_server: PgServer, seeded_copy: str) -> None:
+    """The reverse direction is counted by arithmetic on the primary keys (one anti-join
+    for both): an extra followers row and a lost following row, one each way."""
+    with pg_server.connect(seeded_copy) as conn:
+        conn.execute("SET session_replication_role = replica")
+        conn.execute("""
+            INSERT INTO followers (followee_id, follower_id)
+            SELECT a.id, b.id FROM users a, users b
+            WHERE a.id <> b.id AND NOT EXISTS (SELECT 1 FROM following f
+                                               WHERE f.follower_id = b.id AND f.followee_id = a.id)
+            LIMIT 1""")
+        conn.execute("DELETE FROM following WHERE (follower_id, followee_id) = "
+                     "(SELECT follower_id, followee_id FROM following "
+                     " ORDER BY follower_id DESC LIMIT 1)")
+        conn.commit()
+    found = violations(pg_server, seeded_copy)
+    assert found["followers rows missing from following"] == 2
+    assert found["following rows missing from followers"] == 0
+
+
 def test_cache_entries_an_owner_may_not_see_are_reported_under_push_only(
         pg_server: PgServer, seeded_copy: str) -> None:
     with pg_server.connect(seeded_copy) as conn:
