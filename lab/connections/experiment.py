@@ -30,7 +30,7 @@ from lab.connections.pgbouncer import pgbouncer
 from lab.connections.results import STOPPED, LevelResult
 from lab.connections.server import LevelWatch, session_headroom
 from lab.connections.verdict import as_dicts, judge_paths, sc4_verdict
-from lab.connections.workload import Workload, issue_tokens
+from lab.connections.workload import Workload, drop_readers, issue_tokens, open_readers
 from lab.load.database import RunDatabase
 from lab.pg.server import PgServer
 from lab.processes import free_port
@@ -202,15 +202,24 @@ def run_experiment(config: ConnectionsConfig, strategy: str, database: RunDataba
     folder.mkdir(parents=True, exist_ok=True)
     with database.server.connect(database.name) as conn:
         users = issue_tokens(conn)
-    workload = Workload(config.query, strategy, users)
+        readers = open_readers(conn, strategy, users)
+    workload = Workload(config.query, strategy, users, readers)
+    if readers:
+        say(f"connections: timelines of the {len(readers):,} readers whose cache is open "
+            "(a closed one's first read is a cold read, measured by the load)")
     pool_size = settings.pool_max * config.api_workers   # the API's pools together
     started = time.time()
     offered = ", ".join(f"{n * config.pace_per_s:g}/s" for n in config.levels)
     say(f"connections: levels {', '.join(map(str, config.levels))}; {config.duration_s} s each; "
         f"paced at {config.pace_per_s:g} requests/s per client (offered {offered})")
-    with endpoints(config, strategy, database.server, database.name, pool_size, folder,
-                   say, target) as found:
-        results = sweep(config, found, workload, database, say)
+    try:
+        with endpoints(config, strategy, database.server, database.name, pool_size, folder,
+                       say, target) as found:
+            results = sweep(config, found, workload, database, say)
+    finally:
+        if readers:
+            with database.server.connect(database.name) as conn:
+                drop_readers(conn)
     per_path = judge_paths(results, list(config.paths), max(config.levels), found.skipped)
     verdict = sc4_verdict(per_path, min(config.levels), max(config.levels))
     document = {
@@ -219,6 +228,7 @@ def run_experiment(config: ConnectionsConfig, strategy: str, database: RunDataba
         "config": config.model_dump(mode="json"),
         "strategy": strategy,
         "workload_users": users,
+        "workload_readers": len(readers) or users,
         "pool_size": pool_size,
         "skipped_paths": found.skipped,
         "postgres": {"url": database.server.display_url(database.name),
