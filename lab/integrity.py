@@ -63,12 +63,17 @@ CHECKS: tuple[Check, ...] = (
           counter_check("users", "tweet_count", "tweets", "user_id")),
     Check(("tweets.like_count differs from likes rows",),
           counter_check("tweets", "like_count", "likes", "tweet_id")),
-    Check(("tweets.retweet_count differs from retweets",),
-          counter_check("tweets", "retweet_count", "tweets", "original_tweet_id",
-                        "WHERE body IS NULL AND original_tweet_id IS NOT NULL")),
-    Check(("tweets.quote_count differs from quotes",),
-          counter_check("tweets", "quote_count", "tweets", "original_tweet_id",
-                        "WHERE body IS NOT NULL AND original_tweet_id IS NOT NULL")),
+    # Retweets (no body) and quotes (a body) both name their original: one grouping of
+    # tweets counts both, where two cost 8-9 s each at a million users.
+    Check(("tweets.retweet_count differs from retweets",
+           "tweets.quote_count differs from quotes"), """
+        SELECT count(*) FILTER (WHERE x.retweet_count <> coalesce(c.retweets, 0)),
+               count(*) FILTER (WHERE x.quote_count <> coalesce(c.quotes, 0))
+        FROM tweets x
+        LEFT JOIN (SELECT original_tweet_id AS id,
+                          count(*) FILTER (WHERE body IS NULL) AS retweets,
+                          count(*) FILTER (WHERE body IS NOT NULL) AS quotes
+                   FROM tweets WHERE original_tweet_id IS NOT NULL GROUP BY 1) c USING (id)"""),
     Check(("tweets.reply_count differs from replies",),
           counter_check("tweets", "reply_count", "tweets", "reply_to_tweet_id",
                         "WHERE reply_to_tweet_id IS NOT NULL")),

@@ -118,9 +118,11 @@ def open_readers(conn: psycopg.Connection, strategy: str, users: int) -> tuple[i
     """The seeded users whose cache is open, when some are closed and the strategy reads
     caches (push, hybrid); () when every seeded user reads warm. Also written, numbered
     from 1, to READERS_TABLE for pgbench (drop_readers removes it)."""
+    if strategy == "pull":
+        return ()
     closed = conn.execute("SELECT count(*) FROM closed_caches WHERE user_id <= %s",
                           (users,)).fetchone()
-    if strategy == "pull" or not closed or not closed[0]:
+    if not closed or not closed[0]:
         return ()
     conn.execute(f"CREATE UNLOGGED TABLE {READERS_TABLE} "
                  "(k integer PRIMARY KEY, user_id bigint NOT NULL)")

@@ -56,6 +56,23 @@ def test_a_followers_row_without_its_following_row_is_reported_in_that_direction
     assert found["following rows missing from followers"] == 0
 
 
+def test_retweet_and_quote_counters_are_each_reported_from_their_one_query(
+        pg_server: PgServer, seeded_copy: str) -> None:
+    """One grouping counts both: a retweet counter one too high on one tweet and quote
+    counters one too high on two others land in their own columns, not each other's."""
+    with pg_server.connect(seeded_copy) as conn:
+        ids = [r[0] for r in conn.execute("SELECT id FROM tweets ORDER BY id LIMIT 3")]
+        conn.execute("UPDATE tweets SET retweet_count = retweet_count + 1 WHERE id = %s",
+                     (ids[0],))
+        conn.execute("UPDATE tweets SET quote_count = quote_count + 1 WHERE id = ANY(%s)",
+                     (ids[1:],))
+        conn.commit()
+    found = violations(pg_server, seeded_copy)
+    assert found["tweets.retweet_count differs from retweets"] == 1
+    assert found["tweets.quote_count differs from quotes"] == 2
+    assert sum(found.values()) == 3
+
+
 def test_cache_entries_an_owner_may_not_see_are_reported_under_push_only(
         pg_server: PgServer, seeded_copy: str) -> None:
     with pg_server.connect(seeded_copy) as conn:
