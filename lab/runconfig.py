@@ -129,7 +129,7 @@ class ConnectionsConfig(Frozen):
 
     levels: tuple[int, ...] = DEFAULT_LEVELS
     duration_s: int = Field(20, ge=1)
-    # Saturating levels are measured this many times, interleaved, and judged on medians.
+    # Every level is measured this many times, interleaved, and judged on medians.
     rounds: int = Field(1, ge=1)
     paths: tuple[str, ...] = PATHS
     modes: tuple[str, ...] = MODES

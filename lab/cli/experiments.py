@@ -44,8 +44,8 @@ def connections(
         = "10,50,100,250,500,1000",
         duration: Annotated[str, typer.Option(help="Length of each level: 20, 20s, 1m.")] = "20s",
         rounds: Annotated[int, typer.Option(
-            min=1, help="Saturating levels: measure each this many times, interleaved, and "
-                        "judge on the medians.")] = 1,
+            min=1, help="Measure every level this many times, interleaved, and judge on "
+                        "the medians.")] = 1,
         paths: Annotated[str, typer.Option(
             help="direct (a session per client), api (HTTP to lab serve and its pool), "
                  "pgbouncer (transaction pooling).")] = "direct,api,pgbouncer",

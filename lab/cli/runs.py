@@ -92,7 +92,7 @@ def run_command(
         connection_duration: Annotated[str, typer.Option(
             help="With --connections: length of each level.")] = "20s",
         connection_rounds: Annotated[int, typer.Option(
-            min=1, help="With --connections: measure each saturating level this many times, "
+            min=1, help="With --connections: measure every level this many times, "
                         "interleaved, and judge on the medians.")] = 1,
         fault: Annotated[list[str] | None, typer.Option(
             help="Break the database mid-run: KIND[@START][+HOLD] with KIND restart-db "

@@ -145,7 +145,7 @@ def sweep(config: ConnectionsConfig, found: Endpoints, workload: Workload,
         for path in config.paths:
             if path in found.skipped:
                 continue
-            for number in range(config.rounds if mode == "saturating" else 1):
+            for number in range(config.rounds):
                 results += _climb(path, mode, number, config, found, workload, database, say)
     return results
 
@@ -178,7 +178,7 @@ def _climb(path: str, mode: str, number: int, config: ConnectionsConfig, found: 
         result.backends_max = watch.backends_max
         result.server_rss_mb, result.server_pss_mb = watch.rss_mb, watch.pss_mb
         results.append(result)
-        say(progress_line(result, config.rounds if mode == "saturating" else 1))
+        say(progress_line(result, config.rounds))
         time.sleep(PAUSE_BETWEEN_LEVELS_S)
         if result.status == STOPPED or result.errors.get("refused"):
             break    # more clients would only be refused more

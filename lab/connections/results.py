@@ -17,7 +17,7 @@ class LevelResult:
     path: str
     mode: str
     clients: int
-    round: int = 0                         # saturating levels repeat in interleaved rounds
+    round: int = 0                         # levels repeat in interleaved rounds
     status: str = MEASURED
     duration_s: float = 0.0
     requests: int = 0                      # successful requests in the measured window

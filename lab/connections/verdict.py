@@ -1,8 +1,9 @@
 """SC4 from the connection experiment's levels, per path and overall (docs/criteria.md).
 
-(a) paced: p95 at the most clients <= 1.5 x p95 at the fewest, at the same per-client pace;
+(a) paced: p95 at the most clients <= 1.5 x p95 at the fewest, at the same per-client pace,
+    each level's p95 being its median over the rounds (config `rounds`);
 (b) saturating: throughput at the most clients >= 90 % of the best throughput of the sweep,
-    each level's throughput being its median over the rounds (config `rounds`).
+    each level's throughput being its median over the rounds.
 A level with errors has degraded whatever its numbers say. A path holds when both do at the
 highest level asked for; SC4 passes when some path holds at SC4_CLIENTS or more (that path
 is how the system should take 1000 users): a sweep that stops below it has not measured the
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -79,21 +81,44 @@ def _judged(levels: list[LevelResult], high: LevelResult, highest: int, within: 
 
 
 def _paced(levels: list[LevelResult], highest: int) -> tuple[str, str]:
+    """Judge on each level's median p95 over the rounds, with each round's own ratio as the
+    spread. The fewest clients give few samples (10 at a human pace: about 50 in 20 s, so
+    their p95 is the third-largest), and a fresh copy's first level reads cold buffers: one
+    round's p95 there is a draw, the median of interleaved rounds a measurement."""
     measured = [r for r in levels if r.status == MEASURED and r.p95_ms is not None]
-    if len(measured) < 2:
+    by_clients = _by_clients(measured)
+    if len(by_clients) < 2:
         stopped = _stop_reason(levels)
         return (FAIL, stopped) if stopped else (NOT_MEASURED,
                                                 "fewer than two paced levels measured")
-    low, high = measured[0], measured[-1]
-    thin = [r for r in (low, high) if r.requests < MIN_DECISIVE_SAMPLES]
+    low, high = min(by_clients), max(by_clients)
+    thin = [r for r in (min(by_clients[c], key=lambda r: r.requests) for c in (low, high))
+            if r.requests < MIN_DECISIVE_SAMPLES]
     if thin:
         return NOT_MEASURED, "; ".join(
             f"p95 at {r.clients:,} clients rests on {r.requests} samples (at least "
             f"{MIN_DECISIVE_SAMPLES}): run longer or at a brisker --pace" for r in thin)
-    ratio = high.p95_ms / low.p95_ms if low.p95_ms else float("inf")  # type: ignore[operator]
-    text = (f"p95 {high.p95_ms:.1f} ms at {high.clients:,} vs {low.p95_ms:.1f} ms at "
-            f"{low.clients:,} clients ({ratio:.2f}x)")
-    return _judged(levels, high, highest, ratio <= PACED_P95_RATIO_MAX, text)
+    p95 = {clients: _median([r.p95_ms or 0.0 for r in rs]) for clients, rs in by_clients.items()}
+    ratio = p95[high] / p95[low] if p95[low] else float("inf")
+    text = (f"p95 {p95[high]:.1f} ms at {high:,} vs {p95[low]:.1f} ms at "
+            f"{low:,} clients ({ratio:.2f}x)")
+    rounds = sorted({r.round for r in measured})
+    if len(rounds) > 1:
+        ratios = _per_round(measured, rounds, high, low, lambda r: r.p95_ms or 0.0)
+        spread = f"{min(ratios):.2f}x to {max(ratios):.2f}x" if ratios else "none complete"
+        text += f" (medians of {len(rounds)} rounds; per round {spread})"
+    cut = [r for r in levels if r.status != MEASURED]
+    if cut:
+        return FAIL, f"{text}; {_stop_reason(cut)}"
+    worst = max(by_clients[high], key=lambda r: r.error_count)     # any round's errors count
+    return _judged(levels, worst, highest, ratio <= PACED_P95_RATIO_MAX, text)
+
+
+def _by_clients(measured: list[LevelResult]) -> dict[int, list[LevelResult]]:
+    grouped: dict[int, list[LevelResult]] = defaultdict(list)
+    for r in measured:
+        grouped[r.clients].append(r)
+    return grouped
 
 
 def _median(values: list[float]) -> float:
@@ -111,9 +136,7 @@ def _saturating(levels: list[LevelResult], highest: int) -> tuple[str, str, str]
         reason = _stop_reason(levels)
         return (FAIL, reason, "") if reason else (NOT_MEASURED, "no saturating level measured",
                                                   "")
-    by_clients: dict[int, list[LevelResult]] = defaultdict(list)
-    for r in measured:
-        by_clients[r.clients].append(r)
+    by_clients = _by_clients(measured)
     medians = {clients: _median([r.throughput_per_s for r in rs])
                for clients, rs in by_clients.items()}
     peak_clients = max(medians, key=lambda c: medians[c])
@@ -125,7 +148,13 @@ def _saturating(levels: list[LevelResult], highest: int) -> tuple[str, str, str]
     brief = f"{share:.0%} of peak"
     rounds = sorted({r.round for r in measured})
     if len(rounds) > 1:
-        spread = _round_shares(measured, rounds, high_clients, peak_clients)
+        # Each round's share on the judged levels (its `high` level against its `peak`
+        # level, the level with the best median): the spread around the median share. A
+        # round's own best level would be a maximum of noisy values, biased up, and no
+        # longer the share judged.
+        shares = _per_round(measured, rounds, high_clients, peak_clients,
+                            lambda r: r.throughput_per_s)
+        spread = f"{min(shares):.0%} to {max(shares):.0%}" if shares else "none complete"
         text += f" (medians of {len(rounds)} rounds; per round {spread})"
         brief += f", rounds {spread}"
     high = max(highs, key=lambda r: r.error_count)     # any round's errors count
@@ -135,18 +164,16 @@ def _saturating(levels: list[LevelResult], highest: int) -> tuple[str, str, str]
     return (*_judged(levels, high, highest, share >= SATURATING_SHARE_MIN, text), brief)
 
 
-def _round_shares(measured: list[LevelResult], rounds: list[int], high: int, peak: int) -> str:
-    """Each round's share on the judged levels (its `high` level against its `peak` level,
-    the level with the best median): the spread around the median share. A round's own best
-    level would be a maximum of noisy values, biased up, and no longer the share judged."""
-    shares: list[float] = []
+def _per_round(measured: list[LevelResult], rounds: list[int], top: int, bottom: int,
+               value: Callable[[LevelResult], float]) -> list[float]:
+    """Each round's own ratio of `value` at `top` clients to `value` at `bottom` clients,
+    for the rounds that measured both."""
+    ratios: list[float] = []
     for number in rounds:
-        at = {r.clients: r.throughput_per_s for r in measured if r.round == number}
-        if at.get(peak) and high in at:
-            shares.append(at[high] / at[peak])
-    if not shares:
-        return "none complete"
-    return f"{min(shares):.0%} to {max(shares):.0%}"
+        at = {r.clients: value(r) for r in measured if r.round == number}
+        if at.get(bottom) and top in at:
+            ratios.append(at[top] / at[bottom])
+    return ratios
 
 
 def judge_paths(results: list[LevelResult], paths: list[str], highest: int,

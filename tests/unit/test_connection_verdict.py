@@ -112,6 +112,42 @@ def test_saturating_rounds_are_judged_on_each_levels_median_with_the_spread_show
     assert api.saturating == "fail" and "2 errors at 1,000 clients" in api.saturating_text
 
 
+def test_paced_rounds_are_judged_on_each_levels_median_p95_with_each_rounds_ratio() -> None:
+    def paced(clients: int, p95: float, number: int, requests: int = 55) -> LevelResult:
+        result = level("api", "paced", clients, p95, clients * 0.25, requests=requests)
+        result.round = number
+        return result
+
+    saturating = [level("api", "saturating", 10, 5.0, 500),
+                  level("api", "saturating", 1000, 9.0, 490)]
+    # Round 1 read cold buffers at 10 clients (24.5 ms): alone it would pass at 0.54x;
+    # round 3 alone would fail at 1.63x. The medians, 10.1 and 13.3 ms, are 1.32x.
+    per_round = [(24.5, 13.3), (10.1, 12.9), (8.2, 13.4)]
+    results = saturating + [paced(clients, p95, number)
+                            for number, row in enumerate(per_round)
+                            for clients, p95 in zip((10, 1000), row, strict=True)]
+    (api,) = judge_paths(results, ["api"], 1000)
+    assert api.paced == "pass", api.paced_text
+    assert api.paced_text == ("p95 13.3 ms at 1,000 vs 10.1 ms at 10 clients (1.32x) "
+                              "(medians of 3 rounds; per round 0.54x to 1.63x)")
+    # The medians can fail where one round alone would pass.
+    results[-1].latency_ms["p95"] = 16.0        # round 3 at 1000: its median is now 16.0
+    results[5].latency_ms["p95"] = 15.5         # round 2 at 1000
+    (api,) = judge_paths(results, ["api"], 1000)
+    assert api.paced == "fail" and "(1.53x)" in api.paced_text
+    # Every round's p95 needs its samples, and errors in any round at the top fail.
+    results[5].latency_ms["p95"] = 12.9
+    results[-1].latency_ms["p95"] = 13.4
+    results[4].requests = 12                    # round 2, 10 clients
+    (api,) = judge_paths(results, ["api"], 1000)
+    assert api.paced == "not measured"
+    assert "p95 at 10 clients rests on 12 samples" in api.paced_text
+    results[4].requests = 55
+    results[5].errors = {"http_5xx": 1}         # round 2, 1000 clients
+    (api,) = judge_paths(results, ["api"], 1000)
+    assert api.paced == "fail" and "1 errors at 1,000 clients" in api.paced_text
+
+
 def test_a_path_missing_its_tool_is_not_measured_and_never_fails_sc4() -> None:
     failing_direct = [level("direct", "paced", 10, 10.0, 2.5),
                       level("direct", "paced", 1000, 30.0, 250),
