@@ -54,13 +54,22 @@ def memory_per_session_mb(document: dict[str, Any]) -> float | None:
     return round(slope, 2)
 
 
+def rounds_by_mode(document: dict[str, Any]) -> dict[str, int]:
+    """How many rounds each mode's levels ran, from the results themselves: a run recorded
+    before paced levels had rounds says so, whatever its `rounds` setting."""
+    rounds: dict[str, set[int]] = {}
+    for r in document["results"]:
+        rounds.setdefault(r["mode"], set()).add(r.get("round", 0))
+    return {mode: len(numbers) for mode, numbers in rounds.items()}
+
+
 def section_context(document: dict[str, Any]) -> dict[str, Any]:
     """What the connections section shows, for its own page and for a run report."""
     cpus = os.cpu_count() or 1
     return {
         "doc": document, "config": document["config"], "sc4": document["sc4"],
         "paths": document["paths"], "results": document["results"],
-        "charts": sweep_charts(document), "cpus": cpus,
+        "charts": sweep_charts(document), "cpus": cpus, "rounds": rounds_by_mode(document),
         "wiki_connections": cpus * 2, "memory_per_session_mb": memory_per_session_mb(document),
     }
 

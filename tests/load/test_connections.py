@@ -19,6 +19,7 @@ from lab.connections.results import MEASURED, STOPPED
 from lab.pg.databases import list_lab_databases
 from lab.pg.embedded import EmbeddedPostgres
 from lab.pg.server import PgServer
+from lab.report.connections_page import write_connections_report
 from lab.tools import PGBOUNCER
 from tests.conftest import free_port
 
@@ -96,6 +97,15 @@ def test_every_path_and_mode_is_measured_and_judged(pg_server: PgServer, seeded_
 
     page = (folder / "index.html").read_text()
     assert page.count('src="data:image/png;base64,') == 2
+    assert "paced levels 2 times and saturating levels 2 times in\ninterleaved rounds" in page
+    assert "readers whose cache is open" not in page       # tiny keeps every cache
+    # A record from before paced levels had rounds says what it ran, not what `rounds` says.
+    document["results"] = [r for r in document["results"]
+                           if r["mode"] == "saturating" or r["round"] == 0]
+    (folder / "connections.json").write_text(json.dumps(document))
+    older = write_connections_report(folder).read_text()
+    assert "; saturating levels 2 times in\ninterleaved rounds" in older
+    assert "paced levels 2 times" not in older
     assert "Why the pooled paths hold" in page and "core_count × 2" in page
     assert "SC4" in done.stdout and f"report: {folder / 'index.html'}" in done.stdout
     index = (tmp_path / "index.html").read_text()       # the experiment is listed with its verdict
