@@ -26,10 +26,12 @@ import psycopg
 
 from lab.connections.results import LevelResult, connect_summary, with_latencies
 from lab.connections.workload import Request, Workload
+from lab.percentiles import latency_summary
 
 REQUEST_TIMEOUT_S = 10.0
 CONNECT_TIMEOUT_S = 10.0
 CONNECTING_AT_ONCE = 64     # a connect storm measures the accept queue, not a session
+LAG_PROBE_S = 0.01          # how often the generator checks how late its own loop wakes
 
 
 class RequestFailed(Exception):
@@ -152,6 +154,18 @@ class Tally:
     errors: Counter[str] = field(default_factory=Counter)
     connect_ms: list[float] = field(default_factory=list)
     first_request_ms: list[float] = field(default_factory=list)
+    lag_us: list[int] = field(default_factory=list)
+
+
+async def _probe_lag(end: float, tally: Tally) -> None:
+    """How late this process's own loop wakes a sleeper. A paced latency counts from when
+    the request was due, so a client woken late by a busy generator adds that lateness:
+    the probe says how much of a level's tail is the generator's, not the server's."""
+    loop = asyncio.get_running_loop()
+    while loop.time() < end:
+        due = loop.time() + LAG_PROBE_S
+        await asyncio.sleep(LAG_PROBE_S)
+        tally.lag_us.append(int((loop.time() - due) * 1e6))
 
 
 async def _open(opener: Opener, gate: asyncio.Semaphore, tally: Tally) -> Client | None:
@@ -238,9 +252,11 @@ async def _level(opener: Opener, clients: int, workload: Workload, pace_per_s: f
     loop = asyncio.get_running_loop()
     start = loop.time() + 0.05
     cpu_before = psutil.Process().cpu_times()
+    probe = asyncio.create_task(_probe_lag(start + duration_s, tally))
     finished = await asyncio.gather(*(
         _pace(client, opener, workload, random.Random(seed * 100_003 + i), pace_per_s, start,
               start + duration_s, tally) for i, client in enumerate(live)))
+    await probe
     cpu_after = psutil.Process().cpu_times()
     busy = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
     await asyncio.gather(*(_quietly_close(c) for c in finished if c is not None))
@@ -255,6 +271,8 @@ def run_paced(path: str, opener: Opener, clients: int, workload: Workload, pace_
                          errors=dict(tally.errors), connect_ms=connect_summary(tally.connect_ms),
                          first_request_ms=connect_summary(tally.first_request_ms),
                          client_cpu_percent=round(cpu, 1))
+    lags = latency_summary(np.array(tally.lag_us, dtype=np.int64))
+    result.client_lag_ms = {key: lags[key] for key in ("p50", "p95", "max")}
     return with_latencies(result, np.array(tally.latency_us, dtype=np.int64), duration_s)
 
 

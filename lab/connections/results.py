@@ -30,6 +30,7 @@ class LevelResult:
     server_rss_mb: float | None = None     # postgres processes: RSS counts shared pages each
     server_pss_mb: float | None = None     # time, PSS shares them out (the honest total)
     client_cpu_percent: float | None = None   # the load generator, % of one core
+    client_lag_ms: dict[str, float | None] = field(default_factory=dict)  # paced: its loop lag
     tool: str = ""
     note: str = ""
 

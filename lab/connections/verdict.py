@@ -107,6 +107,11 @@ def _paced(levels: list[LevelResult], highest: int) -> tuple[str, str]:
         ratios = _per_round(measured, rounds, high, low, lambda r: r.p95_ms or 0.0)
         spread = f"{min(ratios):.2f}x to {max(ratios):.2f}x" if ratios else "none complete"
         text += f" (medians of {len(rounds)} rounds; per round {spread})"
+    lags = [[lag for r in by_clients[c] if (lag := r.client_lag_ms.get("p95")) is not None]
+            for c in (low, high)]
+    if all(lags):
+        text += (f"; the generator's own loop woke late by p95 {_median(lags[0]):.1f} ms at "
+                 f"{low:,}, {_median(lags[1]):.1f} ms at {high:,} clients")
     cut = [r for r in levels if r.status != MEASURED]
     if cut:
         return FAIL, f"{text}; {_stop_reason(cut)}"

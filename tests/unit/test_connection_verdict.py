@@ -143,6 +143,12 @@ def test_paced_rounds_are_judged_on_each_levels_median_p95_with_each_rounds_rati
     assert api.paced == "not measured"
     assert "p95 at 10 clients rests on 12 samples" in api.paced_text
     results[4].requests = 55
+    # The generator's own loop lag, where measured, is told beside the ratio (medians).
+    for r, lag in zip(results[2:], (0.3, 4.0, 0.2, 6.0, 0.4, 9.0), strict=True):
+        r.client_lag_ms = {"p95": lag}
+    (api,) = judge_paths(results, ["api"], 1000)
+    assert api.paced_text.endswith("; the generator's own loop woke late by p95 0.3 ms at "
+                                   "10, 6.0 ms at 1,000 clients")
     results[5].errors = {"http_5xx": 1}         # round 2, 1000 clients
     (api,) = judge_paths(results, ["api"], 1000)
     assert api.paced == "fail" and "1 errors at 1,000 clients" in api.paced_text
