@@ -190,8 +190,11 @@ def progress_line(r: LevelResult, rounds: int = 1) -> str:
     errors = f", {r.error_count:,} errors {r.errors}" if r.error_count else ""
     stopped = f" (stopped: {r.note})" if r.status == STOPPED else ""
     where = f" (round {r.round + 1}/{rounds})" if rounds > 1 else ""
-    lag = r.client_lag_ms.get("p95")
-    late = "" if lag is None else f" (generator's loop lag p95 {lag:,.1f} ms)"
+    lag, app = r.client_lag_ms.get("p95"), r.server_timing_ms.get("app", {}).get("p95")
+    notes = ([] if lag is None else [f"generator's loop lag p95 {lag:,.1f} ms"]) + (
+        [] if r.machine_busy_percent is None else [f"CPUs {r.machine_busy_percent:.0f} % busy"]
+    ) + ([] if app is None else [f"in the API p95 {app:,.1f} ms"])
+    late = f" ({', '.join(notes)})" if notes else ""
     return (f"  {r.mode:10} {r.path:9} {r.clients:5,} clients{where}: "
             f"{r.throughput_per_s:8,.1f}/s, "
             f"p95 {p95}{late}, {r.backends_max or 0:,} backends{errors}{stopped}")

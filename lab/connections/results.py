@@ -31,6 +31,9 @@ class LevelResult:
     server_pss_mb: float | None = None     # time, PSS shares them out (the honest total)
     client_cpu_percent: float | None = None   # the load generator, % of one core
     client_lag_ms: dict[str, float | None] = field(default_factory=dict)  # paced: its loop lag
+    machine_busy_percent: float | None = None  # paced: this machine's CPUs busy, % of them all
+    # paced, api path: the API's own account (Server-Timing) of app, pool, db: p50 and p95 ms
+    server_timing_ms: dict[str, dict[str, float | None]] = field(default_factory=dict)
     tool: str = ""
     note: str = ""
 

@@ -107,16 +107,33 @@ def _paced(levels: list[LevelResult], highest: int) -> tuple[str, str]:
         ratios = _per_round(measured, rounds, high, low, lambda r: r.p95_ms or 0.0)
         spread = f"{min(ratios):.2f}x to {max(ratios):.2f}x" if ratios else "none complete"
         text += f" (medians of {len(rounds)} rounds; per round {spread})"
-    lags = [[lag for r in by_clients[c] if (lag := r.client_lag_ms.get("p95")) is not None]
-            for c in (low, high)]
-    if all(lags):
-        text += (f"; the generator's own loop woke late by p95 {_median(lags[0]):.1f} ms at "
-                 f"{low:,}, {_median(lags[1]):.1f} ms at {high:,} clients")
+    text += _explained(by_clients, low, high)
     cut = [r for r in levels if r.status != MEASURED]
     if cut:
         return FAIL, f"{text}; {_stop_reason(cut)}"
     worst = max(by_clients[high], key=lambda r: r.error_count)     # any round's errors count
     return _judged(levels, worst, highest, ratio <= PACED_P95_RATIO_MAX, text)
+
+
+def _explained(by_clients: dict[int, list[LevelResult]], low: int, high: int) -> str:
+    """What the paced levels at both ends say of where a tail grew, each the median over the
+    rounds: the generator waking late, this machine's CPUs busy (generator and server share
+    them when the lab started the server), and the API's own time of a request."""
+    def ends(value: Callable[[LevelResult], float | None], unit: str, what: str) -> str:
+        medians = [[v for r in by_clients[c] if (v := value(r)) is not None] for c in (low, high)]
+        if [len(m) for m in medians] != [len(by_clients[c]) for c in (low, high)]:
+            return ""       # some round did not measure it (an old record, a silent target)
+        return (f"; {what} {_median(medians[0]):.1f}{unit} at {low:,}, "
+                f"{_median(medians[1]):.1f}{unit} at {high:,} clients")
+
+    def timing(part: str) -> Callable[[LevelResult], float | None]:
+        return lambda r: r.server_timing_ms.get(part, {}).get("p95")
+
+    return (ends(lambda r: r.client_lag_ms.get("p95"), " ms",
+                 "the generator's own loop woke late by p95")
+            + ends(lambda r: r.machine_busy_percent, " %", "this machine's CPUs were busy")
+            + ends(timing("app"), " ms", "the API's own time of a request (Server-Timing) p95")
+            + ends(timing("db"), " ms", "its database round trips p95"))
 
 
 def _by_clients(measured: list[LevelResult]) -> dict[int, list[LevelResult]]:

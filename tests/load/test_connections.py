@@ -77,6 +77,15 @@ def test_every_path_and_mode_is_measured_and_judged(pg_server: PgServer, seeded_
         assert r["latency_ms"]["p50"] <= r["latency_ms"]["p95"] <= r["latency_ms"]["max"]
         if r["mode"] == "paced":    # the generator timed its own loop's lateness
             assert 0 <= r["client_lag_ms"]["p50"] <= r["client_lag_ms"]["max"] < 1000, key
+            assert 0 < r["machine_busy_percent"] <= 100, key
+            timing = r["server_timing_ms"]
+            if r["path"] != "api":
+                assert timing == {}, key        # only the API tells its own time
+                continue
+            # Per request, the database's part is within the app's, and the app's within
+            # what the client waited: so are their p95s.
+            assert timing["db"]["p95"] <= timing["app"]["p95"] <= r["latency_ms"]["p95"], key
+            assert timing["app"]["p50"] <= timing["app"]["p95"], key
     # Direct clients each hold a backend; pooled paths hold only the pool's few, however
     # many clients come: from 5 to 20 clients their backends grow by the pool at most.
     def backends(path: str, clients: int) -> int:
@@ -101,6 +110,8 @@ def test_every_path_and_mode_is_measured_and_judged(pg_server: PgServer, seeded_
     assert page.count('src="data:image/png;base64,') == 2
     assert "paced levels 2 times and saturating levels 2 times in\ninterleaved rounds" in page
     assert "readers whose cache is open" not in page       # tiny keeps every cache
+    assert "<th class=\"n\">machine CPU %</th>" in page
+    assert f"{results[('api', 'paced', 20, 0)]['server_timing_ms']['app']['p95']:,.1f} / " in page
     # A record from before paced levels had rounds says what it ran, not what `rounds` says.
     document["results"] = [r for r in document["results"]
                            if r["mode"] == "saturating" or r["round"] == 0]

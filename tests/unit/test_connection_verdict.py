@@ -149,6 +149,20 @@ def test_paced_rounds_are_judged_on_each_levels_median_p95_with_each_rounds_rati
     (api,) = judge_paths(results, ["api"], 1000)
     assert api.paced_text.endswith("; the generator's own loop woke late by p95 0.3 ms at "
                                    "10, 6.0 ms at 1,000 clients")
+    # So are this machine's CPUs and the API's own time, where every round measured them.
+    for r, busy, app, db in zip(results[2:], (3.0, 50.0, 2.0, 60.0, 4.0, 55.0),
+                                (4.0, 9.0, 5.0, 8.0, 4.5, 12.0), (3.0, 7.0, 3.5, 6.0, 3.2, 9.0),
+                                strict=True):
+        r.machine_busy_percent = busy
+        r.server_timing_ms = {"app": {"p50": 1.0, "p95": app}, "db": {"p50": 1.0, "p95": db}}
+    (api,) = judge_paths(results, ["api"], 1000)
+    assert api.paced_text.endswith(
+        "; this machine's CPUs were busy 3.0 % at 10, 55.0 % at 1,000 clients; the API's own "
+        "time of a request (Server-Timing) p95 4.5 ms at 10, 9.0 ms at 1,000 clients; its "
+        "database round trips p95 3.2 ms at 10, 7.0 ms at 1,000 clients")
+    results[3].server_timing_ms = {}            # a target that sends no Server-Timing
+    (api,) = judge_paths(results, ["api"], 1000)
+    assert "Server-Timing" not in api.paced_text and "busy 3.0 %" in api.paced_text
     results[5].errors = {"http_5xx": 1}         # round 2, 1000 clients
     (api,) = judge_paths(results, ["api"], 1000)
     assert api.paced == "fail" and "1 errors at 1,000 clients" in api.paced_text
