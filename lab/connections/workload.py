@@ -120,16 +120,16 @@ def open_readers(conn: psycopg.Connection, strategy: str, users: int) -> tuple[i
     from 1, to READERS_TABLE for pgbench (drop_readers removes it)."""
     if strategy == "pull":
         return ()
-    closed = conn.execute("SELECT count(*) FROM closed_caches WHERE user_id <= %s",
-                          (users,)).fetchone()
-    if not closed or not closed[0]:
-        return ()
     conn.execute(f"CREATE UNLOGGED TABLE {READERS_TABLE} "
                  "(k integer PRIMARY KEY, user_id bigint NOT NULL)")
-    conn.execute(f"INSERT INTO {READERS_TABLE} "
-                 "SELECT row_number() OVER (ORDER BY id), id FROM users AS u WHERE id <= %s "
-                 "AND NOT EXISTS (SELECT 1 FROM closed_caches AS c WHERE c.user_id = u.id)",
-                 (users,))
+    inserted = conn.execute(
+        f"INSERT INTO {READERS_TABLE} "
+        "SELECT row_number() OVER (ORDER BY id), id FROM users AS u WHERE id <= %s "
+        "AND NOT EXISTS (SELECT 1 FROM closed_caches AS c WHERE c.user_id = u.id)",
+        (users,)).rowcount
+    if inserted == users:       # seeded ids are 1..users: every cache is open
+        conn.rollback()
+        return ()
     readers = tuple(r[0] for r in conn.execute(f"SELECT user_id FROM {READERS_TABLE} ORDER BY k"))
     conn.commit()
     return readers

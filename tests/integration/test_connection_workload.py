@@ -53,6 +53,8 @@ def test_with_every_cache_open_the_workload_is_unchanged(
         pg_server: PgServer, seeded_db: str) -> None:
     with pg_server.connect(seeded_db) as conn:
         assert open_readers(conn, "push", 1500) == ()
+        # Nothing is left behind for drop_readers to find: no reader table was kept.
+        assert conn.execute("SELECT to_regclass(%s)", (READERS_TABLE,)).fetchone() == (None,)
     workload = Workload("mixed", "push", 1500)
     scripts = workload.pgbench_scripts()
     assert all(script.startswith("\\set user_id random(1, 1500)\n") for script, _ in scripts)
