@@ -102,11 +102,17 @@ def test_a_test_stopped_in_the_ui_becomes_a_run_folder(pg_server: PgServer,
             colour = status.evaluate("cell => getComputedStyle(cell).color")
             assert colour in (GREEN, RED), colour
             # 20 seed users are scheduled to post about 2 tweets/s: SC5's 100/s cannot be
-            # met by construction, and the tab says what it would take instead of failing.
+            # met by construction, and the tab says what it would take instead of failing on
+            # the rate. Its latency is still judged: on a busy machine a p95 over the bar is a
+            # FAIL whatever the rate (CI once saw 158 ms here), otherwise NOT MEASURED.
             sc5 = table.locator("tr", has_text="100 tweets/s")
             playwright.expect(sc5).to_contain_text("unreachable by construction",
                                                    timeout=30_000)
-            playwright.expect(sc5).to_contain_text("NOT MEASURED")
+            cells = sc5.locator("td").all_inner_texts()
+            measured = re.search(r"p95 ([\d.]+) ms", cells[3])
+            assert measured is not None, cells
+            assert cells[2] == ("NOT MEASURED" if float(measured.group(1)) < 100
+                                else "FAIL"), cells
             playwright.expect(sc5).to_contain_text(f"{TYPED_USERS} users are scheduled")
             # The same decomposition as a finished run's report, live: the home timeline's
             # p99 tail split into its parts, with the largest named.
