@@ -63,7 +63,10 @@ def child_process(argv: list[str], log: Path, env: dict[str, str], cwd: Path | N
     with `marker`, every descendant it forked whose command line holds the marker."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
-        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+        # No stdin: the lab never types into its children. Inherited from a pipe that never
+        # ends (a pytest-xdist worker's), it kept Locust's workers from joining their master.
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                   stderr=subprocess.STDOUT, env=env, cwd=cwd)
         try:
             yield process
         finally:
@@ -109,7 +112,11 @@ def locust_command(locustfiles: list[Path], host: str, users: int, spawn_rate: f
                  str(master[1]), "--expect-workers", str(workers),
                  "--expect-workers-max-wait", str(workers_wait_s)]
     elif workers:
-        argv += ["--processes", str(workers), "--master-bind-host", "127.0.0.1"]
+        # A port of this run's own: the forked workers join it, and another run with workers
+        # on this machine (Locust's default is 5557 for everyone) cannot take it.
+        port = str(free_port())
+        argv += ["--processes", str(workers), "--master-bind-host", "127.0.0.1",
+                 "--master-bind-port", port, "--master-port", port]
     return argv
 
 

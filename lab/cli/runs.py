@@ -256,7 +256,7 @@ def worker_command(
     argv, env = locust_worker(host, port, processes)
     console.print(f"joining the master at {host}:{port} with {processes} worker process(es)")
     with tempfile.TemporaryDirectory(prefix="lab-worker-") as where:
-        code = subprocess.call(argv, env=env, cwd=where)
+        code = subprocess.call(argv, env=env, cwd=where, stdin=subprocess.DEVNULL)
     raise typer.Exit(code)
 
 
