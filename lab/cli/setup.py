@@ -33,11 +33,15 @@ def tools(install_missing: Annotated[bool, typer.Option(
         except LabError as exc:
             err_console.print(f"could not install {names}: {exc}")
         absent = missing_tools()
+    found = {tool.name: tool.find() for tool in TOOLS}
     table = Table(title="system tools")
-    for column in ("tool", "found at", "needed by"):
-        table.add_column(column)
+    table.add_column("tool")
+    # A path is copied from here: whole on one line, the descriptions wrap instead.
+    table.add_column("found at", no_wrap=True,
+                     min_width=max((len(path) for path in found.values() if path), default=0))
+    table.add_column("needed by")
     for tool in TOOLS:
-        table.add_row(tool.name, tool.find() or "[red]missing[/]", tool.needed_by)
+        table.add_row(tool.name, found[tool.name] or "[red]missing[/]", tool.needed_by)
     console.print(table)
     for tool in absent:
         console.print(tool.warning())
