@@ -35,9 +35,13 @@ run: $(STAMP) tools
 	    echo "make run: the run completed; its verdict is above (lab run exited $$status)"; \
 	  elif [ $$status -ne 0 ]; then exit $$status; fi
 
-## The whole test suite against the embedded PostgreSQL (LAB_TEST_DATABASE_URL to switch).
+## The whole test suite against the embedded PostgreSQL (LAB_TEST_DATABASE_URL to switch), on
+## TEST_WORKERS pytest-xdist workers, each with an embedded server of its own; the tests that
+## load the machine run one at a time on one of them. A server given by URL is shared, so
+## its tests run in one process.
+TEST_WORKERS ?= $(if $(LAB_TEST_DATABASE_URL),0,2)
 test: $(STAMP) tools
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check lab tests

@@ -33,9 +33,19 @@ from lab.seed.scales import get_scale
 from lab.seed.template import ensure_template
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_PGDATA = ROOT / ".lab" / "test-pgdata"
-TEST_PORT = int(os.environ.get("LAB_TEST_PG_PORT", "55433"))
+# Under pytest-xdist (`make test` runs two workers) each worker has an embedded server of its
+# own, so no test sees another worker's sessions, databases or load.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+WORKER_INDEX = int(WORKER.removeprefix("gw") or 0)
+TEST_PGDATA = ROOT / ".lab" / ("test-pgdata" + (f"-{WORKER}" if WORKER else ""))
+TEST_PORT = int(os.environ.get("LAB_TEST_PG_PORT", "55433")) + WORKER_INDEX
 TEST_SEED = 42
+# Tests that put load on the machine run one at a time, on one worker (xdist_group): two
+# load runs at once on two cores would each slow the other past the thresholds some of them
+# expect to pass, and a starved pgbench logs transactions of 0 µs (a two-worker run saw a
+# bench p50 of 0.0 ms). The rest of the suite runs beside them on the other worker.
+LOAD_TESTS = ("tests/load/", "tests/topology/", "tests/e2e/", "tests/api/test_bench.py")
+LOAD_GROUP = "load"
 
 
 # The only skips CI accepts (CI=true, as .ci/run sets it): what no machine of this project
@@ -54,13 +64,17 @@ def expected_skip(reason: str) -> bool:
     return any(expected in reason for expected in EXPECTED_SKIPS)
 
 
-def judge_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
-    """Count a skip; under CI, turn an unexpected one into a failure naming it."""
+def skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str | None:
     if not report.skipped or not isinstance(report.longrepr, tuple):
-        return
-    reason = str(report.longrepr[2]).removeprefix("Skipped: ")
-    SKIPS[reason] += 1
-    if os.environ.get("CI") == "true" and not expected_skip(reason):
+        return None
+    return str(report.longrepr[2]).removeprefix("Skipped: ")
+
+
+def judge_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """Under CI, turn an unexpected skip into a failure naming it (where the test ran: in a
+    worker under xdist, whose report then reaches the controller as a failure)."""
+    reason = skip_reason(report)
+    if reason is not None and os.environ.get("CI") == "true" and not expected_skip(reason):
         report.outcome = "failed"
         report.longrepr = (f"skipped under CI=true, which accepts only the skips in "
                            f"tests/conftest.py EXPECTED_SKIPS: {reason}")
@@ -80,6 +94,17 @@ def pytest_make_collect_report(collector: pytest.Collector
     judge_skip(outcome.get_result())  # type: ignore[attr-defined]
 
 
+def count_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """Count skips where the summary is printed (the controller, under xdist)."""
+    reason = skip_reason(report)
+    if reason is not None:
+        SKIPS[reason] += 1
+
+
+pytest_runtest_logreport = count_skip
+pytest_collectreport = count_skip
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("skip summary")
     if not SKIPS:
@@ -89,17 +114,26 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"{count:3d} x {reason} ({kind})")
 
 
+@pytest.hookimpl(tryfirst=True)     # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test using a database fixture with `db`, so `-m db` selects them."""
+    """Mark every test using a database fixture with `db`, so `-m db` selects them, and put
+    the tests that load the machine in one xdist group (the largest, so xdist starts it
+    first and the rest of the suite runs beside it)."""
     for item in items:
         if {"pg_server", "fresh_db", "seeded_db", "seeded_copy", "seeded_template", "api_db"} & set(
                 getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.db)
+        if item.nodeid.startswith(LOAD_TESTS):
+            item.add_marker(pytest.mark.xdist_group(LOAD_GROUP))
 
 
-def pytest_report_header() -> str:
+def pytest_report_header(config: pytest.Config) -> str:
     url = os.environ.get("LAB_TEST_DATABASE_URL")
-    return f"database: {url}" if url else f"database: embedded PostgreSQL ({TEST_PGDATA})"
+    if url:
+        return f"database: {url}"
+    if config.getoption("numprocesses", None):
+        return f"database: embedded PostgreSQL, one per worker ({TEST_PGDATA}-gw<N>)"
+    return f"database: embedded PostgreSQL ({TEST_PGDATA})"
 
 
 @pytest.fixture(scope="session")

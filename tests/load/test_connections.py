@@ -39,11 +39,17 @@ def lab_connections(server_url: str, reports: Path, *args: str, env: dict[str, s
     return done, folders[0], json.loads((folders[0] / "connections.json").read_text())
 
 
-def helpers_running() -> set[int]:
-    """PgBouncer, pgbench, the HTTP load generator and `lab serve` processes on the machine."""
+HELPER_TAG = "LAB_TEST_HELPER_TAG"    # set in `lab connections`' environment, inherited
+
+
+def helpers_running(tag: str) -> set[int]:
+    """PgBouncer, pgbench, the HTTP load generator and `lab serve` processes started under
+    `tag` (the tests beside this one start such processes of their own)."""
     found = set()
-    for process in psutil.process_iter(["pid", "name", "cmdline"]):
+    for process in psutil.process_iter(["pid", "name", "cmdline", "environ"]):
         command = " ".join(process.info["cmdline"] or [])
+        if (process.info["environ"] or {}).get(HELPER_TAG) != tag:
+            continue
         if process.info["name"] in ("pgbouncer", "pgbench") or "lab.cli serve" in command \
                 or "lab.httpload" in command:
             found.add(process.info["pid"])
@@ -54,10 +60,10 @@ def test_every_path_and_mode_is_measured_and_judged(pg_server: PgServer, seeded_
                                                     tmp_path: Path) -> None:
     if PGBOUNCER.find() is None:
         pytest.skip("pgbouncer is not installed (`make tools` installs Debian's package)")
-    before = helpers_running()
+    tag = tmp_path.name
     done, folder, document = lab_connections(pg_server.url(), tmp_path,
                                              "--levels", ",".join(map(str, LEVELS)),
-                                             "--rounds", "2")
+                                             "--rounds", "2", env={HELPER_TAG: tag})
     # 20 clients are not the criterion's 1000: SC4 never passes on them. It fails when every
     # path already degraded by 20 clients, else it is not measured (each path is still
     # judged on its own levels, and says on what numbers).
@@ -111,6 +117,7 @@ def test_every_path_and_mode_is_measured_and_judged(pg_server: PgServer, seeded_
     assert "paced levels 2 times and saturating levels 2 times in\ninterleaved rounds" in page
     assert "readers whose cache is open" not in page       # tiny keeps every cache
     assert "<th class=\"n\">machine CPU %</th>" in page
+    assert '<td class="n">-</td>' not in page       # no value is the page's own dash, as elsewhere
     assert f"{results[('api', 'paced', 20, 0)]['server_timing_ms']['app']['p95']:,.1f} / " in page
     # A record from before paced levels had rounds says what it ran, not what `rounds` says.
     document["results"] = [r for r in document["results"]
@@ -123,7 +130,7 @@ def test_every_path_and_mode_is_measured_and_judged(pg_server: PgServer, seeded_
     assert "SC4" in done.stdout and f"report: {folder / 'index.html'}" in done.stdout
     index = (tmp_path / "index.html").read_text()       # the experiment is listed with its verdict
     assert f'<a href="{folder.name}/index.html">{folder.name}</a>' in index
-    assert helpers_running() <= before                  # every process it started is gone
+    assert helpers_running(tag) == set()                # every process it started is gone
     assert not [d for d in list_lab_databases(pg_server) if d.startswith("timeline_lab_run_")]
 
 
