@@ -41,7 +41,7 @@ run: $(STAMP) tools
 ## its tests run in one process.
 TEST_WORKERS ?= $(if $(LAB_TEST_DATABASE_URL),0,2)
 test: $(STAMP) tools
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check lab tests

@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,7 +41,7 @@ WORKER_INDEX = int(WORKER.removeprefix("gw") or 0)
 TEST_PGDATA = ROOT / ".lab" / ("test-pgdata" + (f"-{WORKER}" if WORKER else ""))
 TEST_PORT = int(os.environ.get("LAB_TEST_PG_PORT", "55433")) + WORKER_INDEX
 TEST_SEED = 42
-# Tests that put load on the machine run one at a time, on one worker (xdist_group): two
+# Tests that put load on the machine run one at a time, on one worker (one scheduling unit): two
 # load runs at once on two cores would each slow the other past the thresholds some of them
 # expect to pass, and a starved pgbench logs transactions of 0 µs (a two-worker run saw a
 # bench p50 of 0.0 ms). The rest of the suite runs beside them on the other worker.
@@ -114,17 +115,27 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"{count:3d} x {reason} ({kind})")
 
 
-@pytest.hookimpl(tryfirst=True)     # before xdist reads the groups
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Schedule the tests that load the machine as one unit, on one worker: xdist's own
+    loadgroup cannot group under pytest 9 (it renames `item._nodeid`, which pytest 9 no
+    longer reads), and said nothing when it did not. Scheduled by scope, the load unit is
+    the largest and goes first; every other test is a unit of its own."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LoadTestsTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return LOAD_GROUP if nodeid.startswith(LOAD_TESTS) else nodeid
+
+    return LoadTestsTogether(config, log)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test using a database fixture with `db`, so `-m db` selects them, and put
-    the tests that load the machine in one xdist group (the largest, so xdist starts it
-    first and the rest of the suite runs beside it)."""
+    """Mark every test using a database fixture with `db`, so `-m db` selects them."""
     for item in items:
         if {"pg_server", "fresh_db", "seeded_db", "seeded_copy", "seeded_template", "api_db"} & set(
                 getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.db)
-        if item.nodeid.startswith(LOAD_TESTS):
-            item.add_marker(pytest.mark.xdist_group(LOAD_GROUP))
 
 
 def pytest_report_header(config: pytest.Config) -> str:
