@@ -32,8 +32,8 @@ def tools(install_missing: Annotated[bool, typer.Option(
             install(absent)
         except LabError as exc:
             err_console.print(f"could not install {names}: {exc}")
-        absent = missing_tools()
     found = {tool.name: tool.find() for tool in TOOLS}
+    absent = [tool for tool in TOOLS if found[tool.name] is None]
     table = Table(title="system tools")
     table.add_column("tool")
     # A path is copied from here: whole on one line, the descriptions wrap instead.
