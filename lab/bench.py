@@ -56,6 +56,7 @@ class Measure:
     p99_ms: float
     errors: int
     api_cpu_ms: float | None = None    # the API's CPU per 2xx answer, inside the window
+    note: str = ""                     # why p50 and p99 are NaN though requests were timed
 
 
 def pgbench_script(name: str, user_id: int) -> str:
@@ -64,13 +65,15 @@ def pgbench_script(name: str, user_id: int) -> str:
 
 
 def run_pgbench(server: PgServer, database: str, script: str, clients: int,
-                seconds: int) -> tuple[float, np.ndarray, int]:
-    """Run pgbench (prepared, as the API's pool); return (tps, latencies in ms, failed)."""
+                seconds: int) -> tuple[float, np.ndarray, int, str]:
+    """Run pgbench (prepared, as the API's pool); return (tps, latencies in ms, failed, why
+    the latencies are withheld): none when pgbench was too short of CPU to time them."""
     run = generators.run_pgbench(server.display_url(database), [(script, 1)], clients, seconds,
                                  "prepared")
     if run.returncode != 0 or run.tps is None:
         raise LabError(f"pgbench failed: {run.stderr.strip()[-400:]}")
-    return run.tps, run.latency_us / 1000, run.failed
+    latency_ms = np.array([]) if run.latency_withheld else run.latency_us / 1000
+    return run.tps, latency_ms, run.failed, run.latency_withheld
 
 
 @dataclass(frozen=True)
@@ -171,8 +174,9 @@ def bench_api(server: PgServer, database: str, strategies: list[str], seconds: i
     measures: list[Measure] = []
 
     def record(name: str, tool: str, strategy: str, clients: int, per_s: float, p50: float,
-               p99: float, errors: int, api_cpu_ms: float | None = None) -> None:
-        measure = Measure(name, tool, strategy, clients, per_s, p50, p99, errors, api_cpu_ms)
+               p99: float, errors: int, api_cpu_ms: float | None = None, note: str = "") -> None:
+        measure = Measure(name, tool, strategy, clients, per_s, p50, p99, errors, api_cpu_ms,
+                          note)
         measures.append(measure)
         progress(measure)
 
@@ -181,9 +185,11 @@ def bench_api(server: PgServer, database: str, strategies: list[str], seconds: i
                *api.measure(f"{name}-{strategy}-c{clients}", clients, seconds, sends[name]))
 
     def pg(name: str, strategy: str, statement: str) -> None:
-        tps, lat, failed = run_pgbench(server, database,
-                                       pgbench_script(statement, reader), connections, seconds)
-        record(name, "pgbench", strategy, connections, tps, *percentiles_ms(lat), failed)
+        tps, lat, failed, withheld = run_pgbench(server, database,
+                                                 pgbench_script(statement, reader), connections,
+                                                 seconds)
+        record(name, "pgbench", strategy, connections, tps, *percentiles_ms(lat), failed,
+               note=withheld)
 
     for strategy in strategies:
         statement = f"home_timeline_{strategy}"
@@ -206,10 +212,10 @@ def bench_api(server: PgServer, database: str, strategies: list[str], seconds: i
         if strategy == strategies[0]:
             script = (f"\\set user_id random(1, {max_user})\n"
                       + pgbench_sql("profile", {"user_id": ":user_id"}))
-            tps, lat, failed = run_pgbench(server, database, script, connections,
-                                           seconds)
+            tps, lat, failed, withheld = run_pgbench(server, database, script, connections,
+                                                     seconds)
             record("profile", "pgbench", strategy, connections, tps, *percentiles_ms(lat),
-                   failed)
+                   failed, note=withheld)
     return measures
 
 

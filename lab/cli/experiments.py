@@ -122,9 +122,13 @@ def bench_api(strategies: Annotated[str, typer.Option(help="Comma-separated stra
 
     def show(m: Measure) -> None:
         cpu = f"  API CPU {m.api_cpu_ms:.3f} ms/answer" if m.api_cpu_ms is not None else ""
+        latency = (f"p50 {m.p50_ms:7.2f} ms  p99 {m.p99_ms:7.2f} ms" if not m.note
+                   else "latency not measured")
         console.print(f"  {m.name:14} {m.strategy:7} {m.tool:8} c={m.connections:<3} "
-                      f"{m.per_s:9.1f}/s  p50 {m.p50_ms:7.2f} ms  p99 {m.p99_ms:7.2f} ms"
+                      f"{m.per_s:9.1f}/s  {latency}"
                       f"{cpu}{'  errors ' + str(m.errors) if m.errors else ''}")
+        if m.note:
+            console.print(f"    {m.note}")
 
     def action() -> None:
         settings = get_settings()

@@ -141,6 +141,10 @@ def print_connection_table(document: dict[str, Any]) -> None:
                       f"{r['backends_max'] or 0:,}",
                       "-" if r["server_pss_mb"] is None else f"{r['server_pss_mb']:,.0f}")
     console.print(table)
+    for r in document["results"]:
+        if r.get("latency_withheld"):
+            console.print(f"  latency withheld ({r['mode']} {r['path']}, {r['clients']:,} "
+                          f"clients, round {r.get('round', 0) + 1}): {r['latency_withheld']}")
     for p in document["paths"]:
         console.print(f"  {p['path']}: paced {p['paced']} ({p['paced_text']}); saturating "
                       f"{p['saturating']} ({p['saturating_text']})")

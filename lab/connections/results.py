@@ -36,6 +36,7 @@ class LevelResult:
     server_timing_ms: dict[str, dict[str, float | None]] = field(default_factory=dict)
     tool: str = ""
     note: str = ""
+    latency_withheld: str = ""             # why latency_ms is empty though requests were timed
 
     @property
     def p95_ms(self) -> float | None:

@@ -4,7 +4,8 @@ Generators that cost far less per request than what they drive, so the client is
 not what saturates: pgbench for the database paths (direct and through PgBouncer),
 lab.httpload (a bare asyncio protocol in a process of its own) for the API. Both
 send the workload's requests (workload.py) and keep every latency, so the
-percentiles are exact.
+percentiles are exact; pgbench's are withheld when it was too short of CPU to
+time them (generators.CLOCK_ZERO_SHARE_MAX).
 """
 
 from __future__ import annotations
@@ -43,7 +44,11 @@ def pgbench_level(url: str, workload: Workload, path: str, clients: int,
     if run.connect_ms is not None:
         # pgbench reports the time to open all of a thread's sessions, not one.
         result.connect_ms = {"p50": None, "max": run.connect_ms}
-    return with_latencies(result, run.latency_us, duration_s)
+    with_latencies(result, run.latency_us, duration_s)
+    if run.latency_withheld:
+        result.latency_ms = dict.fromkeys(result.latency_ms)
+        result.latency_withheld = run.latency_withheld
+    return result
 
 
 def http_level(host: str, port: int, workload: Workload, clients: int,

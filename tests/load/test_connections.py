@@ -80,6 +80,10 @@ def test_every_path_and_mode_is_measured_and_judged(pg_server: PgServer, seeded_
     for key, r in results.items():
         assert r["status"] == MEASURED, key
         assert r["requests"] > 0 and r["errors"] == {}, (key, r["errors"])
+        if r["latency_withheld"]:       # pgbench was short of CPU: no latency, and why
+            assert r["tool"] == "pgbench" and set(r["latency_ms"].values()) == {None}, key
+            assert "0 µs" in r["latency_withheld"]
+            continue
         assert r["latency_ms"]["p50"] <= r["latency_ms"]["p95"] <= r["latency_ms"]["max"]
         if r["mode"] == "paced":    # the generator timed its own loop's lateness
             assert 0 <= r["client_lag_ms"]["p50"] <= r["client_lag_ms"]["max"] < 1000, key
@@ -119,6 +123,15 @@ def test_every_path_and_mode_is_measured_and_judged(pg_server: PgServer, seeded_
     assert "<th class=\"n\">machine CPU %</th>" in page
     assert '<td class="n">-</td>' not in page       # no value is the page's own dash, as elsewhere
     assert f"{results[('api', 'paced', 20, 0)]['server_timing_ms']['app']['p95']:,.1f} / " in page
+    # A level whose pgbench latencies were withheld shows dashes and says why under the table.
+    starved = next(r for r in document["results"]
+                   if r["tool"] == "pgbench" and r["clients"] == 20 and r["round"] == 1)
+    starved.update(latency_ms=dict.fromkeys(starved["latency_ms"]),
+                   latency_withheld="pgbench logged 9 of 10 transactions as 0 µs")
+    (folder / "connections.json").write_text(json.dumps(document))
+    withheld = write_connections_report(folder).read_text()
+    assert (f"Latencies withheld (–): saturating {starved['path']} at 20 clients, round 2: "
+            "pgbench logged 9 of 10 transactions as 0 µs.") in withheld
     # A record from before paced levels had rounds says what it ran, not what `rounds` says.
     document["results"] = [r for r in document["results"]
                            if r["mode"] == "saturating" or r["round"] == 0]
