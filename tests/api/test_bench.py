@@ -7,6 +7,7 @@ that every measure exists, is positive and came without failed requests.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from lab.bench import Measure, bench_api, pgbench_script
@@ -33,7 +34,12 @@ def test_bench_api_smoke(pg_server: PgServer, seeded_template: str, tmp_path: Pa
                      ("post_tweet", "http"), ("register_user", "http"), ("profile", "http"),
                      ("profile", "pgbench")}
     for m in measures:
-        assert m.per_s > 0 and m.p50_ms > 0, m
+        assert m.per_s > 0, m
+        if m.note:      # pgbench short of CPU (the suite runs beside it): no latency, and why
+            assert m.tool == "pgbench" and math.isnan(m.p50_ms) and math.isnan(m.p99_ms), m
+            assert "transactions as 0 µs" in m.note, m
+        else:
+            assert 0 < m.p50_ms <= m.p99_ms, m
         assert m.errors == 0, m
         # Every HTTP load says what the API spent per answer, and was profiled.
         assert (m.api_cpu_ms is not None and m.api_cpu_ms > 0) == (m.tool == "http"), m
